@@ -1,0 +1,18 @@
+//! Portcullis: a self-hostable authentication service with its own web app.
+//!
+//! The crate builds twice: with `ssr` into the server binary, with `hydrate`
+//! into the WASM bundle. Everything under [`server`] exists only in the first.
+
+pub mod app;
+pub mod components;
+pub mod pages;
+
+#[cfg(feature = "ssr")]
+pub mod server;
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

@@ -1,0 +1,361 @@
+//! Typed configuration, read from the environment once at start-up.
+
+use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+
+use super::secret::Secret;
+
+/// Secrets shorter than this are refused in production.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub environment: Environment,
+    pub listen_addr: SocketAddr,
+    /// Scheme, host and port the browser sees, e.g. `https://auth.example.com`.
+    pub public_origin: String,
+    pub database_url: String,
+    pub db_max_connections: u32,
+    pub jwt_secret: Secret,
+    pub cookie_secure: bool,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub site_root: PathBuf,
+    pub log_format: LogFormat,
+}
+
+/// A configuration problem, naming the variable at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.variable, self.reason)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn invalid(variable: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        reason: reason.into(),
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests need not touch the
+    /// process environment. Empty values count as unset.
+    pub fn from_lookup<F>(lookup: F) -> Result<Self, ConfigError>
+    where
+        F: Fn(&str) -> Option<String>,
+    {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+
+        let environment = match get("PORTCULLIS_ENV").as_deref() {
+            None | Some("development") => Environment::Development,
+            Some("production") => Environment::Production,
+            Some(other) => {
+                return Err(invalid(
+                    "PORTCULLIS_ENV",
+                    format!("expected `development` or `production`, got `{other}`"),
+                ))
+            }
+        };
+        let production = environment == Environment::Production;
+
+        // cargo-leptos passes the address it serves on as LEPTOS_SITE_ADDR.
+        let (addr_var, addr_value) = match get("PORTCULLIS_LISTEN_ADDR") {
+            Some(v) => ("PORTCULLIS_LISTEN_ADDR", v),
+            None => (
+                "LEPTOS_SITE_ADDR",
+                get("LEPTOS_SITE_ADDR").unwrap_or_else(|| "127.0.0.1:3000".into()),
+            ),
+        };
+        let listen_addr: SocketAddr = addr_value.trim().parse().map_err(|_| {
+            invalid(
+                addr_var,
+                format!("expected an address like 127.0.0.1:3000, got `{addr_value}`"),
+            )
+        })?;
+
+        let public_origin = match get("PORTCULLIS_PUBLIC_URL") {
+            Some(v) => parse_origin(&v)?,
+            None => format!("http://{listen_addr}"),
+        };
+
+        let database_url =
+            get("DATABASE_URL").unwrap_or_else(|| "sqlite://data/portcullis.db".into());
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "DATABASE_URL",
+                "expected a sqlite:, postgres:// or postgresql:// URL",
+            ));
+        }
+
+        let db_max_connections =
+            parse_number(&get, "PORTCULLIS_DB_MAX_CONNECTIONS", 10, 1, 1000)? as u32;
+
+        let cookie_secure = match get("PORTCULLIS_COOKIE_SECURE") {
+            None => production,
+            Some(v) => parse_bool("PORTCULLIS_COOKIE_SECURE", &v)?,
+        };
+        if production && !cookie_secure {
+            return Err(invalid(
+                "PORTCULLIS_COOKIE_SECURE",
+                "must be true in production: session cookies would travel without TLS",
+            ));
+        }
+        if production && !public_origin.starts_with("https://") {
+            return Err(invalid(
+                "PORTCULLIS_PUBLIC_URL",
+                "must be an https:// URL in production",
+            ));
+        }
+
+        let jwt_secret = match get("PORTCULLIS_JWT_SECRET") {
+            Some(v) if v.len() >= MIN_SECRET_BYTES => Secret::new(v.into_bytes()),
+            Some(_) if production => {
+                return Err(invalid(
+                    "PORTCULLIS_JWT_SECRET",
+                    format!("too weak: use at least {MIN_SECRET_BYTES} random bytes"),
+                ))
+            }
+            None if production => {
+                return Err(invalid(
+                    "PORTCULLIS_JWT_SECRET",
+                    "required in production (at least 32 random bytes)",
+                ))
+            }
+            Some(v) => Secret::new(v.into_bytes()),
+            // Development without configuration: tokens die with the process.
+            None => Secret::random(MIN_SECRET_BYTES),
+        };
+
+        let access_token_ttl = Duration::from_secs(parse_number(
+            &get,
+            "PORTCULLIS_ACCESS_TOKEN_TTL_SECS",
+            15 * 60,
+            1,
+            24 * 3600,
+        )?);
+        let refresh_token_ttl = Duration::from_secs(parse_number(
+            &get,
+            "PORTCULLIS_REFRESH_TOKEN_TTL_SECS",
+            7 * 24 * 3600,
+            1,
+            365 * 24 * 3600,
+        )?);
+        if refresh_token_ttl < access_token_ttl {
+            return Err(invalid(
+                "PORTCULLIS_REFRESH_TOKEN_TTL_SECS",
+                "must not be shorter than PORTCULLIS_ACCESS_TOKEN_TTL_SECS",
+            ));
+        }
+
+        let site_root =
+            PathBuf::from(get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()));
+
+        let log_format = match get("PORTCULLIS_LOG_FORMAT").as_deref() {
+            None if production => LogFormat::Json,
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(invalid(
+                    "PORTCULLIS_LOG_FORMAT",
+                    format!("expected `pretty` or `json`, got `{other}`"),
+                ))
+            }
+        };
+
+        Ok(Self {
+            environment,
+            listen_addr,
+            public_origin,
+            database_url,
+            db_max_connections,
+            jwt_secret,
+            cookie_secure,
+            access_token_ttl,
+            refresh_token_ttl,
+            site_root,
+            log_format,
+        })
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.environment == Environment::Production
+    }
+}
+
+fn parse_bool(variable: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        other => Err(invalid(
+            variable,
+            format!("expected true or false, got `{other}`"),
+        )),
+    }
+}
+
+fn parse_number<G>(
+    get: &G,
+    variable: &'static str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError>
+where
+    G: Fn(&str) -> Option<String>,
+{
+    let Some(raw) = get(variable) else {
+        return Ok(default);
+    };
+    match raw.trim().parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(invalid(
+            variable,
+            format!("expected a whole number from {min} to {max}, got `{raw}`"),
+        )),
+    }
+}
+
+/// Accepts `scheme://host[:port]` with an optional trailing slash, nothing more.
+fn parse_origin(value: &str) -> Result<String, ConfigError> {
+    const VAR: &str = "PORTCULLIS_PUBLIC_URL";
+    let value = value.trim().trim_end_matches('/').to_ascii_lowercase();
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))
+        .ok_or_else(|| invalid(VAR, "expected an http:// or https:// URL"))?;
+    let well_formed = !rest.is_empty()
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    if !well_formed {
+        return Err(invalid(
+            VAR,
+            format!("expected scheme://host[:port] without a path, got `{value}`"),
+        ));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    const STRONG: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn zero_configuration_works_in_development() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.environment, Environment::Development);
+        assert_eq!(c.listen_addr.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.public_origin, "http://127.0.0.1:3000");
+        assert!(c.database_url.starts_with("sqlite:"));
+        assert!(!c.cookie_secure);
+        assert!(c.jwt_secret.len() >= MIN_SECRET_BYTES);
+    }
+
+    #[test]
+    fn production_requires_a_strong_secret() {
+        let base = [
+            ("PORTCULLIS_ENV", "production"),
+            ("PORTCULLIS_PUBLIC_URL", "https://auth.example.com"),
+        ];
+        let err = config(&base).unwrap_err();
+        assert_eq!(err.variable, "PORTCULLIS_JWT_SECRET");
+
+        let mut weak = base.to_vec();
+        weak.push(("PORTCULLIS_JWT_SECRET", "short"));
+        assert_eq!(config(&weak).unwrap_err().variable, "PORTCULLIS_JWT_SECRET");
+
+        let mut strong = base.to_vec();
+        strong.push(("PORTCULLIS_JWT_SECRET", STRONG));
+        let c = config(&strong).unwrap();
+        assert!(c.cookie_secure);
+        assert_eq!(c.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn production_refuses_insecure_cookies() {
+        let err = config(&[
+            ("PORTCULLIS_ENV", "production"),
+            ("PORTCULLIS_PUBLIC_URL", "https://auth.example.com"),
+            ("PORTCULLIS_JWT_SECRET", STRONG),
+            ("PORTCULLIS_COOKIE_SECURE", "false"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "PORTCULLIS_COOKIE_SECURE");
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let cases = [
+            ("PORTCULLIS_ENV", "staging"),
+            ("PORTCULLIS_LISTEN_ADDR", "not-an-address"),
+            ("PORTCULLIS_PUBLIC_URL", "ftp://example.com"),
+            ("PORTCULLIS_PUBLIC_URL", "https://example.com/path"),
+            ("DATABASE_URL", "mysql://localhost/x"),
+            ("PORTCULLIS_DB_MAX_CONNECTIONS", "0"),
+            ("PORTCULLIS_COOKIE_SECURE", "maybe"),
+            ("PORTCULLIS_ACCESS_TOKEN_TTL_SECS", "-5"),
+            ("PORTCULLIS_LOG_FORMAT", "xml"),
+        ];
+        for (var, value) in cases {
+            let err = config(&[(var, value)]).unwrap_err();
+            assert_eq!(err.variable, var, "{var}={value}");
+            assert!(err.to_string().starts_with(var));
+        }
+    }
+
+    #[test]
+    fn refresh_lifetime_cannot_be_shorter_than_access_lifetime() {
+        let err = config(&[
+            ("PORTCULLIS_ACCESS_TOKEN_TTL_SECS", "600"),
+            ("PORTCULLIS_REFRESH_TOKEN_TTL_SECS", "60"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "PORTCULLIS_REFRESH_TOKEN_TTL_SECS");
+    }
+
+    #[test]
+    fn public_url_is_normalised_to_an_origin() {
+        let c = config(&[("PORTCULLIS_PUBLIC_URL", "HTTPS://Auth.Example.com:8443/")]).unwrap();
+        assert_eq!(c.public_origin, "https://auth.example.com:8443");
+    }
+}

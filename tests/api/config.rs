@@ -1,0 +1,53 @@
+//! The real binary refuses bad configuration with a message naming the variable.
+
+use std::process::Command;
+
+fn start_binary(vars: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    command.env_clear();
+    for (k, v) in vars {
+        command.env(k, v);
+    }
+    let output = command.output().expect("run the portcullis binary");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn binary_names_the_bad_variable_and_exits_2() {
+    let (code, stderr) = start_binary(&[("PORTCULLIS_LISTEN_ADDR", "nowhere")]);
+
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("PORTCULLIS_LISTEN_ADDR"), "{stderr}");
+}
+
+#[test]
+fn production_refuses_to_start_without_a_strong_secret() {
+    let (code, stderr) = start_binary(&[
+        ("PORTCULLIS_ENV", "production"),
+        ("PORTCULLIS_PUBLIC_URL", "https://auth.example.com"),
+        ("PORTCULLIS_JWT_SECRET", "too-short"),
+    ]);
+
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("PORTCULLIS_JWT_SECRET"), "{stderr}");
+    assert!(
+        !stderr.contains("too-short"),
+        "the secret itself is never echoed: {stderr}"
+    );
+}
+
+#[test]
+fn production_refuses_to_start_with_insecure_cookies() {
+    let (code, stderr) = start_binary(&[
+        ("PORTCULLIS_ENV", "production"),
+        ("PORTCULLIS_PUBLIC_URL", "https://auth.example.com"),
+        ("PORTCULLIS_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        ("PORTCULLIS_COOKIE_SECURE", "false"),
+    ]);
+
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("PORTCULLIS_COOKIE_SECURE"), "{stderr}");
+}

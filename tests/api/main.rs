@@ -1,0 +1,11 @@
+//! Integration tests against the real server on port 0, each run once on a
+//! fresh SQLite file and once on a fresh PostgreSQL database.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+
+mod config;
+mod health;
+mod migrations;
+mod pages;

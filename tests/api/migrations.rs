@@ -1,0 +1,80 @@
+use portcullis::server::{db::Db, startup::Application};
+
+use crate::helpers::{test_config, Backend, TestDatabase};
+use crate::on_both_backends;
+
+on_both_backends!(
+    migrations_applied_twice_are_harmless,
+    replicas_starting_at_once_all_come_up,
+    schema_has_the_tables_later_features_need,
+);
+
+async fn migrations_applied_twice_are_harmless(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let db = Db::connect(&database.url, 2).await.unwrap();
+
+    db.migrate().await.unwrap();
+    db.migrate().await.unwrap();
+
+    let applied: i64 = portcullis::with_pool!(&db, |pool| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM _sqlx_migrations"
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap());
+    let expected = std::fs::read_dir(format!(
+        "migrations/{}",
+        if database.backend() == Backend::Sqlite {
+            "sqlite"
+        } else {
+            "postgres"
+        }
+    ))
+    .unwrap()
+    .count() as i64;
+    assert_eq!(applied, expected);
+    db.close().await;
+}
+
+async fn replicas_starting_at_once_all_come_up(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+
+    let starts = (0..3).map(|_| Application::build(test_config(&database.url, &[])));
+    let apps = futures::future::join_all(starts).await;
+
+    for app in apps {
+        let app = app.expect("every replica starts");
+        app.db().ping().await.unwrap();
+        app.db().close().await;
+    }
+}
+
+async fn schema_has_the_tables_later_features_need(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let db = Db::connect(&database.url, 2).await.unwrap();
+    db.migrate().await.unwrap();
+
+    for (table, columns) in [
+        (
+            "users",
+            "id, email, password_hash, display_name, role, disabled, external_user_id, created_at, updated_at",
+        ),
+        (
+            "refresh_tokens",
+            "id, family_id, user_id, token_hash, parent_id, successor_id, issued_at, expires_at, \
+             rotated_at, revoked_at, user_agent, ip",
+        ),
+        (
+            "audit_events",
+            "id, event_type, user_id, ip, user_agent, outcome, details, created_at",
+        ),
+    ] {
+        let sql = format!("SELECT {columns} FROM {table} LIMIT 0");
+        portcullis::with_pool!(&db, |pool| sqlx::query(&sql)
+            .fetch_all(pool)
+            .await
+            .map(|rows| rows.len()))
+        .unwrap_or_else(|e| panic!("{table}: {e}"));
+    }
+    db.close().await;
+}
