@@ -1,0 +1,61 @@
+# Portcullis: `make run` serves it, `make test` checks everything.
+# Both install whatever is missing first (scripts/setup.sh).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+# The PostgreSQL server the tests create their databases on.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+export TEST_DATABASE_URL
+
+TARGET_DIR := $(abspath $(or $(CARGO_TARGET_DIR),target))
+# cargo-leptos writes the site (JS, WASM, CSS, assets) here.
+SITE_ROOT := $(CURDIR)/target/site
+WASM_TARGET := wasm32-unknown-unknown
+
+.PHONY: help setup run dev build build-debug test lint fmt-check clippy test-rust e2e clean
+
+help:
+	@echo "make run    build the release site and serve it on http://127.0.0.1:3000"
+	@echo "make test   formatting, lints, Rust tests (SQLite + PostgreSQL), browser tests"
+	@echo "make dev    rebuild and reload on every change (cargo leptos watch)"
+	@echo "make setup  install the tools the above need (done by them too)"
+
+setup:
+	@./scripts/setup.sh
+
+build: setup
+	cargo leptos build --release
+
+run: build
+	@mkdir -p data
+	LEPTOS_SITE_ROOT=$(SITE_ROOT) $(TARGET_DIR)/release/portcullis
+
+dev: setup
+	cargo leptos watch
+
+test: setup lint test-rust e2e
+
+lint: fmt-check clippy
+
+fmt-check:
+	cargo fmt --all -- --check
+
+clippy:
+	cargo clippy --features ssr --all-targets -- -D warnings
+	cargo clippy --lib --features hydrate --target $(WASM_TARGET) -- -D warnings
+
+test-rust:
+	cargo test --features ssr
+
+# The browser tests run the debug server with the debug WASM bundle.
+build-debug:
+	cargo leptos build
+
+e2e: build-debug
+	cd end2end && CI=$${CI:-} PORTCULLIS_BIN=$(TARGET_DIR)/debug/portcullis LEPTOS_SITE_ROOT=$(SITE_ROOT) npx playwright test
+
+clean:
+	cargo clean
+	rm -rf end2end/node_modules end2end/test-results

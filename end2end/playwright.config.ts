@@ -1,0 +1,54 @@
+import { defineConfig, devices } from "@playwright/test";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as fs from "node:fs";
+
+// The Makefile builds the server and the WASM bundle, then runs this suite.
+// Each run gets a fresh SQLite database in a temporary directory.
+const port = Number(process.env.PORTCULLIS_E2E_PORT ?? 3100);
+const baseURL = `http://127.0.0.1:${port}`;
+const targetDir = process.env.CARGO_TARGET_DIR ?? path.resolve(__dirname, "../target");
+const binary = process.env.PORTCULLIS_BIN ?? path.join(targetDir, "debug", "portcullis");
+const siteRoot = process.env.LEPTOS_SITE_ROOT ?? path.join(targetDir, "site");
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "portcullis-e2e-"));
+
+export default defineConfig({
+  testDir: "./tests",
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  forbidOnly: !!process.env.CI,
+  reporter: [["list"]],
+  use: {
+    baseURL,
+    trace: "retain-on-failure",
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
+    },
+  },
+  projects: [{ name: "chromium", use: { ...devices["Desktop Chrome"] } }],
+  webServer: {
+    command: binary,
+    url: `${baseURL}/ready`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "ignore",
+    stderr: "pipe",
+    env: {
+      PORTCULLIS_LISTEN_ADDR: `127.0.0.1:${port}`,
+      DATABASE_URL: `sqlite://${path.join(dataDir, "portcullis.db")}`,
+      LEPTOS_SITE_ROOT: siteRoot,
+      RUST_LOG: "warn",
+    },
+  },
+});

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Installs whatever Portcullis needs to build, run and test, and nothing
+# that is already there. Safe to run any number of times.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CARGO_LEPTOS_VERSION=0.3.10
+WASM_OPT_VERSION=0.116.1 # binaryen 116; Debian's binaryen 108 breaks hydration
+export PATH="$HOME/.cargo/bin:$PATH"
+
+say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
+
+# Runs a command as root, through sudo when we are not root already.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# 1. The pinned toolchain with the WASM target.
+toolchain=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
+if ! rustup target list --installed --toolchain "$toolchain" 2>/dev/null | grep -qx wasm32-unknown-unknown \
+  || ! rustup component list --installed --toolchain "$toolchain" 2>/dev/null | grep -q '^clippy'; then
+  say "installing Rust $toolchain with the wasm32-unknown-unknown target"
+  rustup toolchain install "$toolchain" --profile minimal \
+    --component rustfmt,clippy --target wasm32-unknown-unknown
+fi
+
+# 2. cargo-leptos, which builds the server and the WASM bundle together.
+if [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LEPTOS_VERSION" ]; then
+  say "installing cargo-leptos $CARGO_LEPTOS_VERSION (takes about 13 minutes)"
+  cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
+fi
+
+# 3. wasm-bindgen-cli at exactly the version Cargo.lock resolved; cargo-leptos
+#    would download it otherwise, which this network does not allow. Not
+#    --locked: one of its locked dependencies is gone from the registry.
+bindgen_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)
+if [ -z "$bindgen_version" ]; then
+  echo "setup: could not read the wasm-bindgen version from Cargo.lock" >&2
+  exit 1
+fi
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen_version" ]; then
+  say "installing wasm-bindgen-cli $bindgen_version"
+  cargo install wasm-bindgen-cli --version "$bindgen_version"
+fi
+
+# 4. wasm-opt from crates.io (cargo-leptos runs it on release builds).
+if [ "$(command -v wasm-opt || true)" != "$HOME/.cargo/bin/wasm-opt" ] \
+  || ! wasm-opt --version 2>/dev/null | grep -q 'version 116'; then
+  say "installing wasm-opt $WASM_OPT_VERSION"
+  cargo install wasm-opt --version "$WASM_OPT_VERSION" --locked
+fi
+
+# 5. Chromium for the browser tests (Playwright's own download is blocked here).
+if [ ! -x /usr/bin/chromium ]; then
+  say "installing Debian's chromium"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+fi
+
+# 6. The end-to-end test packages, exactly as locked.
+if [ ! -f end2end/node_modules/.package-lock.json ] \
+  || ! cmp -s end2end/package-lock.json end2end/node_modules/.portcullis-lock; then
+  say "installing the end2end npm packages"
+  (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  cp end2end/package-lock.json end2end/node_modules/.portcullis-lock
+fi
+
+say "everything is in place"
