@@ -1,0 +1,22 @@
+//! Wire types shared by the server and the WASM bundle. Nothing secret
+//! lives here: these are exactly what a client may see.
+
+use serde::{Deserialize, Serialize};
+
+/// A user as clients see it. Never carries a password hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+}
+
+/// When the current session's tokens run out (RFC 3339, UTC).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub access_expires_at: String,
+    pub refresh_expires_at: String,
+}

@@ -1,0 +1,287 @@
+//! Input rules shared by the server and the WASM bundle, so the browser can
+//! show the same verdict before submitting. Types here are "parsed": once
+//! built, their content is known to follow the rules.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
+
+pub const PASSWORD_MIN_CHARS: usize = 12;
+pub const PASSWORD_MAX_CHARS: usize = 128;
+pub const EMAIL_MAX_BYTES: usize = 254;
+pub const DISPLAY_NAME_MAX_CHARS: usize = 64;
+
+/// Why an input was refused; `message()` is written for the person typing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ValidationError {
+    EmailInvalid,
+    PasswordTooShort,
+    PasswordTooLong,
+    /// Too easy to guess; the text says why when the estimator knows.
+    PasswordTooGuessable(String),
+    DisplayNameInvalid,
+}
+
+impl ValidationError {
+    /// A stable machine-readable code for API clients.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::EmailInvalid => "invalid_email",
+            Self::PasswordTooShort => "password_too_short",
+            Self::PasswordTooLong => "password_too_long",
+            Self::PasswordTooGuessable(_) => "password_too_weak",
+            Self::DisplayNameInvalid => "invalid_display_name",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Self::EmailInvalid => "Enter a valid email address, like name@example.com.".into(),
+            Self::PasswordTooShort => {
+                format!("Use at least {PASSWORD_MIN_CHARS} characters for your password.")
+            }
+            Self::PasswordTooLong => {
+                format!("Use at most {PASSWORD_MAX_CHARS} characters for your password.")
+            }
+            Self::PasswordTooGuessable(why) => {
+                format!("This password is too easy to guess. {why}")
+            }
+            Self::DisplayNameInvalid => format!(
+                "Use 1 to {DISPLAY_NAME_MAX_CHARS} characters for your name, without control characters."
+            ),
+        }
+    }
+}
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl std::error::Error for ValidationError {}
+
+/// A trimmed, lower-cased, syntactically valid email address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let normalized = raw.trim().to_lowercase();
+        if normalized.len() > EMAIL_MAX_BYTES
+            || !email_address::EmailAddress::is_valid(&normalized)
+            // The crate accepts quoted local parts and IP literals; sign-in
+            // addresses are plain mailbox@domain.name.
+            || normalized.contains(['"', '[', ' '])
+            || !normalized
+                .rsplit_once('@')
+                .is_some_and(|(_, domain)| domain.contains('.'))
+        {
+            return Err(ValidationError::EmailInvalid);
+        }
+        Ok(Self(normalized))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The part before the `@`, a default display name.
+    pub fn local_part(&self) -> &str {
+        self.0.split('@').next().unwrap_or_default()
+    }
+}
+
+/// A password of acceptable length, NFKC-normalised so the same password
+/// typed on different keyboards hashes the same. Its `Debug` hides it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password([redacted])")
+    }
+}
+
+impl Password {
+    /// Length rules only.
+    pub fn parse_any(raw: &str) -> Result<Self, ValidationError> {
+        let password = Self::parse_for_sign_in(raw)?;
+        if password.0.chars().count() < PASSWORD_MIN_CHARS {
+            return Err(ValidationError::PasswordTooShort);
+        }
+        Ok(password)
+    }
+
+    /// What a sign-in attempt needs: only the upper bound, so an over-long
+    /// input is refused before any hashing. Too-short passwords simply fail
+    /// to match.
+    pub fn parse_for_sign_in(raw: &str) -> Result<Self, ValidationError> {
+        // Refuse the absurd before normalising: NFKC can expand the input.
+        if raw.len() > PASSWORD_MAX_CHARS * 4 {
+            return Err(ValidationError::PasswordTooLong);
+        }
+        let normalized: String = raw.nfkc().collect();
+        if normalized.chars().count() > PASSWORD_MAX_CHARS {
+            return Err(ValidationError::PasswordTooLong);
+        }
+        Ok(Self(normalized))
+    }
+
+    /// Every rule for a new password: length, then guessability given the
+    /// user's own details (`context`: email, name).
+    pub fn parse_new(raw: &str, context: &[&str]) -> Result<Self, ValidationError> {
+        let password = Self::parse_any(raw)?;
+        strength::check(&password.0, context)?;
+        Ok(password)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A display name: trimmed, 1 to 64 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let trimmed = raw.trim();
+        let chars = trimmed.chars().count();
+        if chars == 0 || chars > DISPLAY_NAME_MAX_CHARS || trimmed.chars().any(char::is_control) {
+            return Err(ValidationError::DisplayNameInvalid);
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    /// A name derived from the email when none was given.
+    pub fn from_email(email: &Email) -> Self {
+        let local: String = email
+            .local_part()
+            .chars()
+            .take(DISPLAY_NAME_MAX_CHARS)
+            .collect();
+        Self::parse(&local).unwrap_or_else(|_| Self("User".to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod strength {
+    use super::ValidationError;
+
+    /// zxcvbn score needed: 3 is "safely unguessable" (about 10^8 guesses).
+    const MIN_SCORE: u8 = 3;
+
+    pub fn check(password: &str, context: &[&str]) -> Result<(), ValidationError> {
+        let estimate = zxcvbn::zxcvbn(password, context);
+        if (estimate.score() as u8) >= MIN_SCORE {
+            return Ok(());
+        }
+        let why = estimate
+            .feedback()
+            .and_then(|f| f.warning().map(|w| w.to_string()))
+            .unwrap_or_else(|| "Add more unrelated words or characters.".to_owned());
+        Err(ValidationError::PasswordTooGuessable(why))
+    }
+}
+
+#[cfg(not(feature = "ssr"))]
+mod strength {
+    use super::ValidationError;
+
+    /// The browser checks length only; the server has the final say.
+    pub fn check(_password: &str, _context: &[&str]) -> Result<(), ValidationError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_and_lower_cased() {
+        assert_eq!(
+            Email::parse("  Ada@Example.COM ").unwrap().as_str(),
+            "ada@example.com"
+        );
+    }
+
+    #[test]
+    fn malformed_emails_are_refused() {
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a b@example.com",
+            "\"a\"@example.com",
+        ] {
+            assert_eq!(
+                Email::parse(bad),
+                Err(ValidationError::EmailInvalid),
+                "{bad}"
+            );
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert_eq!(Email::parse(&long), Err(ValidationError::EmailInvalid));
+    }
+
+    #[test]
+    fn password_length_counts_characters_after_nfkc() {
+        assert_eq!(
+            Password::parse_any("short"),
+            Err(ValidationError::PasswordTooShort)
+        );
+        // Twelve characters, many bytes each.
+        assert!(Password::parse_any("ééééééééééé🙂").is_ok());
+        assert_eq!(
+            Password::parse_any(&"x".repeat(129)),
+            Err(ValidationError::PasswordTooLong)
+        );
+        assert_eq!(
+            Password::parse_any(&"x".repeat(100_000)),
+            Err(ValidationError::PasswordTooLong)
+        );
+        // Full-width letters normalise to ASCII.
+        let wide = Password::parse_any("ｃｏｒｒｅｃｔ-horse-battery").unwrap();
+        assert_eq!(wide.expose(), "correct-horse-battery");
+    }
+
+    #[test]
+    fn password_debug_hides_the_password() {
+        let p = Password::parse_any("a secret that is long").unwrap();
+        assert!(!format!("{p:?}").contains("secret"));
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn common_and_personal_passwords_are_refused() {
+        assert!(matches!(
+            Password::parse_new("password1234", &[]),
+            Err(ValidationError::PasswordTooGuessable(_))
+        ));
+        assert!(matches!(
+            Password::parse_new("adalovelace1", &["ada@example.com", "adalovelace"]),
+            Err(ValidationError::PasswordTooGuessable(_))
+        ));
+        assert!(Password::parse_new("plinth-violet-forage-42", &[]).is_ok());
+    }
+
+    #[test]
+    fn display_names_are_trimmed_and_bounded() {
+        assert_eq!(DisplayName::parse("  Ada  ").unwrap().as_str(), "Ada");
+        assert!(DisplayName::parse("   ").is_err());
+        assert!(DisplayName::parse("a\u{0007}b").is_err());
+        assert!(DisplayName::parse(&"n".repeat(65)).is_err());
+        let email = Email::parse("grace.hopper@example.com").unwrap();
+        assert_eq!(DisplayName::from_email(&email).as_str(), "grace.hopper");
+    }
+}
