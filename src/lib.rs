@@ -3,9 +3,12 @@
 //! The crate builds twice: with `ssr` into the server binary, with `hydrate`
 //! into the WASM bundle. Everything under [`server`] exists only in the first.
 
+pub mod api;
 pub mod app;
 pub mod components;
+pub mod model;
 pub mod pages;
+pub mod validate;
 
 #[cfg(feature = "ssr")]
 pub mod server;

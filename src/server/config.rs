@@ -24,13 +24,23 @@ pub struct Config {
     pub environment: Environment,
     pub listen_addr: SocketAddr,
     /// Scheme, host and port the browser sees, e.g. `https://auth.example.com`.
-    pub public_origin: String,
+    /// Unset: `http://` plus the address actually bound (see `startup`).
+    pub public_origin: Option<String>,
     pub database_url: String,
     pub db_max_connections: u32,
     pub jwt_secret: Secret,
     pub cookie_secure: bool,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
+    /// The `aud` claim of access tokens; services that accept them check it.
+    pub token_audience: String,
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    /// Password hashes computed at once; about one per core.
+    pub hash_concurrency: usize,
+    /// How long a sign-in waits for a hashing slot before getting 503.
+    pub hash_queue_timeout: Duration,
     pub site_root: PathBuf,
     pub log_format: LogFormat,
 }
@@ -98,10 +108,9 @@ impl Config {
             )
         })?;
 
-        let public_origin = match get("PORTCULLIS_PUBLIC_URL") {
-            Some(v) => parse_origin(&v)?,
-            None => format!("http://{listen_addr}"),
-        };
+        let public_origin = get("PORTCULLIS_PUBLIC_URL")
+            .map(|v| parse_origin(&v))
+            .transpose()?;
 
         let database_url =
             get("DATABASE_URL").unwrap_or_else(|| "sqlite://data/portcullis.db".into());
@@ -128,7 +137,10 @@ impl Config {
                 "must be true in production: session cookies would travel without TLS",
             ));
         }
-        if production && !public_origin.starts_with("https://") {
+        let https = public_origin
+            .as_deref()
+            .is_some_and(|o| o.starts_with("https://"));
+        if production && !https {
             return Err(invalid(
                 "PORTCULLIS_PUBLIC_URL",
                 "must be an https:// URL in production",
@@ -175,6 +187,30 @@ impl Config {
             ));
         }
 
+        let token_audience =
+            get("PORTCULLIS_TOKEN_AUDIENCE").unwrap_or_else(|| "portcullis".into());
+        let argon2_memory_kib = parse_number(
+            &get,
+            "PORTCULLIS_ARGON2_MEMORY_KIB",
+            19_456,
+            8,
+            4 * 1024 * 1024,
+        )? as u32;
+        let argon2_iterations =
+            parse_number(&get, "PORTCULLIS_ARGON2_ITERATIONS", 2, 1, 100)? as u32;
+        let argon2_parallelism =
+            parse_number(&get, "PORTCULLIS_ARGON2_PARALLELISM", 1, 1, 64)? as u32;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+        let hash_concurrency =
+            parse_number(&get, "PORTCULLIS_HASH_CONCURRENCY", cores, 1, 1024)? as usize;
+        let hash_queue_timeout = Duration::from_millis(parse_number(
+            &get,
+            "PORTCULLIS_HASH_QUEUE_TIMEOUT_MS",
+            2_000,
+            1,
+            60_000,
+        )?);
+
         let site_root =
             PathBuf::from(get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()));
 
@@ -200,6 +236,12 @@ impl Config {
             cookie_secure,
             access_token_ttl,
             refresh_token_ttl,
+            token_audience,
+            argon2_memory_kib,
+            argon2_iterations,
+            argon2_parallelism,
+            hash_concurrency,
+            hash_queue_timeout,
             site_root,
             log_format,
         })
@@ -285,7 +327,7 @@ mod tests {
         let c = config(&[]).unwrap();
         assert_eq!(c.environment, Environment::Development);
         assert_eq!(c.listen_addr.to_string(), "127.0.0.1:3000");
-        assert_eq!(c.public_origin, "http://127.0.0.1:3000");
+        assert_eq!(c.public_origin, None);
         assert!(c.database_url.starts_with("sqlite:"));
         assert!(!c.cookie_secure);
         assert!(c.jwt_secret.len() >= MIN_SECRET_BYTES);
@@ -356,6 +398,9 @@ mod tests {
     #[test]
     fn public_url_is_normalised_to_an_origin() {
         let c = config(&[("PORTCULLIS_PUBLIC_URL", "HTTPS://Auth.Example.com:8443/")]).unwrap();
-        assert_eq!(c.public_origin, "https://auth.example.com:8443");
+        assert_eq!(
+            c.public_origin.as_deref(),
+            Some("https://auth.example.com:8443")
+        );
     }
 }

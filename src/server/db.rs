@@ -114,7 +114,7 @@ impl Db {
                 // sqlx takes no lock on SQLite, so two processes could both
                 // see a migration as pending; a file lock beside the
                 // database serialises them.
-                let _guard = lock_migrations(&pool.connect_options().get_filename()).await?;
+                let _guard = lock_migrations(pool.connect_options().get_filename()).await?;
                 SQLITE_MIGRATIONS.run(pool).await
             }
             Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await,

@@ -83,6 +83,24 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         self.code
     }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        self.retry_after_secs
+    }
+
+    /// Writes the internal detail, if any, to the log of this request.
+    pub fn log(&self) {
+        let Some(detail) = &self.detail else { return };
+        if self.status.is_server_error() {
+            tracing::error!(status = self.status.as_u16(), code = self.code, %detail, "request failed");
+        } else {
+            tracing::info!(status = self.status.as_u16(), code = self.code, %detail, "request refused");
+        }
+    }
 }
 
 impl std::fmt::Display for ApiError {
@@ -115,15 +133,7 @@ impl From<sqlx::Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let request_id = current_request_id();
-        match (&self.detail, self.status.is_server_error()) {
-            (Some(detail), true) => {
-                tracing::error!(status = self.status.as_u16(), code = self.code, %detail, "request failed")
-            }
-            (Some(detail), false) => {
-                tracing::info!(status = self.status.as_u16(), code = self.code, %detail, "request refused")
-            }
-            (None, _) => {}
-        }
+        self.log();
         let body = ErrorBody {
             error: self.code,
             message: &self.message,

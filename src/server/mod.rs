@@ -1,10 +1,15 @@
 //! Everything that runs only on the server.
 
+pub mod audit;
+pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod refresh_tokens;
 pub mod routes;
 pub mod secret;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod users;

@@ -8,10 +8,17 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 
 use super::{
+    auth::{
+        cookies::SessionCookies,
+        csrf,
+        password::{HashError, HashingParams, PasswordHasher},
+        tokens::AccessTokens,
+    },
+    clock::{SharedClock, SystemClock},
     config::Config,
     db::{Db, DbError},
     routes,
-    state::AppState,
+    state::{AppState, AuthKeys},
     telemetry,
 };
 use crate::app::{shell, App};
@@ -22,6 +29,8 @@ pub enum StartupError {
     Database(#[from] DbError),
     #[error("could not listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: io::Error },
+    #[error("password hashing set-up failed: {0}")]
+    Hashing(#[from] HashError),
 }
 
 /// A built application, bound to its port but not yet serving.
@@ -33,6 +42,14 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
+        Self::build_with_clock(config, std::sync::Arc::new(SystemClock)).await
+    }
+
+    /// Like [`Application::build`], with the clock tests control.
+    pub async fn build_with_clock(
+        config: Config,
+        clock: SharedClock,
+    ) -> Result<Self, StartupError> {
         let db = Db::connect(&config.database_url, config.db_max_connections).await?;
         db.migrate().await?;
 
@@ -47,10 +64,35 @@ impl Application {
             source,
         })?;
 
+        let public_origin = config
+            .public_origin
+            .clone()
+            .unwrap_or_else(|| format!("http://{local_addr}"));
+        let auth = AuthKeys {
+            hasher: PasswordHasher::new(
+                HashingParams {
+                    memory_kib: config.argon2_memory_kib,
+                    iterations: config.argon2_iterations,
+                    parallelism: config.argon2_parallelism,
+                },
+                config.hash_concurrency,
+                config.hash_queue_timeout,
+            )?,
+            tokens: AccessTokens::hs256(
+                &config.jwt_secret,
+                public_origin.clone(),
+                config.token_audience.clone(),
+                chrono::Duration::from_std(config.access_token_ttl).unwrap_or_default(),
+            ),
+            cookies: SessionCookies::new(config.cookie_secure),
+        };
         let state = AppState {
             leptos_options: leptos_options(&config, local_addr),
             db: db.clone(),
             config: Arc::new(config),
+            clock,
+            auth: Arc::new(auth),
+            public_origin: public_origin.into(),
         };
         Ok(Self {
             listener,
@@ -114,6 +156,7 @@ fn router(state: AppState) -> Router {
             move || shell(shell_options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(state.clone(), csrf::guard))
         .layer(middleware::from_fn(telemetry::request_id))
         .with_state(state)
 }

@@ -1,6 +1,9 @@
 use std::collections::HashMap;
 
-use portcullis::server::{config::Config, db::Db, startup::Application};
+use std::sync::Arc;
+
+use portcullis::server::{clock::ManualClock, config::Config, db::Db, startup::Application};
+use serde_json::{json, Value};
 use sqlx::{Connection, Executor, PgConnection};
 use tempfile::TempDir;
 
@@ -140,6 +143,7 @@ fn replace_database(url: &str, name: &str) -> String {
 pub fn test_config(database_url: &str, overrides: &[(&str, &str)]) -> Config {
     let mut vars: HashMap<String, String> = HashMap::from([
         ("PORTCULLIS_LISTEN_ADDR".into(), "127.0.0.1:0".into()),
+        ("PORTCULLIS_JWT_SECRET".into(), TEST_JWT_SECRET.into()),
         ("DATABASE_URL".into(), database_url.into()),
         ("PORTCULLIS_DB_MAX_CONNECTIONS".into(), "5".into()),
     ]);
@@ -149,16 +153,89 @@ pub fn test_config(database_url: &str, overrides: &[(&str, &str)]) -> Config {
     Config::from_lookup(|k| vars.get(k).cloned()).expect("valid test configuration")
 }
 
+pub const TEST_JWT_SECRET: &str = "test-secret-0123456789abcdef-0123456789";
+/// A password the strength estimator accepts.
+pub const GOOD_PASSWORD: &str = "plinth-violet-forage-42";
+
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub db: Db,
     pub database: TestDatabase,
+    pub clock: Arc<ManualClock>,
 }
 
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
+    }
+
+    /// A fresh client with its own cookie jar: another browser.
+    pub fn new_client(&self) -> reqwest::Client {
+        new_client()
+    }
+
+    pub async fn post_json(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        body: &Value,
+    ) -> reqwest::Response {
+        client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    /// Signs up a new unique user with `client`; returns the email.
+    pub async fn signup(&self, client: &reqwest::Client) -> String {
+        let email = format!("user-{}@example.com", uuid::Uuid::new_v4().simple());
+        let response = self
+            .post_json(
+                client,
+                "/api/auth/signup",
+                &json!({ "email": email, "password": GOOD_PASSWORD }),
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            201,
+            "signup: {}",
+            response.text().await.unwrap_or_default()
+        );
+        email
+    }
+
+    pub async fn login(
+        &self,
+        client: &reqwest::Client,
+        email: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        self.post_json(
+            client,
+            "/api/auth/login",
+            &json!({ "email": email, "password": password }),
+        )
+        .await
+    }
+
+    pub async fn me(&self, client: &reqwest::Client) -> reqwest::Response {
+        client
+            .get(self.url("/api/auth/me"))
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    pub async fn refresh(&self, client: &reqwest::Client) -> reqwest::Response {
+        client
+            .post(self.url("/api/auth/refresh"))
+            .send()
+            .await
+            .expect("request failed")
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -175,26 +252,63 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, overrides: &[(&str, &str)]) -> TestApp {
-    init_test_logging();
     let database = TestDatabase::create(backend).await;
+    spawn_app_on(database, overrides).await
+}
+
+/// Starts a server on an existing test database (a restart, a replica).
+pub async fn spawn_app_on(database: TestDatabase, overrides: &[(&str, &str)]) -> TestApp {
+    init_test_logging();
     let config = test_config(&database.url, overrides);
-    let app = Application::build(config)
+    let clock = ManualClock::starting_now();
+    let app = Application::build_with_clock(config, clock.clone())
         .await
         .expect("application builds");
     let address = format!("http://{}", app.local_addr());
     let db = app.db().clone();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
-    let client = reqwest::Client::builder()
+    TestApp {
+        address,
+        client: new_client(),
+        db,
+        database,
+        clock,
+    }
+}
+
+fn new_client() -> reqwest::Client {
+    reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .cookie_store(true)
         .build()
-        .expect("http client");
-    TestApp {
-        address,
-        client,
-        db,
-        database,
-    }
+        .expect("http client")
+}
+
+/// Every Set-Cookie header of a response.
+pub fn set_cookies(response: &reqwest::Response) -> Vec<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The Set-Cookie header for cookie `name`, if any.
+pub fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    set_cookies(response)
+        .into_iter()
+        .find(|c| c.starts_with(&format!("{name}=")))
+}
+
+/// The value a Set-Cookie header assigns.
+pub fn cookie_value(set_cookie: &str) -> String {
+    set_cookie
+        .split(';')
+        .next()
+        .and_then(|kv| kv.split_once('='))
+        .map(|(_, v)| v.to_owned())
+        .unwrap_or_default()
 }
 
 /// Logs are shown only when TEST_LOG is set, to keep test output readable.

@@ -5,7 +5,9 @@
 
 mod helpers;
 
+mod auth;
 mod config;
 mod health;
 mod migrations;
 mod pages;
+mod server_fns;

@@ -1,9 +1,15 @@
 //! JSON and probe endpoints. Pages and server functions are mounted by
 //! `startup` through leptos_axum.
 
+mod auth;
 mod health;
+pub mod json;
 
-use axum::{routing::get, Router};
+use axum::{
+    extract::DefaultBodyLimit,
+    routing::{get, post, put},
+    Router,
+};
 
 use super::{error::ApiError, state::AppState};
 
@@ -11,6 +17,13 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        .route("/api/auth/signup", post(auth::signup))
+        .route("/api/auth/login", post(auth::login))
+        .route("/api/auth/refresh", post(auth::refresh))
+        .route("/api/auth/logout", post(auth::logout))
+        .route("/api/auth/me", get(auth::me))
+        .route("/api/auth/profile", put(auth::update_profile))
+        .layer(DefaultBodyLimit::max(json::BODY_LIMIT_BYTES))
         // Unknown API paths answer in JSON, not with the HTML 404 page.
         .route("/api", axum::routing::any(api_not_found))
         .route("/api/{*rest}", axum::routing::any(api_not_found))

@@ -1,0 +1,266 @@
+//! Auth server functions for the web app. They live under /api/auth/ui so
+//! the refresh cookie (Path=/api/auth) reaches them, and they set and clear
+//! the same cookies as the JSON API. No token ever appears in their output.
+
+use leptos::prelude::*;
+use leptos::server_fn::{
+    codec::{GetUrl, JsonEncoding},
+    error::{FromServerFnError, ServerFnErrorErr},
+};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{SessionInfo, User};
+
+/// What the UI shows when a call is refused: a stable code and a message
+/// meant for the person using the page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AuthFnError {
+    #[error("{message}")]
+    Refused { code: String, message: String },
+    #[error("{0}")]
+    Transport(ServerFnErrorErr),
+}
+
+impl AuthFnError {
+    pub fn code(&self) -> &str {
+        match self {
+            Self::Refused { code, .. } => code,
+            Self::Transport(_) => "transport",
+        }
+    }
+
+    /// True when the session is gone and a refresh (or sign-in) is needed.
+    pub fn is_unauthenticated(&self) -> bool {
+        self.code() == "unauthenticated"
+    }
+}
+
+impl FromServerFnError for AuthFnError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        Self::Transport(value)
+    }
+}
+
+#[server(prefix = "/api/auth/ui", endpoint = "signup")]
+pub async fn signup(
+    email: String,
+    password: String,
+    display_name: Option<String>,
+) -> Result<User, AuthFnError> {
+    let call = ssr::Call::new().await?;
+    let issued = call
+        .state
+        .auth_context(&call.client)
+        .signup(&email, &password, display_name.as_deref())
+        .await
+        .map_err(ssr::refuse)?;
+    call.set_session(&issued);
+    Ok(issued.user.to_public())
+}
+
+#[server(prefix = "/api/auth/ui", endpoint = "login")]
+pub async fn login(email: String, password: String) -> Result<User, AuthFnError> {
+    let call = ssr::Call::new().await?;
+    let issued = call
+        .state
+        .auth_context(&call.client)
+        .login(&email, &password)
+        .await
+        .map_err(ssr::refuse)?;
+    call.set_session(&issued);
+    Ok(issued.user.to_public())
+}
+
+#[server(prefix = "/api/auth/ui", endpoint = "logout")]
+pub async fn logout() -> Result<(), AuthFnError> {
+    let call = ssr::Call::new().await?;
+    let raw = call.state.auth.cookies.read_refresh(&call.headers);
+    let principal = call.principal();
+    let result = call
+        .state
+        .auth_context(&call.client)
+        .logout(raw.as_deref(), principal.as_ref())
+        .await;
+    // Whatever happened, this browser is signed out.
+    call.clear_session();
+    result.map_err(ssr::refuse)
+}
+
+#[server(prefix = "/api/auth/ui", endpoint = "refresh")]
+pub async fn refresh() -> Result<SessionInfo, AuthFnError> {
+    let call = ssr::Call::new().await?;
+    let Some(raw) = call.state.auth.cookies.read_refresh(&call.headers) else {
+        call.clear_session();
+        return Err(ssr::refuse(
+            crate::server::auth::service::AuthError::Unauthenticated,
+        ));
+    };
+    match call.state.auth_context(&call.client).refresh(&raw).await {
+        Ok(issued) => {
+            call.set_session(&issued);
+            Ok(issued.session_info())
+        }
+        Err(err) => {
+            if matches!(
+                err,
+                crate::server::auth::service::AuthError::Unauthenticated
+            ) {
+                call.clear_session();
+            }
+            Err(ssr::refuse(err))
+        }
+    }
+}
+
+/// The signed-in user, or `None`. Never an error for being signed out.
+#[server(prefix = "/api/auth/ui", endpoint = "me", input = GetUrl)]
+pub async fn current_user() -> Result<Option<User>, AuthFnError> {
+    let call = ssr::Call::new().await?;
+    call.no_store();
+    let Some(principal) = call.principal() else {
+        return Ok(None);
+    };
+    match call
+        .state
+        .auth_context(&call.client)
+        .current_user(&principal)
+        .await
+    {
+        Ok(user) => Ok(Some(user.to_public())),
+        Err(crate::server::auth::service::AuthError::Unauthenticated) => Ok(None),
+        Err(err) => Err(ssr::refuse(err)),
+    }
+}
+
+#[server(prefix = "/api/auth/ui", endpoint = "profile")]
+pub async fn update_profile(
+    display_name: Option<String>,
+    current_password: Option<String>,
+    new_password: Option<String>,
+) -> Result<User, AuthFnError> {
+    let call = ssr::Call::new().await?;
+    let Some(principal) = call.principal() else {
+        return Err(ssr::refuse(
+            crate::server::auth::service::AuthError::Unauthenticated,
+        ));
+    };
+    // Empty form fields mean "leave unchanged".
+    let present = |v: &Option<String>| v.as_deref().filter(|s| !s.is_empty()).map(str::to_owned);
+    let (display_name, current_password, new_password) = (
+        present(&display_name),
+        present(&current_password),
+        present(&new_password),
+    );
+    let change = crate::server::auth::service::ProfileChange {
+        display_name: display_name.as_deref(),
+        current_password: current_password.as_deref(),
+        new_password: new_password.as_deref(),
+    };
+    let user = call
+        .state
+        .auth_context(&call.client)
+        .update_profile(&principal, change)
+        .await
+        .map_err(ssr::refuse)?;
+    Ok(user.to_public())
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use axum::http::{header, HeaderMap, HeaderValue};
+    use leptos::prelude::*;
+    use leptos_axum::ResponseOptions;
+
+    use super::AuthFnError;
+    use crate::server::{
+        audit::ClientInfo,
+        auth::{
+            extract::principal_from_headers,
+            service::{AuthError, Issued},
+            tokens::Principal,
+        },
+        error::ApiError,
+        state::AppState,
+    };
+
+    /// What every server function needs from its request.
+    pub struct Call {
+        pub state: AppState,
+        pub client: ClientInfo,
+        pub headers: HeaderMap,
+        response: ResponseOptions,
+    }
+
+    fn transport(message: &str) -> AuthFnError {
+        AuthFnError::Transport(leptos::server_fn::error::ServerFnErrorErr::ServerError(
+            message.to_owned(),
+        ))
+    }
+
+    impl Call {
+        pub async fn new() -> Result<Self, AuthFnError> {
+            let state =
+                use_context::<AppState>().ok_or_else(|| transport("no application state"))?;
+            let response =
+                use_context::<ResponseOptions>().ok_or_else(|| transport("no response options"))?;
+            let headers: HeaderMap = leptos_axum::extract()
+                .await
+                .map_err(AuthFnError::Transport)?;
+            let client: ClientInfo = leptos_axum::extract()
+                .await
+                .map_err(AuthFnError::Transport)?;
+            Ok(Self {
+                state,
+                client,
+                headers,
+                response,
+            })
+        }
+
+        pub fn principal(&self) -> Option<Principal> {
+            principal_from_headers(&self.state, &self.headers)
+        }
+
+        pub fn no_store(&self) {
+            self.response
+                .insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+
+        pub fn set_session(&self, issued: &Issued) {
+            self.no_store();
+            for cookie in self
+                .state
+                .auth
+                .cookies
+                .for_session(issued, self.state.clock.now())
+            {
+                self.response.append_header(header::SET_COOKIE, cookie);
+            }
+        }
+
+        pub fn clear_session(&self) {
+            self.no_store();
+            for cookie in self.state.auth.cookies.clear_both() {
+                self.response.append_header(header::SET_COOKIE, cookie);
+            }
+        }
+    }
+
+    /// The same status, code and message as the JSON API gives.
+    pub fn refuse(err: AuthError) -> AuthFnError {
+        let api = ApiError::from(err);
+        api.log();
+        if let Some(response) = use_context::<ResponseOptions>() {
+            response.set_status(api.status());
+            if let Some(secs) = api.retry_after_secs() {
+                response.insert_header(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+        }
+        AuthFnError::Refused {
+            code: api.code().to_owned(),
+            message: api.message().to_owned(),
+        }
+    }
+}

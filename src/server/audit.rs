@@ -1,0 +1,87 @@
+//! The audit log. Events carry who, from where and what happened, never a
+//! secret. A failed write is logged and does not fail the request.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::db::Db;
+use crate::with_pool;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Signup,
+    Login,
+    Refresh,
+    RefreshReuse,
+    Logout,
+    PasswordChange,
+    ProfileUpdate,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Signup => "signup",
+            Self::Login => "login",
+            Self::Refresh => "refresh",
+            Self::RefreshReuse => "refresh_reuse_detected",
+            Self::Logout => "logout",
+            Self::PasswordChange => "password_change",
+            Self::ProfileUpdate => "profile_update",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    Failure,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Failure => "failure",
+        }
+    }
+}
+
+/// Where a request came from, for the audit log and sessions.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+pub async fn record(
+    db: &Db,
+    event: EventType,
+    outcome: Outcome,
+    user_id: Option<Uuid>,
+    client: &ClientInfo,
+    details: Value,
+    now: DateTime<Utc>,
+) {
+    let details = sqlx::types::Json(details);
+    let result = with_pool!(db, |pool| {
+        sqlx::query(
+        "INSERT INTO audit_events (event_type, user_id, ip, user_agent, outcome, details, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    )
+    .bind(event.as_str())
+    .bind(user_id)
+    .bind(client.ip.as_deref())
+    .bind(client.user_agent.as_deref())
+    .bind(outcome.as_str())
+    .bind(&details)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map(|_| ())
+    });
+    if let Err(err) = result {
+        tracing::error!(event = event.as_str(), error = %err, "could not write audit event");
+    }
+}

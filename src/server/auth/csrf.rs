@@ -1,0 +1,50 @@
+//! Cross-site request forgery guard. A state-changing request that a
+//! browser could send on its own (anything but a bearer-token call) must
+//! come from our own origin.
+
+use axum::{
+    extract::{Request, State},
+    http::{header, Method, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+
+use super::extract::bearer_token;
+use crate::server::{error::ApiError, state::AppState};
+
+pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if is_forged(&state, &request) {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "This request did not come from this site.",
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+fn is_forged(state: &AppState, request: &Request) -> bool {
+    let unsafe_method = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    // Bearer tokens are never sent by a browser on its own.
+    if !unsafe_method || bearer_token(request.headers()).is_some() {
+        return false;
+    }
+    let headers = request.headers();
+    let cross_site = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"));
+    let foreign_origin = headers
+        .get(header::ORIGIN)
+        .map(|v| {
+            v.to_str()
+                .map(|o| !o.eq_ignore_ascii_case(&state.public_origin))
+                .unwrap_or(true)
+        })
+        .unwrap_or(false);
+    cross_site || foreign_origin
+}

@@ -1,0 +1,9 @@
+//! Authentication: passwords, tokens, cookies, CSRF and the rules that
+//! tie them together in [`service`].
+
+pub mod cookies;
+pub mod csrf;
+pub mod extract;
+pub mod password;
+pub mod service;
+pub mod tokens;

@@ -1,0 +1,237 @@
+//! Argon2id hashing on blocking threads, behind a concurrency limit so a
+//! sign-in flood queues briefly and is then refused instead of eating memory.
+
+use std::{sync::Arc, time::Duration};
+
+use argon2::{
+    password_hash::{
+        rand_core::OsRng, PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString,
+    },
+    Algorithm, Argon2, Params, Version,
+};
+use tokio::sync::Semaphore;
+
+use crate::validate::Password;
+
+/// A PHC string as stored in the database. Never printed.
+#[derive(Clone)]
+pub struct StoredHash(pub String);
+
+impl std::fmt::Debug for StoredHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoredHash([redacted])")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashingParams {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for HashingParams {
+    /// OWASP's Argon2id recommendation: 19 MiB, 2 passes, 1 lane.
+    fn default() -> Self {
+        Self {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    #[error("password hashing is saturated")]
+    Busy,
+    #[error("password hashing failed: {0}")]
+    Internal(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    pub matches: bool,
+    /// The stored hash used weaker parameters than configured now.
+    pub needs_rehash: bool,
+}
+
+pub struct PasswordHasher {
+    argon2: Argon2<'static>,
+    params: HashingParams,
+    permits: Arc<Semaphore>,
+    queue_timeout: Duration,
+    /// Verified against when the account does not exist, so the answer
+    /// takes as long as for a real account.
+    dummy: StoredHash,
+}
+
+impl PasswordHasher {
+    pub fn new(
+        params: HashingParams,
+        concurrency: usize,
+        queue_timeout: Duration,
+    ) -> Result<Self, HashError> {
+        let argon_params = Params::new(
+            params.memory_kib,
+            params.iterations,
+            params.parallelism,
+            None,
+        )
+        .map_err(|e| HashError::Internal(e.to_string()))?;
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params);
+        let salt = SaltString::generate(&mut OsRng);
+        let dummy = argon2
+            .hash_password(b"portcullis-dummy-password", &salt)
+            .map_err(|e| HashError::Internal(e.to_string()))?
+            .to_string();
+        Ok(Self {
+            argon2,
+            params,
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            queue_timeout,
+            dummy: StoredHash(dummy),
+        })
+    }
+
+    pub fn params(&self) -> HashingParams {
+        self.params
+    }
+
+    pub async fn hash(&self, password: &Password) -> Result<StoredHash, HashError> {
+        let argon2 = self.argon2.clone();
+        let password = password.expose().as_bytes().to_vec();
+        self.run_limited(move || {
+            let salt = SaltString::generate(&mut OsRng);
+            argon2
+                .hash_password(&password, &salt)
+                .map(|h| StoredHash(h.to_string()))
+                .map_err(|e| HashError::Internal(e.to_string()))
+        })
+        .await
+    }
+
+    /// Checks `password` against `stored`, or against the dummy hash when
+    /// there is no stored hash; then `matches` is always false.
+    pub async fn verify(
+        &self,
+        password: &Password,
+        stored: Option<&StoredHash>,
+    ) -> Result<Verified, HashError> {
+        let real = stored.is_some();
+        let phc = stored.unwrap_or(&self.dummy).0.clone();
+        let argon2 = self.argon2.clone();
+        let params = self.params;
+        let password = password.expose().as_bytes().to_vec();
+        self.run_limited(move || {
+            let parsed = PasswordHash::new(&phc).map_err(|e| HashError::Internal(e.to_string()))?;
+            let matches = argon2.verify_password(&password, &parsed).is_ok();
+            Ok(Verified {
+                matches: matches && real,
+                needs_rehash: matches && real && is_weaker(&parsed, params),
+            })
+        })
+        .await
+    }
+
+    async fn run_limited<T, F>(&self, work: F) -> Result<T, HashError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Result<T, HashError> + Send + 'static,
+    {
+        let permit = tokio::time::timeout(self.queue_timeout, self.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| HashError::Busy)?
+            .map_err(|_| HashError::Busy)?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(|e| HashError::Internal(e.to_string()))?
+    }
+}
+
+fn is_weaker(hash: &PasswordHash<'_>, wanted: HashingParams) -> bool {
+    if hash.algorithm != Algorithm::Argon2id.ident() {
+        return true;
+    }
+    match Params::try_from(hash) {
+        Ok(p) => {
+            p.m_cost() < wanted.memory_kib
+                || p.t_cost() < wanted.iterations
+                || p.p_cost() < wanted.parallelism
+        }
+        Err(_) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fast() -> HashingParams {
+        HashingParams {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        }
+    }
+
+    fn pw(s: &str) -> Password {
+        Password::parse_any(s).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_hash_verifies_only_its_own_password() {
+        let hasher = PasswordHasher::new(fast(), 2, Duration::from_secs(5)).unwrap();
+        let stored = hasher.hash(&pw("correct horse battery")).await.unwrap();
+        assert!(stored.0.starts_with("$argon2id$"));
+
+        let right = hasher
+            .verify(&pw("correct horse battery"), Some(&stored))
+            .await
+            .unwrap();
+        let wrong = hasher
+            .verify(&pw("correct horse battery!"), Some(&stored))
+            .await
+            .unwrap();
+        let missing = hasher
+            .verify(&pw("correct horse battery"), None)
+            .await
+            .unwrap();
+        assert!(right.matches && !right.needs_rehash);
+        assert!(!wrong.matches);
+        assert!(!missing.matches);
+    }
+
+    #[tokio::test]
+    async fn raising_the_parameters_asks_for_a_rehash() {
+        let old = PasswordHasher::new(fast(), 1, Duration::from_secs(5)).unwrap();
+        let stored = old.hash(&pw("correct horse battery")).await.unwrap();
+        let stronger = HashingParams {
+            memory_kib: 2048,
+            ..fast()
+        };
+        let new = PasswordHasher::new(stronger, 1, Duration::from_secs(5)).unwrap();
+
+        let verified = new
+            .verify(&pw("correct horse battery"), Some(&stored))
+            .await
+            .unwrap();
+
+        assert!(verified.matches && verified.needs_rehash);
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_is_refused_as_busy() {
+        let hasher = Arc::new(PasswordHasher::new(fast(), 1, Duration::from_millis(1)).unwrap());
+        let held = hasher.permits.clone().acquire_owned().await.unwrap();
+
+        let result = hasher.hash(&pw("correct horse battery")).await;
+
+        assert!(matches!(result, Err(HashError::Busy)));
+        drop(held);
+        assert!(hasher.hash(&pw("correct horse battery")).await.is_ok());
+    }
+}

@@ -1,0 +1,142 @@
+//! Refresh-token rows. One family per sign-in; every refresh adds a row
+//! linked to its parent, and rotation marks the parent used, atomically.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::db::Db;
+use crate::with_pool;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RefreshRecord {
+    pub id: Uuid,
+    pub family_id: Uuid,
+    pub user_id: Uuid,
+    pub issued_at: DateTime<Utc>,
+    /// The family's absolute end, copied onto every row of it.
+    pub expires_at: DateTime<Utc>,
+    pub rotated_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+pub struct NewRefresh<'a> {
+    pub id: Uuid,
+    pub family_id: Uuid,
+    pub user_id: Uuid,
+    pub token_hash: &'a [u8],
+    pub parent_id: Option<Uuid>,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub user_agent: Option<&'a str>,
+    pub ip: Option<&'a str>,
+}
+
+const INSERT: &str = "INSERT INTO refresh_tokens \
+    (id, family_id, user_id, token_hash, parent_id, issued_at, expires_at, user_agent, ip) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+macro_rules! bind_new {
+    ($query:expr, $new:expr) => {
+        $query
+            .bind($new.id)
+            .bind($new.family_id)
+            .bind($new.user_id)
+            .bind($new.token_hash)
+            .bind($new.parent_id)
+            .bind($new.issued_at)
+            .bind($new.expires_at)
+            .bind($new.user_agent)
+            .bind($new.ip)
+    };
+}
+
+pub async fn insert(db: &Db, new: &NewRefresh<'_>) -> Result<(), sqlx::Error> {
+    with_pool!(db, |pool| bind_new!(sqlx::query(INSERT), new)
+        .execute(pool)
+        .await
+        .map(|_| ()))
+}
+
+pub async fn find_by_hash(
+    db: &Db,
+    token_hash: &[u8],
+) -> Result<Option<RefreshRecord>, sqlx::Error> {
+    with_pool!(db, |pool| sqlx::query_as::<_, RefreshRecord>(
+        "SELECT id, family_id, user_id, issued_at, expires_at, rotated_at, revoked_at \
+         FROM refresh_tokens WHERE token_hash = $1"
+    )
+    .bind(token_hash)
+    .fetch_optional(pool)
+    .await)
+}
+
+/// Inserts `successor` and marks `parent_id` rotated, in one transaction.
+/// Returns false, changing nothing, when the parent was already rotated or
+/// revoked: another request won the race.
+pub async fn rotate(
+    db: &Db,
+    parent_id: Uuid,
+    successor: &NewRefresh<'_>,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    with_pool!(db, |pool| {
+        // The first statement writes, so SQLite takes its write lock up
+        // front instead of failing a read-to-write upgrade.
+        let mut tx = pool.begin().await?;
+        bind_new!(sqlx::query(INSERT), successor)
+            .execute(&mut *tx)
+            .await?;
+        let updated = sqlx::query(
+            "UPDATE refresh_tokens SET rotated_at = $1, successor_id = $2 \
+             WHERE id = $3 AND rotated_at IS NULL AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(successor.id)
+        .bind(parent_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated == 1 {
+            tx.commit().await?;
+            Ok(true)
+        } else {
+            tx.rollback().await?;
+            Ok(false)
+        }
+    })
+}
+
+/// Revokes every live token of a family; returns how many.
+pub async fn revoke_family(
+    db: &Db,
+    family_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    with_pool!(db, |pool| sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL"
+    )
+    .bind(now)
+    .bind(family_id)
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))
+}
+
+/// Revokes every session of a user but `keep` (the caller's own).
+pub async fn revoke_user_sessions_except(
+    db: &Db,
+    user_id: Uuid,
+    keep: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    with_pool!(db, |pool| sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = $1 \
+         WHERE user_id = $2 AND revoked_at IS NULL AND ($3 IS NULL OR family_id <> $3)"
+    )
+    .bind(now)
+    .bind(user_id)
+    .bind(keep)
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))
+}
