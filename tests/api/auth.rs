@@ -896,3 +896,70 @@ async fn audit_log_records_events_without_secrets(backend: Backend) {
             && !text.contains("argon2")
     );
 }
+
+on_both_backends!(
+    secure_cookies_carry_host_and_secure_prefixes,
+    raised_hashing_parameters_upgrade_the_hash_at_login
+);
+
+async fn secure_cookies_carry_host_and_secure_prefixes(backend: Backend) {
+    let app = spawn_app_with(backend, &[("PORTCULLIS_COOKIE_SECURE", "true")]).await;
+
+    let response = app
+        .post_json(
+            &app.new_client(),
+            "/api/auth/signup",
+            &json!({ "email": "secure@example.com", "password": GOOD_PASSWORD }),
+        )
+        .await;
+
+    assert_eq!(response.status(), 201);
+    let access = set_cookie(&response, "__Host-portcullis_access").unwrap();
+    let refresh = set_cookie(&response, "__Secure-portcullis_refresh").unwrap();
+    assert!(access.contains("Secure") && access.contains("Path=/") && !access.contains("Domain"));
+    assert!(refresh.contains("Secure") && refresh.contains("Path=/api/auth"));
+}
+
+async fn raised_hashing_parameters_upgrade_the_hash_at_login(backend: Backend) {
+    let weak = [
+        ("PORTCULLIS_ARGON2_MEMORY_KIB", "8192"),
+        ("PORTCULLIS_ARGON2_ITERATIONS", "1"),
+    ];
+    let first = spawn_app_with(backend, &weak).await;
+    let email = first.signup(&first.new_client()).await;
+    let stored = |app: &TestApp| {
+        let db = app.db.clone();
+        let email = email.clone();
+        async move {
+            let hash: String = portcullis::with_pool!(&db, |pool| sqlx::query_scalar(
+                "SELECT password_hash FROM users WHERE email = $1"
+            )
+            .bind(&email)
+            .fetch_one(pool)
+            .await
+            .unwrap());
+            hash
+        }
+    };
+    assert!(stored(&first).await.contains("m=8192,t=1"));
+
+    // The same database, restarted with the default (stronger) parameters.
+    let second = crate::helpers::spawn_app_on(first.database, &[]).await;
+    assert_eq!(
+        second
+            .login(&second.new_client(), &email, GOOD_PASSWORD)
+            .await
+            .status(),
+        200
+    );
+
+    let upgraded = stored(&second).await;
+    assert!(upgraded.contains("m=19456,t=2,p=1"), "{upgraded}");
+    assert_eq!(
+        second
+            .login(&second.new_client(), &email, GOOD_PASSWORD)
+            .await
+            .status(),
+        200
+    );
+}
