@@ -6,8 +6,12 @@ use leptos_router::{
 };
 
 use crate::{
+    auth::Auth,
     components::layout::SiteHeader,
-    pages::{home::HomePage, not_found::NotFound},
+    pages::{
+        account::AccountPage, home::HomePage, login::LoginPage, not_found::NotFound,
+        signup::SignupPage,
+    },
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -33,6 +37,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    Auth::provide();
 
     // Effects run only in the browser, so this flips once the WASM bundle
     // has hydrated the page; tests wait on it before they interact.
@@ -51,6 +56,9 @@ pub fn App() -> impl IntoView {
                 <main id="main" class="main">
                     <Routes fallback=NotFound>
                         <Route path=StaticSegment("") view=HomePage/>
+                        <Route path=StaticSegment("login") view=LoginPage/>
+                        <Route path=StaticSegment("signup") view=SignupPage/>
+                        <Route path=StaticSegment("account") view=AccountPage/>
                     </Routes>
                 </main>
             </div>

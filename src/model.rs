@@ -20,3 +20,14 @@ pub struct SessionInfo {
     pub access_expires_at: String,
     pub refresh_expires_at: String,
 }
+
+/// The signed-in user and the state of their session, as the web app sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrentSession {
+    pub user: User,
+    /// Seconds until the access token expires, counted when this was made;
+    /// relative, so the browser's clock does not matter.
+    pub access_expires_in_secs: i64,
+    /// When the session ends for good unless renewed by signing in (RFC 3339, UTC).
+    pub session_expires_at: String,
+}

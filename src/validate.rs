@@ -171,6 +171,18 @@ impl DisplayName {
     }
 }
 
+/// `next` if it is a path on this site, else `None`: protocol-relative
+/// (`//host`), absolute URLs and backslash tricks are refused, so a link
+/// cannot send someone elsewhere after signing in.
+pub fn safe_next(next: &str) -> Option<&str> {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control)
+        && next.len() <= 512;
+    ok.then_some(next)
+}
+
 #[cfg(feature = "ssr")]
 mod strength {
     use super::ValidationError;
@@ -273,6 +285,26 @@ mod tests {
             Err(ValidationError::PasswordTooGuessable(_))
         ));
         assert!(Password::parse_new("plinth-violet-forage-42", &[]).is_ok());
+    }
+
+    #[test]
+    fn next_accepts_only_local_paths() {
+        assert_eq!(safe_next("/account"), Some("/account"));
+        assert_eq!(
+            safe_next("/account?tab=security"),
+            Some("/account?tab=security")
+        );
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil.example",
+            "account",
+            "",
+            "/\u{0}x",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(safe_next(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -9,7 +9,9 @@ use leptos::server_fn::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::model::{SessionInfo, User};
+use crate::model::{CurrentSession, SessionInfo, User};
+#[cfg(feature = "ssr")]
+use crate::server::auth::service::AuthError;
 
 /// What the UI shows when a call is refused: a stable code and a message
 /// meant for the person using the page.
@@ -29,6 +31,16 @@ impl AuthFnError {
         }
     }
 
+    /// What to show the person.
+    pub fn user_message(&self) -> String {
+        match self {
+            Self::Refused { message, .. } => message.clone(),
+            Self::Transport(_) => {
+                "Portcullis could not be reached. Check your connection and try again.".into()
+            }
+        }
+    }
+
     /// True when the session is gone and a refresh (or sign-in) is needed.
     pub fn is_unauthenticated(&self) -> bool {
         self.code() == "unauthenticated"
@@ -43,11 +55,14 @@ impl FromServerFnError for AuthFnError {
     }
 }
 
+/// Creates an account and signs it in, then sends the browser to `next`
+/// (a local path) or the account page.
 #[server(prefix = "/api/auth/ui", endpoint = "signup")]
 pub async fn signup(
     email: String,
     password: String,
     display_name: Option<String>,
+    next: Option<String>,
 ) -> Result<User, AuthFnError> {
     let call = ssr::Call::new().await?;
     let issued = call
@@ -55,21 +70,28 @@ pub async fn signup(
         .auth_context(&call.client)
         .signup(&email, &password, display_name.as_deref())
         .await
-        .map_err(ssr::refuse)?;
+        .map_err(|e| call.refuse(e))?;
     call.set_session(&issued);
+    call.redirect_to_next(next.as_deref(), "/account");
     Ok(issued.user.to_public())
 }
 
+/// Signs in, then sends the browser to `next` (a local path) or home.
 #[server(prefix = "/api/auth/ui", endpoint = "login")]
-pub async fn login(email: String, password: String) -> Result<User, AuthFnError> {
+pub async fn login(
+    email: String,
+    password: String,
+    next: Option<String>,
+) -> Result<User, AuthFnError> {
     let call = ssr::Call::new().await?;
     let issued = call
         .state
         .auth_context(&call.client)
         .login(&email, &password)
         .await
-        .map_err(ssr::refuse)?;
+        .map_err(|e| call.refuse(e))?;
     call.set_session(&issued);
+    call.redirect_to_next(next.as_deref(), "/");
     Ok(issued.user.to_public())
 }
 
@@ -85,38 +107,36 @@ pub async fn logout() -> Result<(), AuthFnError> {
         .await;
     // Whatever happened, this browser is signed out.
     call.clear_session();
-    result.map_err(ssr::refuse)
+    result.map_err(|e| call.refuse(e))?;
+    call.redirect_to_next(None, "/");
+    Ok(())
 }
 
 #[server(prefix = "/api/auth/ui", endpoint = "refresh")]
 pub async fn refresh() -> Result<SessionInfo, AuthFnError> {
     let call = ssr::Call::new().await?;
-    let Some(raw) = call.state.auth.cookies.read_refresh(&call.headers) else {
-        call.clear_session();
-        return Err(ssr::refuse(
-            crate::server::auth::service::AuthError::Unauthenticated,
-        ));
+    let result = match call.state.auth.cookies.read_refresh(&call.headers) {
+        Some(raw) => call.state.auth_context(&call.client).refresh(&raw).await,
+        None => Err(AuthError::Unauthenticated),
     };
-    match call.state.auth_context(&call.client).refresh(&raw).await {
+    match result {
         Ok(issued) => {
             call.set_session(&issued);
             Ok(issued.session_info())
         }
         Err(err) => {
-            if matches!(
-                err,
-                crate::server::auth::service::AuthError::Unauthenticated
-            ) {
+            if matches!(err, AuthError::Unauthenticated) {
                 call.clear_session();
             }
-            Err(ssr::refuse(err))
+            Err(call.refuse(err))
         }
     }
 }
 
-/// The signed-in user, or `None`. Never an error for being signed out.
+/// The signed-in user and session, or `None`. Never an error for being
+/// signed out.
 #[server(prefix = "/api/auth/ui", endpoint = "me", input = GetUrl)]
-pub async fn current_user() -> Result<Option<User>, AuthFnError> {
+pub async fn get_session() -> Result<Option<CurrentSession>, AuthFnError> {
     let call = ssr::Call::new().await?;
     call.no_store();
     let Some(principal) = call.principal() else {
@@ -125,12 +145,12 @@ pub async fn current_user() -> Result<Option<User>, AuthFnError> {
     match call
         .state
         .auth_context(&call.client)
-        .current_user(&principal)
+        .current_session(&principal)
         .await
     {
-        Ok(user) => Ok(Some(user.to_public())),
-        Err(crate::server::auth::service::AuthError::Unauthenticated) => Ok(None),
-        Err(err) => Err(ssr::refuse(err)),
+        Ok(session) => Ok(Some(session)),
+        Err(AuthError::Unauthenticated) => Ok(None),
+        Err(err) => Err(call.refuse(err)),
     }
 }
 
@@ -142,9 +162,7 @@ pub async fn update_profile(
 ) -> Result<User, AuthFnError> {
     let call = ssr::Call::new().await?;
     let Some(principal) = call.principal() else {
-        return Err(ssr::refuse(
-            crate::server::auth::service::AuthError::Unauthenticated,
-        ));
+        return Err(call.refuse(AuthError::Unauthenticated));
     };
     // Empty form fields mean "leave unchanged".
     let present = |v: &Option<String>| v.as_deref().filter(|s| !s.is_empty()).map(str::to_owned);
@@ -163,7 +181,7 @@ pub async fn update_profile(
         .auth_context(&call.client)
         .update_profile(&principal, change)
         .await
-        .map_err(ssr::refuse)?;
+        .map_err(|e| call.refuse(e))?;
     Ok(user.to_public())
 }
 
@@ -240,27 +258,44 @@ mod ssr {
             }
         }
 
+        /// A plain HTML form post (no WASM) rather than the app's fetch.
+        fn is_plain_form(&self) -> bool {
+            self.headers
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("text/html"))
+        }
+
+        /// Sends the browser on to `next` when it is a local path.
+        pub fn redirect_to_next(&self, next: Option<&str>, default: &str) {
+            let target = next.and_then(crate::validate::safe_next).unwrap_or(default);
+            leptos_axum::redirect(target);
+        }
+
+        /// The same status, code and message as the JSON API gives. A plain
+        /// form post keeps leptos' redirect back to the form (which shows
+        /// the error), so its status is left alone.
+        pub fn refuse(&self, err: AuthError) -> AuthFnError {
+            let api = ApiError::from(err);
+            api.log();
+            if !self.is_plain_form() {
+                self.response.set_status(api.status());
+                if let Some(secs) = api.retry_after_secs() {
+                    self.response
+                        .insert_header(header::RETRY_AFTER, HeaderValue::from(secs));
+                }
+            }
+            AuthFnError::Refused {
+                code: api.code().to_owned(),
+                message: api.message().to_owned(),
+            }
+        }
+
         pub fn clear_session(&self) {
             self.no_store();
             for cookie in self.state.auth.cookies.clear_both() {
                 self.response.append_header(header::SET_COOKIE, cookie);
             }
-        }
-    }
-
-    /// The same status, code and message as the JSON API gives.
-    pub fn refuse(err: AuthError) -> AuthFnError {
-        let api = ApiError::from(err);
-        api.log();
-        if let Some(response) = use_context::<ResponseOptions>() {
-            response.set_status(api.status());
-            if let Some(secs) = api.retry_after_secs() {
-                response.insert_header(header::RETRY_AFTER, HeaderValue::from(secs));
-            }
-        }
-        AuthFnError::Refused {
-            code: api.code().to_owned(),
-            message: api.message().to_owned(),
         }
     }
 }

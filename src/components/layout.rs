@@ -1,9 +1,12 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-/// The navigation bar shown on every page.
+use crate::{auth::use_auth, components::form::SubmitButton};
+
+/// The navigation bar, showing the auth state on every page.
 #[component]
 pub fn SiteHeader() -> impl IntoView {
+    let auth = use_auth();
     view! {
         <header class="site-header">
             <nav class="nav" aria-label="Main">
@@ -11,10 +14,24 @@ pub fn SiteHeader() -> impl IntoView {
                     <span class="brand-mark" aria-hidden="true">"▦"</span>
                     "Portcullis"
                 </A>
-                <ul class="nav-links">
-                    <li><A href="/login">"Sign in"</A></li>
-                    <li><A href="/signup" attr:class="button button-small">"Create account"</A></li>
-                </ul>
+                <Transition fallback=|| ()>
+                    <ul class="nav-links">
+                        {move || match auth.user() {
+                            Some(user) => view! {
+                                <li><A href="/account" attr:data-testid="nav-account">{user.display_name}</A></li>
+                                <li>
+                                    <ActionForm action=auth.logout attr:class="inline-form">
+                                        <SubmitButton label="Sign out" busy_label="Signing out…" pending=auth.logout.pending()/>
+                                    </ActionForm>
+                                </li>
+                            }.into_any(),
+                            None => view! {
+                                <li><A href="/login">"Sign in"</A></li>
+                                <li><A href="/signup" attr:class="button button-small">"Create account"</A></li>
+                            }.into_any(),
+                        }}
+                    </ul>
+                </Transition>
             </nav>
         </header>
     }

@@ -1,10 +1,34 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::components::A;
+
+use crate::auth::use_auth;
 
 #[component]
 pub fn HomePage() -> impl IntoView {
+    let auth = use_auth();
     view! {
         <Title text=""/>
+        <Transition fallback=|| ()>
+            {move || match auth.user() {
+                Some(user) => view! {
+                    <section class="hero">
+                        <h1>"Welcome back, " {user.display_name}</h1>
+                        <p class="lead">"You are signed in as " {user.email} "."</p>
+                        <div class="actions">
+                            <A href="/account" attr:class="button">"Your account"</A>
+                        </div>
+                    </section>
+                }.into_any(),
+                None => view! { <Intro/> }.into_any(),
+            }}
+        </Transition>
+    }
+}
+
+#[component]
+fn Intro() -> impl IntoView {
+    view! {
         <section class="hero">
             <h1>"Sign-in that stays on your servers"</h1>
             <p class="lead">
@@ -13,8 +37,8 @@ pub fn HomePage() -> impl IntoView {
                 "tokens locally."
             </p>
             <div class="actions">
-                <a class="button" href="/signup">"Create an account"</a>
-                <a class="button button-secondary" href="/login">"Sign in"</a>
+                <A href="/signup" attr:class="button">"Create an account"</A>
+                <A href="/login" attr:class="button button-secondary">"Sign in"</A>
             </div>
         </section>
     }

@@ -140,3 +140,19 @@ pub async fn revoke_user_sessions_except(
     .await
     .map(|r| r.rows_affected()))
 }
+
+/// When a live session ends, or `None` if it was revoked or never existed.
+pub async fn live_session_expiry(
+    db: &Db,
+    family_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    with_pool!(db, |pool| sqlx::query_scalar::<_, DateTime<Utc>>(
+        "SELECT expires_at FROM refresh_tokens \
+         WHERE family_id = $1 AND revoked_at IS NULL AND expires_at > $2 LIMIT 1"
+    )
+    .bind(family_id)
+    .bind(now)
+    .fetch_optional(pool)
+    .await)
+}

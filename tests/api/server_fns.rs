@@ -133,7 +133,43 @@ async fn ui_current_user_follows_the_session(backend: Backend) {
 
     assert_eq!(me(app.client.clone()).await, Value::Null);
     let email = app.signup(&app.client).await;
-    assert_eq!(me(app.client.clone()).await["email"], email.as_str());
+    let session = me(app.client.clone()).await;
+    assert_eq!(session["user"]["email"], email.as_str());
+    assert!(session["access_expires_in_secs"].as_i64().unwrap() > 800);
+    assert!(session["session_expires_at"].is_string());
+
+    // A revoked session reads as signed out, though its access token lives on.
+    let login: Value = app
+        .post_json(
+            &app.new_client(),
+            "/api/auth/login",
+            &serde_json::json!({ "email": email, "password": GOOD_PASSWORD, "transport": "bearer" }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().unwrap();
+    let bearer_session = || async {
+        let r = app
+            .new_client()
+            .get(app.url("/api/auth/ui/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        r.json::<Value>().await.unwrap()
+    };
+    assert_eq!(bearer_session().await["user"]["email"], email.as_str());
+    let logout = app
+        .new_client()
+        .post(app.url("/api/auth/logout"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 204);
+    assert_eq!(bearer_session().await, Value::Null);
 }
 
 async fn ui_refresh_rotates_and_logout_clears(backend: Backend) {

@@ -13,6 +13,7 @@ use super::{
     tokens::{hash_refresh_token, AccessTokens, Principal, RefreshToken, TokenError},
 };
 use crate::{
+    model::CurrentSession,
     server::{
         audit::{self, ClientInfo, EventType, Outcome},
         db::Db,
@@ -379,6 +380,26 @@ impl AuthContext<'_> {
             Some(user) if !user.disabled => Ok(user),
             _ => Err(AuthError::Unauthenticated),
         }
+    }
+
+    /// The user and the state of their session, for the web app. A revoked
+    /// session counts as signed out even while its access token lives.
+    pub async fn current_session(
+        &self,
+        principal: &Principal,
+    ) -> Result<CurrentSession, AuthError> {
+        let user = self.current_user(principal).await?;
+        let Some(session_expires_at) =
+            refresh_tokens::live_session_expiry(self.db, principal.session_id, self.now).await?
+        else {
+            return Err(AuthError::Unauthenticated);
+        };
+        Ok(CurrentSession {
+            user: user.to_public(),
+            access_expires_in_secs: (principal.expires_at - self.now).num_seconds().max(0),
+            session_expires_at: session_expires_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        })
     }
 
     /// Changes the display name and/or password. A password change needs

@@ -1,0 +1,138 @@
+//! Form pieces with labels, live validation through the shared Rust rules,
+//! errors linked by `aria-describedby` and announced through `aria-live`.
+
+use leptos::prelude::*;
+
+/// A rule run on every change: `Some(message)` when the value is refused.
+pub type Rule = Callback<String, Option<String>>;
+
+#[component]
+pub fn Field(
+    label: &'static str,
+    name: &'static str,
+    autocomplete: &'static str,
+    #[prop(default = "text")] input_type: &'static str,
+    #[prop(optional)] required: bool,
+    /// A password field gets a show/hide toggle.
+    #[prop(optional)]
+    revealable: bool,
+    #[prop(optional)] hint: Option<&'static str>,
+    #[prop(optional, into)] rule: Option<Rule>,
+    /// Mirrors the input's value, for rules that depend on other fields.
+    #[prop(optional)]
+    value: Option<RwSignal<String>>,
+    #[prop(optional, into)] initial: Option<String>,
+) -> impl IntoView {
+    let value = value.unwrap_or_else(|| RwSignal::new(initial.clone().unwrap_or_default()));
+    if let Some(initial) = initial {
+        value.set(initial);
+    }
+    let touched = RwSignal::new(false);
+    let revealed = RwSignal::new(false);
+    let error = Memo::new(move |_| {
+        let v = value.get();
+        if !touched.get() || v.is_empty() {
+            return None;
+        }
+        rule.and_then(|r| r.run(v))
+    });
+    let input_ref = NodeRef::<leptos::html::Input>::new();
+
+    // The browser's own validation then blocks submitting with our message.
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        let message = rule.and_then(|r| r.run(value.get())).unwrap_or_default();
+        if let Some(input) = input_ref.get() {
+            input.set_custom_validity(&message);
+        }
+    });
+
+    let input_id = name;
+    let error_id = format!("{name}-error");
+    let hint_id = format!("{name}-hint");
+    let described_by = {
+        let error_id = error_id.clone();
+        let hint_id = hint_id.clone();
+        move || {
+            let mut ids = Vec::new();
+            if hint.is_some() {
+                ids.push(hint_id.clone());
+            }
+            if error.get().is_some() {
+                ids.push(error_id.clone());
+            }
+            (!ids.is_empty()).then(|| ids.join(" "))
+        }
+    };
+    let shown_type = move || {
+        if revealable && revealed.get() {
+            "text"
+        } else {
+            input_type
+        }
+    };
+
+    view! {
+        <div class="field" class:field-invalid=move || error.get().is_some()>
+            <label for=input_id>{label}</label>
+            {hint.map(|h| view! { <p class="field-hint" id=hint_id.clone()>{h}</p> })}
+            <div class="field-control">
+                <input
+                    node_ref=input_ref
+                    id=input_id
+                    name=name
+                    type=shown_type
+                    autocomplete=autocomplete
+                    required=required
+                    prop:value=move || value.get()
+                    aria-invalid=move || error.get().is_some().then_some("true")
+                    aria-describedby=described_by
+                    on:input=move |ev| value.set(event_target_value(&ev))
+                    on:blur=move |_| touched.set(true)
+                />
+                {revealable.then(|| view! {
+                    <button
+                        type="button"
+                        class="reveal"
+                        aria-controls=input_id
+                        aria-pressed=move || revealed.get().to_string()
+                        on:click=move |_| revealed.update(|r| *r = !*r)
+                    >
+                        {move || if revealed.get() { "Hide" } else { "Show" }}
+                        <span class="visually-hidden">" password"</span>
+                    </button>
+                })}
+            </div>
+            <p class="field-error" id=error_id aria-live="polite">{move || error.get()}</p>
+        </div>
+    }
+}
+
+/// The server's refusal of a whole form, announced when it appears.
+#[component]
+pub fn FormError(#[prop(into)] message: Signal<Option<String>>) -> impl IntoView {
+    view! {
+        <div class="form-error" role="alert" aria-live="assertive">
+            {move || message.get().map(|m| view! { <p>{m}</p> })}
+        </div>
+    }
+}
+
+/// A submit button that says when it is busy and cannot be pressed twice.
+#[component]
+pub fn SubmitButton(
+    label: &'static str,
+    busy_label: &'static str,
+    #[prop(into)] pending: Signal<bool>,
+) -> impl IntoView {
+    view! {
+        <button
+            type="submit"
+            class="button"
+            disabled=move || pending.get()
+            aria-busy=move || pending.get().to_string()
+        >
+            {move || if pending.get() { busy_label } else { label }}
+        </button>
+    }
+}

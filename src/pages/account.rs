@@ -1,0 +1,150 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::Redirect;
+
+use crate::{
+    api::auth::update_profile,
+    auth::{use_auth, Auth},
+    components::form::{Field, FormError, SubmitButton},
+    model::CurrentSession,
+    validate::{DisplayName, Password},
+};
+
+/// Where a signed-out visitor is sent; they come back after signing in.
+const LOGIN_THEN_BACK: &str = "/login?next=/account";
+
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    let auth = use_auth();
+    view! {
+        <Title text="Your account"/>
+        <Transition fallback=|| view! { <p class="loading">"Loading your account…"</p> }>
+            {move || match auth.session.get() {
+                Some(Ok(Some(session))) => view! { <AccountDetails session/> }.into_any(),
+                Some(Ok(None)) => view! { <Redirect path=LOGIN_THEN_BACK/> }.into_any(),
+                Some(Err(e)) => view! { <p class="form-error" role="alert">{e.user_message()}</p> }.into_any(),
+                None => ().into_any(),
+            }}
+        </Transition>
+    }
+}
+
+#[component]
+fn AccountDetails(session: CurrentSession) -> impl IntoView {
+    let auth = use_auth();
+    let user = session.user.clone();
+    view! {
+        <div class="account">
+            <h1>"Your account"</h1>
+            <section class="panel" aria-labelledby="session-title">
+                <h2 id="session-title">"This session"</h2>
+                <dl class="facts">
+                    <dt>"Signed in as"</dt>
+                    <dd data-testid="signed-in-as">{user.email.clone()}</dd>
+                    <dt>"Session expires"</dt>
+                    <dd><time datetime=session.session_expires_at.clone()>{readable_time(&session.session_expires_at)}</time></dd>
+                </dl>
+                <ActionForm action=auth.logout attr:class="inline-form">
+                    <SubmitButton label="Sign out" busy_label="Signing out…" pending=auth.logout.pending()/>
+                </ActionForm>
+            </section>
+            <ProfileForm auth display_name=user.display_name.clone()/>
+            <PasswordForm auth email=user.email.clone() display_name=user.display_name/>
+        </div>
+    }
+}
+
+/// `2026-11-29T20:15:00Z` as `2026-11-29 20:15 UTC`.
+fn readable_time(rfc3339: &str) -> String {
+    match rfc3339.split_once('T') {
+        Some((date, time)) => format!("{date} {} UTC", time.get(..5).unwrap_or(time)),
+        None => rfc3339.to_owned(),
+    }
+}
+
+#[component]
+fn ProfileForm(auth: Auth, display_name: String) -> impl IntoView {
+    let name = RwSignal::new(display_name);
+    let save = Action::new_local(move |name: &String| {
+        let name = name.clone();
+        async move {
+            let result = auth
+                .with_refresh(|| update_profile(Some(name.clone()), None, None))
+                .await;
+            if result.is_ok() {
+                auth.changed();
+            }
+            result
+        }
+    });
+    let error = Signal::derive(move || {
+        save.value()
+            .get()
+            .and_then(Result::err)
+            .map(|e| e.user_message())
+    });
+    let saved = move || matches!(save.value().get(), Some(Ok(_))) && !save.pending().get();
+    let name_rule = |value: String| DisplayName::parse(&value).err().map(|e| e.message());
+
+    view! {
+        <section class="panel" aria-labelledby="profile-title">
+            <h2 id="profile-title">"Profile"</h2>
+            <form class="form" on:submit=move |ev| {
+                ev.prevent_default();
+                save.dispatch(name.get_untracked());
+            }>
+                <Field label="Name" name="display_name" autocomplete="name" required=true value=name rule=name_rule/>
+                <FormError message=error/>
+                <p class="success" role="status" aria-live="polite">{move || saved().then_some("Saved.")}</p>
+                <SubmitButton label="Save" busy_label="Saving…" pending=save.pending()/>
+            </form>
+        </section>
+    }
+}
+
+#[component]
+fn PasswordForm(auth: Auth, email: String, display_name: String) -> impl IntoView {
+    let current = RwSignal::new(String::new());
+    let new = RwSignal::new(String::new());
+    let change = Action::new_local(move |(current, new): &(String, String)| {
+        let (current, new) = (current.clone(), new.clone());
+        async move {
+            auth.with_refresh(|| update_profile(None, Some(current.clone()), Some(new.clone())))
+                .await
+        }
+    });
+    let error = Signal::derive(move || {
+        change
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|e| e.user_message())
+    });
+    let changed = move || matches!(change.value().get(), Some(Ok(_))) && !change.pending().get();
+    let rule = Callback::new(move |value: String| {
+        Password::parse_new(&value, &[email.as_str(), display_name.as_str()])
+            .err()
+            .map(|e| e.message())
+    });
+
+    view! {
+        <section class="panel" aria-labelledby="password-title">
+            <h2 id="password-title">"Change password"</h2>
+            <p class="aside">"Changing it signs out your other sessions."</p>
+            <form class="form" on:submit=move |ev| {
+                ev.prevent_default();
+                change.dispatch((current.get_untracked(), new.get_untracked()));
+            }>
+                <Field label="Current password" name="current_password" input_type="password"
+                    autocomplete="current-password" required=true revealable=true value=current/>
+                <Field label="New password" name="new_password" input_type="password"
+                    autocomplete="new-password" required=true revealable=true value=new rule/>
+                <FormError message=error/>
+                <p class="success" role="status" aria-live="polite">
+                    {move || changed().then_some("Password changed. Your other sessions are signed out.")}
+                </p>
+                <SubmitButton label="Change password" busy_label="Changing…" pending=change.pending()/>
+            </form>
+        </section>
+    }
+}

@@ -1,0 +1,76 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{components::A, hooks::use_query_map};
+
+use crate::{
+    auth::use_auth,
+    components::form::{Field, FormError, SubmitButton},
+    validate::{safe_next, Email},
+};
+
+/// `?next=` when it is a path on this site, else empty.
+pub fn next_param() -> Signal<String> {
+    let query = use_query_map();
+    Signal::derive(move || {
+        query
+            .with(|q| q.get("next"))
+            .filter(|n| safe_next(n).is_some())
+            .unwrap_or_default()
+    })
+}
+
+pub fn email_rule(value: String) -> Option<String> {
+    Email::parse(&value).err().map(|e| e.message())
+}
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let auth = use_auth();
+    let next = next_param();
+    let error = Signal::derive(move || {
+        auth.login
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|e| e.user_message())
+    });
+    let signup_href = move || match next.get().as_str() {
+        "" => "/signup".to_owned(),
+        n => format!("/signup?next={}", urlencode(n)),
+    };
+
+    view! {
+        <Title text="Sign in"/>
+        <section class="panel auth-panel" aria-labelledby="login-title">
+            <h1 id="login-title">"Sign in"</h1>
+            {move || auth.notice.get().map(|n| view! { <p class="notice" role="status">{n}</p> })}
+            <ActionForm action=auth.login attr:class="form">
+                <input type="hidden" name="next" prop:value=next/>
+                <Field label="Email" name="email" input_type="email" autocomplete="email" required=true rule=email_rule/>
+                <Field
+                    label="Password"
+                    name="password"
+                    input_type="password"
+                    autocomplete="current-password"
+                    required=true
+                    revealable=true
+                />
+                <FormError message=error/>
+                <SubmitButton label="Sign in" busy_label="Signing in…" pending=auth.login.pending()/>
+            </ActionForm>
+            <p class="aside">"New here? " <A href=signup_href>"Create an account"</A></p>
+        </section>
+    }
+}
+
+/// Percent-encodes a path for use as a query value.
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
