@@ -7,6 +7,10 @@ import * as fs from "node:fs";
 // Each run gets a fresh SQLite database in a temporary directory.
 const port = Number(process.env.PORTCULLIS_E2E_PORT ?? 3100);
 const baseURL = `http://127.0.0.1:${port}`;
+// A second server whose access tokens live only a few seconds, for the
+// silent-refresh test (see tests/support.ts: SHORT_TTL_URL).
+const shortTtlPort = port + 1;
+process.env.PORTCULLIS_E2E_SHORT_TTL_URL = `http://127.0.0.1:${shortTtlPort}`;
 const targetDir = process.env.CARGO_TARGET_DIR ?? path.resolve(__dirname, "../target");
 const binary = process.env.PORTCULLIS_BIN ?? path.join(targetDir, "debug", "portcullis");
 const siteRoot = process.env.LEPTOS_SITE_ROOT ?? path.join(targetDir, "site");
@@ -37,18 +41,23 @@ export default defineConfig({
     },
   },
   projects: [{ name: "chromium", use: { ...devices["Desktop Chrome"] } }],
-  webServer: {
+  webServer: [server(port, "portcullis.db", {}), server(shortTtlPort, "short-ttl.db", { PORTCULLIS_ACCESS_TOKEN_TTL_SECS: "4" })],
+});
+
+function server(listenPort: number, database: string, extra: Record<string, string>) {
+  return {
     command: binary,
-    url: `${baseURL}/ready`,
+    url: `http://127.0.0.1:${listenPort}/ready`,
     reuseExistingServer: false,
     timeout: 60_000,
-    stdout: "ignore",
-    stderr: "pipe",
+    stdout: "ignore" as const,
+    stderr: "pipe" as const,
     env: {
-      PORTCULLIS_LISTEN_ADDR: `127.0.0.1:${port}`,
-      DATABASE_URL: `sqlite://${path.join(dataDir, "portcullis.db")}`,
+      PORTCULLIS_LISTEN_ADDR: `127.0.0.1:${listenPort}`,
+      DATABASE_URL: `sqlite://${path.join(dataDir, database)}`,
       LEPTOS_SITE_ROOT: siteRoot,
       RUST_LOG: "warn",
+      ...extra,
     },
-  },
-});
+  };
+}

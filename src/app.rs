@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    StaticSegment,
+    SsrMode, StaticSegment,
 };
 
 use crate::{
@@ -55,10 +55,13 @@ pub fn App() -> impl IntoView {
                 <SiteHeader/>
                 <main id="main" class="main">
                     <Routes fallback=NotFound>
-                        <Route path=StaticSegment("") view=HomePage/>
-                        <Route path=StaticSegment("login") view=LoginPage/>
-                        <Route path=StaticSegment("signup") view=SignupPage/>
-                        <Route path=StaticSegment("account") view=AccountPage/>
+                        // In order: every Suspense renders in place, so
+                        // pages work without JavaScript and a protected page
+                        // can answer with a real redirect.
+                        <Route path=StaticSegment("") view=HomePage ssr=SsrMode::InOrder/>
+                        <Route path=StaticSegment("login") view=LoginPage ssr=SsrMode::InOrder/>
+                        <Route path=StaticSegment("signup") view=SignupPage ssr=SsrMode::InOrder/>
+                        <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::InOrder/>
                     </Routes>
                 </main>
             </div>

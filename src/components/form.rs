@@ -39,9 +39,16 @@ pub fn Field(
     let input_ref = NodeRef::<leptos::html::Input>::new();
 
     // The browser's own validation then blocks submitting with our message.
+    // An empty field is left to `required`.
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
-        let message = rule.and_then(|r| r.run(value.get())).unwrap_or_default();
+        let v = value.get();
+        let message = if v.is_empty() {
+            None
+        } else {
+            rule.and_then(|r| r.run(v))
+        }
+        .unwrap_or_default();
         if let Some(input) = input_ref.get() {
             input.set_custom_validity(&message);
         }
@@ -84,6 +91,7 @@ pub fn Field(
                     type=shown_type
                     autocomplete=autocomplete
                     required=required
+                    value=value.get_untracked()
                     prop:value=move || value.get()
                     aria-invalid=move || error.get().is_some().then_some("true")
                     aria-describedby=described_by

@@ -16,7 +16,8 @@ pub fn SiteHeader() -> impl IntoView {
                 </A>
                 <Transition fallback=|| ()>
                     <ul class="nav-links">
-                        {move || match auth.user() {
+                        {move || Suspend::new(async move {
+                            match auth.session.await.ok().flatten().map(|s| s.user) {
                             Some(user) => view! {
                                 <li><A href="/account" attr:data-testid="nav-account">{user.display_name}</A></li>
                                 <li>
@@ -29,7 +30,8 @@ pub fn SiteHeader() -> impl IntoView {
                                 <li><A href="/login">"Sign in"</A></li>
                                 <li><A href="/signup" attr:class="button button-small">"Create account"</A></li>
                             }.into_any(),
-                        }}
+                            }
+                        })}
                     </ul>
                 </Transition>
             </nav>

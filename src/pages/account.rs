@@ -16,21 +16,37 @@ const LOGIN_THEN_BACK: &str = "/login?next=/account";
 #[component]
 pub fn AccountPage() -> impl IntoView {
     let auth = use_auth();
+    // Kept here, outside the part that re-renders when the session is read
+    // again, so a confirmation outlives the reload its own change caused.
+    let status = AccountStatus {
+        profile: RwSignal::new(None),
+        password: RwSignal::new(None),
+    };
     view! {
         <Title text="Your account"/>
-        <Transition fallback=|| view! { <p class="loading">"Loading your account…"</p> }>
-            {move || match auth.session.get() {
-                Some(Ok(Some(session))) => view! { <AccountDetails session/> }.into_any(),
-                Some(Ok(None)) => view! { <Redirect path=LOGIN_THEN_BACK/> }.into_any(),
-                Some(Err(e)) => view! { <p class="form-error" role="alert">{e.user_message()}</p> }.into_any(),
-                None => ().into_any(),
-            }}
-        </Transition>
+        // Suspend awaits the session's latest load, so a sign-in that is still
+        // being read back never counts as signed out.
+        <Suspense fallback=|| view! { <p class="loading">"Loading your account…"</p> }>
+            {move || Suspend::new(async move {
+                match auth.session.await {
+                    Ok(Some(session)) => view! { <AccountDetails session status/> }.into_any(),
+                    Ok(None) => view! { <Redirect path=LOGIN_THEN_BACK/> }.into_any(),
+                    Err(e) => view! { <p class="form-error" role="alert">{e.user_message()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
     }
 }
 
+/// The last confirmation of each form.
+#[derive(Clone, Copy)]
+struct AccountStatus {
+    profile: RwSignal<Option<&'static str>>,
+    password: RwSignal<Option<&'static str>>,
+}
+
 #[component]
-fn AccountDetails(session: CurrentSession) -> impl IntoView {
+fn AccountDetails(session: CurrentSession, status: AccountStatus) -> impl IntoView {
     let auth = use_auth();
     let user = session.user.clone();
     view! {
@@ -48,8 +64,8 @@ fn AccountDetails(session: CurrentSession) -> impl IntoView {
                     <SubmitButton label="Sign out" busy_label="Signing out…" pending=auth.logout.pending()/>
                 </ActionForm>
             </section>
-            <ProfileForm auth display_name=user.display_name.clone()/>
-            <PasswordForm auth email=user.email.clone() display_name=user.display_name/>
+            <ProfileForm auth display_name=user.display_name.clone() status=status.profile/>
+            <PasswordForm auth email=user.email.clone() display_name=user.display_name status=status.password/>
         </div>
     }
 }
@@ -63,7 +79,11 @@ fn readable_time(rfc3339: &str) -> String {
 }
 
 #[component]
-fn ProfileForm(auth: Auth, display_name: String) -> impl IntoView {
+fn ProfileForm(
+    auth: Auth,
+    display_name: String,
+    status: RwSignal<Option<&'static str>>,
+) -> impl IntoView {
     let name = RwSignal::new(display_name);
     let save = Action::new_local(move |name: &String| {
         let name = name.clone();
@@ -72,6 +92,7 @@ fn ProfileForm(auth: Auth, display_name: String) -> impl IntoView {
                 .with_refresh(|| update_profile(Some(name.clone()), None, None))
                 .await;
             if result.is_ok() {
+                status.set(Some("Saved."));
                 auth.changed();
             }
             result
@@ -83,7 +104,6 @@ fn ProfileForm(auth: Auth, display_name: String) -> impl IntoView {
             .and_then(Result::err)
             .map(|e| e.user_message())
     });
-    let saved = move || matches!(save.value().get(), Some(Ok(_))) && !save.pending().get();
     let name_rule = |value: String| DisplayName::parse(&value).err().map(|e| e.message());
 
     view! {
@@ -91,11 +111,12 @@ fn ProfileForm(auth: Auth, display_name: String) -> impl IntoView {
             <h2 id="profile-title">"Profile"</h2>
             <form class="form" on:submit=move |ev| {
                 ev.prevent_default();
+                status.set(None);
                 save.dispatch(name.get_untracked());
             }>
                 <Field label="Name" name="display_name" autocomplete="name" required=true value=name rule=name_rule/>
                 <FormError message=error/>
-                <p class="success" role="status" aria-live="polite">{move || saved().then_some("Saved.")}</p>
+                <p class="success" role="status" aria-live="polite">{move || status.get()}</p>
                 <SubmitButton label="Save" busy_label="Saving…" pending=save.pending()/>
             </form>
         </section>
@@ -103,14 +124,26 @@ fn ProfileForm(auth: Auth, display_name: String) -> impl IntoView {
 }
 
 #[component]
-fn PasswordForm(auth: Auth, email: String, display_name: String) -> impl IntoView {
+fn PasswordForm(
+    auth: Auth,
+    email: String,
+    display_name: String,
+    status: RwSignal<Option<&'static str>>,
+) -> impl IntoView {
     let current = RwSignal::new(String::new());
     let new = RwSignal::new(String::new());
     let change = Action::new_local(move |(current, new): &(String, String)| {
         let (current, new) = (current.clone(), new.clone());
         async move {
-            auth.with_refresh(|| update_profile(None, Some(current.clone()), Some(new.clone())))
-                .await
+            let result = auth
+                .with_refresh(|| update_profile(None, Some(current.clone()), Some(new.clone())))
+                .await;
+            if result.is_ok() {
+                status.set(Some(
+                    "Password changed. Your other sessions are signed out.",
+                ));
+            }
+            result
         }
     });
     let error = Signal::derive(move || {
@@ -120,7 +153,6 @@ fn PasswordForm(auth: Auth, email: String, display_name: String) -> impl IntoVie
             .and_then(Result::err)
             .map(|e| e.user_message())
     });
-    let changed = move || matches!(change.value().get(), Some(Ok(_))) && !change.pending().get();
     let rule = Callback::new(move |value: String| {
         Password::parse_new(&value, &[email.as_str(), display_name.as_str()])
             .err()
@@ -133,6 +165,7 @@ fn PasswordForm(auth: Auth, email: String, display_name: String) -> impl IntoVie
             <p class="aside">"Changing it signs out your other sessions."</p>
             <form class="form" on:submit=move |ev| {
                 ev.prevent_default();
+                status.set(None);
                 change.dispatch((current.get_untracked(), new.get_untracked()));
             }>
                 <Field label="Current password" name="current_password" input_type="password"
@@ -141,7 +174,7 @@ fn PasswordForm(auth: Auth, email: String, display_name: String) -> impl IntoVie
                     autocomplete="new-password" required=true revealable=true value=new rule/>
                 <FormError message=error/>
                 <p class="success" role="status" aria-live="polite">
-                    {move || changed().then_some("Password changed. Your other sessions are signed out.")}
+                    {move || status.get()}
                 </p>
                 <SubmitButton label="Change password" busy_label="Changing…" pending=change.pending()/>
             </form>

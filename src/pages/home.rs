@@ -9,8 +9,9 @@ pub fn HomePage() -> impl IntoView {
     let auth = use_auth();
     view! {
         <Title text=""/>
-        <Transition fallback=|| ()>
-            {move || match auth.user() {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match auth.session.await.ok().flatten().map(|s| s.user) {
                 Some(user) => view! {
                     <section class="hero">
                         <h1>"Welcome back, " {user.display_name}</h1>
@@ -21,8 +22,9 @@ pub fn HomePage() -> impl IntoView {
                     </section>
                 }.into_any(),
                 None => view! { <Intro/> }.into_any(),
-            }}
-        </Transition>
+                }
+            })}
+        </Suspense>
     }
 }
 

@@ -3,6 +3,7 @@ use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_query_map};
 
 use crate::{
+    api::auth::Login,
     auth::use_auth,
     components::form::{Field, FormError, SubmitButton},
     validate::{safe_next, Email},
@@ -27,10 +28,14 @@ pub fn email_rule(value: String) -> Option<String> {
 pub fn LoginPage() -> impl IntoView {
     let auth = use_auth();
     let next = next_param();
+    // Without WASM a refused form comes back with the error in the URL;
+    // only an action created inside the routes reads it from there.
+    let from_url = ServerAction::<Login>::new();
     let error = Signal::derive(move || {
         auth.login
             .value()
             .get()
+            .or_else(|| from_url.value().get())
             .and_then(Result::err)
             .map(|e| e.user_message())
     });

@@ -4,6 +4,7 @@ use leptos_router::components::A;
 
 use super::login::{email_rule, next_param, urlencode};
 use crate::{
+    api::auth::Signup,
     auth::use_auth,
     components::form::{Field, FormError, SubmitButton},
     validate::{DisplayName, Password},
@@ -15,10 +16,14 @@ pub fn SignupPage() -> impl IntoView {
     let next = next_param();
     let email = RwSignal::new(String::new());
     let name = RwSignal::new(String::new());
+    // Without WASM a refused form comes back with the error in the URL;
+    // only an action created inside the routes reads it from there.
+    let from_url = ServerAction::<Signup>::new();
     let error = Signal::derive(move || {
         auth.signup
             .value()
             .get()
+            .or_else(|| from_url.value().get())
             .and_then(Result::err)
             .map(|e| e.user_message())
     });
