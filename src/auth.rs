@@ -145,9 +145,23 @@ mod browser {
     }
 
     pub fn start(auth: Auth) {
+        renew_a_lapsed_session(auth);
         listen_to_other_tabs(auth);
         announce_own_sign_ins_and_outs(auth);
         schedule_silent_refresh(auth);
+    }
+
+    /// Page loads never carry the refresh cookie, so a page rendered after
+    /// the access token lapsed shows the signed-out state. Asking once from
+    /// the browser lets the server renew the session if it still can.
+    fn renew_a_lapsed_session(auth: Auth) {
+        let asked = RwSignal::new(false);
+        Effect::new(move |_| {
+            if auth.signed_in() == Some(false) && !asked.get_untracked() {
+                asked.set(true);
+                auth.reload();
+            }
+        });
     }
 
     fn listen_to_other_tabs(auth: Auth) {

@@ -28,6 +28,23 @@ test.describe("with 4-second access tokens", () => {
     await expect(page.getByTestId("signed-in-as")).toBeVisible();
   });
 
+  test("a visit after the access token lapsed renews the session", async ({ page, context }) => {
+    await gotoHydrated(page, "/signup");
+    await page.getByLabel("Email").fill(uniqueEmail("lapsed"));
+    await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+    await page.getByRole("button", { name: "Create account" }).click();
+    await expect(page.getByTestId("signed-in-as")).toBeVisible();
+    await page.close(); // no tab is left to refresh silently
+
+    const later = await context.newPage();
+    await later.waitForTimeout(6_000);
+    expect((await context.cookies()).map((c) => c.name)).toEqual(["portcullis_refresh"]);
+    await later.goto("/account");
+
+    await expect(later.getByTestId("signed-in-as")).toBeVisible();
+    await expect(later).toHaveURL(/\/account$/);
+  });
+
   test("when the refresh fails, the page shows the signed-out state and why", async ({ page, context }) => {
     await gotoHydrated(page, "/signup");
     await page.getByLabel("Email").fill(uniqueEmail("ended"));

@@ -134,22 +134,33 @@ pub async fn refresh() -> Result<SessionInfo, AuthFnError> {
 }
 
 /// The signed-in user and session, or `None`. Never an error for being
-/// signed out.
+/// signed out. When the access token has lapsed (a tab asleep past its
+/// expiry) but the refresh cookie is good, the session is renewed here; the
+/// refresh cookie reaches this path, though never a page load.
 #[server(prefix = "/api/auth/ui", endpoint = "me", input = GetUrl)]
 pub async fn get_session() -> Result<Option<CurrentSession>, AuthFnError> {
     let call = ssr::Call::new().await?;
     call.no_store();
-    let Some(principal) = call.principal() else {
+    let auth = call.state.auth_context(&call.client);
+    if let Some(principal) = call.principal() {
+        match auth.current_session(&principal).await {
+            Ok(session) => return Ok(Some(session)),
+            Err(AuthError::Unauthenticated) => {}
+            Err(err) => return Err(call.refuse(err)),
+        }
+    }
+    let Some(raw) = call.state.auth.cookies.read_refresh(&call.headers) else {
         return Ok(None);
     };
-    match call
-        .state
-        .auth_context(&call.client)
-        .current_session(&principal)
-        .await
-    {
-        Ok(session) => Ok(Some(session)),
-        Err(AuthError::Unauthenticated) => Ok(None),
+    match auth.refresh(&raw).await {
+        Ok(issued) => {
+            call.set_session(&issued);
+            Ok(Some(issued.current_session(auth.now)))
+        }
+        Err(AuthError::Unauthenticated) => {
+            call.clear_session();
+            Ok(None)
+        }
         Err(err) => Err(call.refuse(err)),
     }
 }

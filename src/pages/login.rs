@@ -39,6 +39,7 @@ pub fn LoginPage() -> impl IntoView {
             .and_then(Result::err)
             .map(|e| e.user_message())
     });
+    leave_when_signed_in(next);
     let signup_href = move || match next.get().as_str() {
         "" => "/signup".to_owned(),
         n => format!("/signup?next={}", urlencode(n)),
@@ -66,6 +67,21 @@ pub fn LoginPage() -> impl IntoView {
             <p class="aside">"New here? " <A href=signup_href>"Create an account"</A></p>
         </section>
     }
+}
+
+/// A signed-in visitor (say, one whose session was just renewed) has no
+/// business on the sign-in or sign-up form: send them on.
+pub fn leave_when_signed_in(next: Signal<String>) {
+    let auth = use_auth();
+    Effect::new(move |_| {
+        if auth.signed_in() == Some(true) {
+            let target = match next.get_untracked() {
+                n if n.is_empty() => "/".to_owned(),
+                n => n,
+            };
+            leptos_router::hooks::use_navigate()(&target, Default::default());
+        }
+    });
 }
 
 /// Percent-encodes a path for use as a query value.

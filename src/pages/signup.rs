@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
-use super::login::{email_rule, next_param, urlencode};
+use super::login::{email_rule, leave_when_signed_in, next_param, urlencode};
 use crate::{
     api::auth::Signup,
     auth::use_auth,
@@ -35,6 +35,7 @@ pub fn SignupPage() -> impl IntoView {
             .map(|e| e.message())
     });
     let name_rule = |value: String| DisplayName::parse(&value).err().map(|e| e.message());
+    leave_when_signed_in(next);
     let login_href = move || match next.get().as_str() {
         "" => "/login".to_owned(),
         n => format!("/login?next={}", urlencode(n)),

@@ -236,3 +236,48 @@ async fn ui_profile_update_changes_the_name_and_needs_the_current_password(backe
     assert_eq!(wrong.status(), 403);
     assert_eq!(anonymous.status(), 401);
 }
+
+on_both_backends!(ui_session_read_renews_a_lapsed_access_token);
+
+async fn ui_session_read_renews_a_lapsed_access_token(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let signup = call(
+        &app,
+        &app.new_client(),
+        "signup",
+        &[("email", "lapse@example.com"), ("password", GOOD_PASSWORD)],
+    )
+    .await;
+    let refresh = cookie_value(&set_cookie(&signup, "portcullis_refresh").unwrap());
+    let me = |cookie: String| {
+        let url = app.url("/api/auth/ui/me");
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .header("accept", "application/json")
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+
+    // Only the refresh cookie: the access cookie has expired and gone.
+    let renewed = me(format!("portcullis_refresh={refresh}")).await;
+
+    assert_eq!(renewed.status(), 200);
+    assert!(set_cookie(&renewed, "portcullis_access").is_some());
+    let rotated = cookie_value(&set_cookie(&renewed, "portcullis_refresh").unwrap());
+    assert_ne!(rotated, refresh);
+    let body: Value = renewed.json().await.unwrap();
+    assert_eq!(body["user"]["email"], "lapse@example.com");
+
+    // A dead refresh token reads as signed out and clears the cookies.
+    app.clock.advance(std::time::Duration::from_secs(60));
+    let replayed = me(format!("portcullis_refresh={refresh}")).await;
+    assert_eq!(replayed.status(), 200);
+    assert!(set_cookie(&replayed, "portcullis_refresh")
+        .unwrap()
+        .contains("Max-Age=0"));
+    assert_eq!(replayed.json::<Value>().await.unwrap(), Value::Null);
+}

@@ -93,6 +93,16 @@ pub struct Issued {
 }
 
 impl Issued {
+    pub fn current_session(&self, now: DateTime<Utc>) -> CurrentSession {
+        CurrentSession {
+            user: self.user.to_public(),
+            access_expires_in_secs: (self.access_expires_at - now).num_seconds().max(0),
+            session_expires_at: self
+                .refresh_expires_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        }
+    }
+
     /// When this session's tokens run out, as clients are told.
     pub fn session_info(&self) -> crate::model::SessionInfo {
         let rfc3339 = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
