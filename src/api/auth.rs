@@ -71,9 +71,7 @@ pub async fn signup(
         .signup(&email, &password, display_name.as_deref())
         .await
         .map_err(|e| call.refuse(e))?;
-    call.set_session(&issued);
-    call.redirect_to_next(next.as_deref(), "/account");
-    Ok(issued.user.to_public())
+    Ok(call.signed_in(&issued, next.as_deref(), "/account"))
 }
 
 /// Signs in, then sends the browser to `next` (a local path) or home.
@@ -90,9 +88,7 @@ pub async fn login(
         .login(&email, &password)
         .await
         .map_err(|e| call.refuse(e))?;
-    call.set_session(&issued);
-    call.redirect_to_next(next.as_deref(), "/");
-    Ok(issued.user.to_public())
+    Ok(call.signed_in(&issued, next.as_deref(), "/"))
 }
 
 #[server(prefix = "/api/auth/ui", endpoint = "logout")]
@@ -203,6 +199,7 @@ mod ssr {
     use leptos_axum::ResponseOptions;
 
     use super::AuthFnError;
+    use crate::model::User;
     use crate::server::{
         audit::ClientInfo,
         auth::{
@@ -275,6 +272,14 @@ mod ssr {
                 .get(header::ACCEPT)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.contains("text/html"))
+        }
+
+        /// Sets the session cookies and sends the browser on to `next` (when
+        /// it is a local path) or `default`.
+        pub fn signed_in(&self, issued: &Issued, next: Option<&str>, default: &str) -> User {
+            self.set_session(issued);
+            self.redirect_to_next(next, default);
+            issued.user.to_public()
         }
 
         /// Sends the browser on to `next` when it is a local path.

@@ -253,14 +253,7 @@ async fn unknown_email_and_wrong_password_get_identical_401s(backend: Backend) {
 
 async fn refresh_rotates_the_token(backend: Backend) {
     let app = spawn_app(backend).await;
-    let signup = app
-        .post_json(
-            &app.client,
-            "/api/auth/signup",
-            &json!({ "email": "r@example.com", "password": GOOD_PASSWORD }),
-        )
-        .await;
-    let first = cookie_value(&set_cookie(&signup, REFRESH).unwrap());
+    let first = app.signup_for_refresh_token(&app.client).await;
 
     let response = app.refresh(&app.client).await;
 
@@ -289,14 +282,7 @@ async fn refresh_rotates_the_token(backend: Backend) {
 
 async fn replay_after_the_grace_window_revokes_the_session(backend: Backend) {
     let app = spawn_app(backend).await;
-    let signup = app
-        .post_json(
-            &app.client,
-            "/api/auth/signup",
-            &json!({ "email": "replay@example.com", "password": GOOD_PASSWORD }),
-        )
-        .await;
-    let stolen = cookie_value(&set_cookie(&signup, REFRESH).unwrap());
+    let stolen = app.signup_for_refresh_token(&app.client).await;
     let rotated = app.refresh(&app.client).await;
     assert_eq!(rotated.status(), 200);
     app.clock.advance(Duration::from_secs(11));
@@ -323,14 +309,7 @@ async fn replay_after_the_grace_window_revokes_the_session(backend: Backend) {
 
 async fn two_tabs_refreshing_at_once_stay_signed_in(backend: Backend) {
     let app = spawn_app(backend).await;
-    let signup = app
-        .post_json(
-            &app.client,
-            "/api/auth/signup",
-            &json!({ "email": "tabs@example.com", "password": GOOD_PASSWORD }),
-        )
-        .await;
-    let token = cookie_value(&set_cookie(&signup, REFRESH).unwrap());
+    let token = app.signup_for_refresh_token(&app.client).await;
 
     let tab = |token: String| {
         let client = app.new_client();
@@ -516,14 +495,7 @@ async fn forged_and_foreign_access_tokens_are_refused(backend: Backend) {
 
 async fn logout_revokes_the_session_and_is_idempotent(backend: Backend) {
     let app = spawn_app(backend).await;
-    let signup = app
-        .post_json(
-            &app.client,
-            "/api/auth/signup",
-            &json!({ "email": "bye@example.com", "password": GOOD_PASSWORD }),
-        )
-        .await;
-    let refresh_token = cookie_value(&set_cookie(&signup, REFRESH).unwrap());
+    let refresh_token = app.signup_for_refresh_token(&app.client).await;
 
     let response = app
         .client

@@ -208,6 +208,22 @@ impl TestApp {
         email
     }
 
+    /// Signs up a new unique user with `client`; returns the refresh token
+    /// its cookie holds.
+    pub async fn signup_for_refresh_token(&self, client: &reqwest::Client) -> String {
+        let email = format!("user-{}@example.com", uuid::Uuid::new_v4().simple());
+        let response = self
+            .post_json(
+                client,
+                "/api/auth/signup",
+                &json!({ "email": email, "password": GOOD_PASSWORD }),
+            )
+            .await;
+        assert_eq!(response.status(), 201);
+        let cookie = set_cookie(&response, "portcullis_refresh").expect("refresh cookie");
+        cookie_value(&cookie)
+    }
+
     pub async fn login(
         &self,
         client: &reqwest::Client,
