@@ -133,6 +133,9 @@ impl Password {
     /// user's own details (`context`: email, name).
     pub fn parse_new(raw: &str, context: &[&str]) -> Result<Self, ValidationError> {
         let password = Self::parse_any(raw)?;
+        if let Some(why) = obvious_weakness(&password.0, context) {
+            return Err(ValidationError::PasswordTooGuessable(why.to_owned()));
+        }
         strength::check(&password.0, context)?;
         Ok(password)
     }
@@ -169,6 +172,73 @@ impl DisplayName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Words that make up most of the passwords in breach lists.
+const COMMON_WORDS: &[&str] = &[
+    "password",
+    "passw0rd",
+    "qwerty",
+    "letmein",
+    "welcome",
+    "iloveyou",
+    "admin",
+    "login",
+    "monkey",
+    "dragon",
+    "football",
+    "baseball",
+    "sunshine",
+    "princess",
+    "master",
+    "shadow",
+    "superman",
+    "trustno",
+    "secret",
+    "hello",
+    "abc",
+    "qwertyuiop",
+    "asdfghjkl",
+    "zxcvbnm",
+];
+
+/// The most common kinds of guessable password, checked the same way in
+/// the browser and on the server (which then also runs zxcvbn, too large to
+/// ship to the browser): a few characters repeated, a straight run, a
+/// common word padded with digits and symbols, or the person's own details.
+fn obvious_weakness(password: &str, context: &[&str]) -> Option<&'static str> {
+    let lower = password.to_lowercase();
+    let chars: Vec<char> = lower.chars().collect();
+    let mut distinct = chars.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() <= 3 {
+        return Some("It repeats the same few characters.");
+    }
+    let runs = chars
+        .windows(2)
+        .filter(|w| (w[1] as i64 - w[0] as i64).abs() == 1)
+        .count();
+    if runs * 5 >= (chars.len() - 1) * 4 {
+        return Some("It is a simple sequence.");
+    }
+    let letters: String = chars.iter().filter(|c| c.is_alphabetic()).collect();
+    let only_common = letters.is_empty()
+        || COMMON_WORDS
+            .iter()
+            .any(|w| !letters.replace(w, "").chars().any(char::is_alphabetic));
+    if only_common {
+        return Some("It is a common password with digits or symbols added.");
+    }
+    let personal = context.iter().any(|detail| {
+        let detail = detail.to_lowercase();
+        let part = detail.split('@').next().unwrap_or_default();
+        part.chars().count() >= 3 && lower.contains(part) && part.chars().count() * 2 >= chars.len()
+    });
+    if personal {
+        return Some("It is mostly your own email address or name.");
+    }
+    None
 }
 
 /// `next` if it is a path on this site, else `None`: protocol-relative
@@ -285,6 +355,41 @@ mod tests {
             Err(ValidationError::PasswordTooGuessable(_))
         ));
         assert!(Password::parse_new("plinth-violet-forage-42", &[]).is_ok());
+        // Not caught by the browser's cheap rules, only by zxcvbn.
+        assert!(obvious_weakness("starwars1977", &[]).is_none());
+        assert!(matches!(
+            Password::parse_new("starwars1977", &[]),
+            Err(ValidationError::PasswordTooGuessable(_))
+        ));
+    }
+
+    #[test]
+    fn obviously_guessable_passwords_are_refused_everywhere() {
+        // These rules run in the browser too (no zxcvbn there).
+        for weak in [
+            "aaaaaaaaaaaa",
+            "abababababab",
+            "123456789012",
+            "abcdefghijklm",
+            "password1234",
+            "Password!2024",
+            "qwertyuiop12",
+            "1234567890!!",
+        ] {
+            assert!(
+                matches!(
+                    Password::parse_new(weak, &[]),
+                    Err(ValidationError::PasswordTooGuessable(_))
+                ),
+                "{weak}"
+            );
+        }
+        assert!(matches!(
+            Password::parse_new("ada.lovelace-1", &["ada.lovelace@example.com"]),
+            Err(ValidationError::PasswordTooGuessable(_))
+        ));
+        assert!(obvious_weakness("plinth-violet-forage-42", &["ada@example.com", "Ada"]).is_none());
+        assert!(obvious_weakness("correct horse battery staple", &[]).is_none());
     }
 
     #[test]
