@@ -253,6 +253,26 @@ pub fn safe_next(next: &str) -> Option<&str> {
     ok.then_some(next)
 }
 
+/// Percent-encodes a path for use as a query value (`?next=`).
+pub fn query_value(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The address of a form page, keeping a safe `next` along.
+pub fn form_page(page: &str, next: Option<&str>) -> String {
+    match next.and_then(safe_next) {
+        Some(next) => format!("{page}?next={}", query_value(next)),
+        None => page.to_owned(),
+    }
+}
+
 #[cfg(feature = "ssr")]
 mod strength {
     use super::ValidationError;

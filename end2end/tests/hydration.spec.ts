@@ -17,6 +17,25 @@ test("the home page is server-rendered, then hydrated by the WASM bundle", async
   await expect(page).toHaveTitle("Portcullis");
 });
 
+test("the page hydrates under its Content-Security-Policy", async ({ page }) => {
+  const violations: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error" && /Content Security Policy/i.test(m.text())) violations.push(m.text());
+  });
+  const response = await page.goto("/login");
+  const csp = response?.headers()["content-security-policy"] ?? "";
+  expect(csp).toContain("'nonce-");
+  expect(csp).not.toContain("unsafe-inline");
+
+  await expect(page.locator('.app[data-hydrated="true"]')).toBeVisible();
+  await page.getByLabel("Email").fill("nobody@example.com");
+  await page.getByLabel("Password", { exact: true }).fill("wrong-password-123");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("alert")).toBeVisible();
+
+  expect(violations).toEqual([]);
+});
+
 test("client-side navigation works after hydration", async ({ page }) => {
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));

@@ -70,7 +70,7 @@ pub async fn signup(
         .auth_context(&call.client)
         .signup(&email, &password, display_name.as_deref())
         .await
-        .map_err(|e| call.refuse(e))?;
+        .map_err(|e| call.refuse_form::<Signup>(e, "/signup", next.as_deref()))?;
     Ok(call.signed_in(&issued, next.as_deref(), "/account"))
 }
 
@@ -87,7 +87,7 @@ pub async fn login(
         .auth_context(&call.client)
         .login(&email, &password)
         .await
-        .map_err(|e| call.refuse(e))?;
+        .map_err(|e| call.refuse_form::<Login>(e, "/login", next.as_deref()))?;
     Ok(call.signed_in(&issued, next.as_deref(), "/"))
 }
 
@@ -103,6 +103,7 @@ pub async fn logout() -> Result<(), AuthFnError> {
         .await;
     // Whatever happened, this browser is signed out.
     call.clear_session();
+    call.clear_site_data();
     result.map_err(|e| call.refuse(e))?;
     call.redirect_to_next(None, "/");
     Ok(())
@@ -305,6 +306,38 @@ mod ssr {
                 code: api.code().to_owned(),
                 message: api.message().to_owned(),
             }
+        }
+
+        /// Like [`Call::refuse`], for a form page. Without WASM the browser
+        /// must come back to the form with the error in its URL; leptos
+        /// would send it to the `Referer`, which `Referrer-Policy:
+        /// no-referrer` withholds.
+        pub fn refuse_form<S: leptos::server_fn::ServerFn>(
+            &self,
+            err: AuthError,
+            page: &str,
+            next: Option<&str>,
+        ) -> AuthFnError {
+            let refused = self.refuse(err);
+            if self.is_plain_form() {
+                let base = format!(
+                    "{}{}",
+                    self.state.public_origin,
+                    crate::validate::form_page(page, next)
+                );
+                let back =
+                    leptos::server_fn::error::ServerFnUrlError::new(S::PATH, refused.clone())
+                        .to_url(&base);
+                if let Ok(url) = back {
+                    leptos_axum::redirect(url.as_str());
+                }
+            }
+            refused
+        }
+
+        pub fn clear_site_data(&self) {
+            let (name, value) = crate::server::auth::cookies::clear_site_data();
+            self.response.insert_header(name, value);
         }
 
         pub fn clear_session(&self) {

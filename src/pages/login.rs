@@ -6,7 +6,7 @@ use crate::{
     api::auth::Login,
     auth::use_auth,
     components::form::{Field, FormError, SubmitButton},
-    validate::{safe_next, Email},
+    validate::{form_page, safe_next, Email},
 };
 
 /// `?next=` when it is a path on this site, else empty.
@@ -40,10 +40,7 @@ pub fn LoginPage() -> impl IntoView {
             .map(|e| e.user_message())
     });
     leave_when_signed_in(next);
-    let signup_href = move || match next.get().as_str() {
-        "" => "/signup".to_owned(),
-        n => format!("/signup?next={}", urlencode(n)),
-    };
+    let signup_href = move || form_page("/signup", Some(&next.get()));
 
     view! {
         <Title text="Sign in"/>
@@ -82,16 +79,4 @@ pub fn leave_when_signed_in(next: Signal<String>) {
             leptos_router::hooks::use_navigate()(&target, Default::default());
         }
     });
-}
-
-/// Percent-encodes a path for use as a query value.
-pub fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

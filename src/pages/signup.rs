@@ -2,12 +2,12 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
-use super::login::{email_rule, leave_when_signed_in, next_param, urlencode};
+use super::login::{email_rule, leave_when_signed_in, next_param};
 use crate::{
     api::auth::Signup,
     auth::use_auth,
     components::form::{Field, FormError, SubmitButton},
-    validate::{DisplayName, Password},
+    validate::{form_page, DisplayName, Password},
 };
 
 #[component]
@@ -36,10 +36,7 @@ pub fn SignupPage() -> impl IntoView {
     });
     let name_rule = |value: String| DisplayName::parse(&value).err().map(|e| e.message());
     leave_when_signed_in(next);
-    let login_href = move || match next.get().as_str() {
-        "" => "/login".to_owned(),
-        n => format!("/login?next={}", urlencode(n)),
-    };
+    let login_href = move || form_page("/login", Some(&next.get()));
 
     view! {
         <Title text="Create an account"/>

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod headers;
 pub mod refresh_tokens;
 pub mod routes;
 pub mod secret;

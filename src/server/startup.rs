@@ -17,7 +17,7 @@ use super::{
     clock::{SharedClock, SystemClock},
     config::Config,
     db::{Db, DbError},
-    routes,
+    headers, routes,
     state::{AppState, AuthKeys},
     telemetry,
 };
@@ -145,18 +145,29 @@ fn leptos_options(config: &Config, addr: SocketAddr) -> LeptosOptions {
 
 fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
-    let context_state = state.clone();
+    let development = !state.config.is_production();
+    let page_context = {
+        let state = state.clone();
+        move || {
+            provide_context(state.clone());
+            headers::set_page_csp(development);
+        }
+    };
     let shell_options = state.leptos_options.clone();
     Router::new()
         .merge(routes::router())
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || provide_context(context_state.clone()),
-            move || shell(shell_options.clone()),
-        )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .leptos_routes_with_context(&state, routes, page_context.clone(), move || {
+            shell(shell_options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(page_context, shell))
         .layer(middleware::from_fn_with_state(state.clone(), csrf::guard))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            headers::harden,
+        ))
         .layer(middleware::from_fn(telemetry::request_id))
         .with_state(state)
 }

@@ -617,14 +617,48 @@ async fn cross_site_requests_with_cookies_are_refused(backend: Backend) {
         .await
         .unwrap();
 
-    for response in [foreign_origin, cross_site] {
+    let null_origin_alone = app
+        .client
+        .put(app.url("/api/auth/profile"))
+        .header("origin", "null")
+        .json(&json!({ "display_name": "Hacked" }))
+        .send()
+        .await
+        .unwrap();
+    let sibling_subdomain = app
+        .client
+        .put(app.url("/api/auth/profile"))
+        .header("sec-fetch-site", "same-site")
+        .json(&json!({ "display_name": "Hacked" }))
+        .send()
+        .await
+        .unwrap();
+    // What a browser sends for its own form post under no-referrer.
+    let own_form_post = app
+        .client
+        .put(app.url("/api/auth/profile"))
+        .header("origin", "null")
+        .header("sec-fetch-site", "same-origin")
+        .json(&json!({ "display_name": "Own Form" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own_form_post.status(), 200);
+
+    for response in [
+        foreign_origin,
+        cross_site,
+        null_origin_alone,
+        sibling_subdomain,
+    ] {
         assert_eq!(response.status(), 403);
         let body: Value = response.json().await.unwrap();
         assert_eq!(error_code(&body), "csrf");
     }
     assert_eq!(same_origin.status(), 200);
+    // The last accepted change stands; none of the refused ones applied.
     let me: Value = app.me(&app.client).await.json().await.unwrap();
-    assert_eq!(me["user"]["display_name"], "Legit");
+    assert_eq!(me["user"]["display_name"], "Own Form");
 }
 
 async fn malformed_requests_get_clear_4xx_answers(backend: Backend) {

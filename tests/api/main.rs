@@ -7,6 +7,7 @@ mod helpers;
 
 mod auth;
 mod config;
+mod headers;
 mod health;
 mod migrations;
 mod pages;

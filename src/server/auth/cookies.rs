@@ -14,6 +14,15 @@ use super::service::Issued;
 /// server functions) ever receive it.
 pub const REFRESH_COOKIE_PATH: &str = "/api/auth";
 
+/// Sent with a sign-out: the browser drops every cookie of this site, even
+/// one this code no longer knows the name of.
+pub fn clear_site_data() -> (header::HeaderName, HeaderValue) {
+    (
+        header::HeaderName::from_static("clear-site-data"),
+        HeaderValue::from_static("\"cookies\""),
+    )
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct SessionCookies {
     secure: bool,

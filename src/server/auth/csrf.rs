@@ -34,17 +34,23 @@ fn is_forged(state: &AppState, request: &Request) -> bool {
         return false;
     }
     let headers = request.headers();
-    let cross_site = headers
+    let site = headers
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"));
-    let foreign_origin = headers
+        .map(str::to_ascii_lowercase);
+    // Another site, or a sibling subdomain, started this request.
+    if matches!(site.as_deref(), Some("cross-site" | "same-site")) {
+        return true;
+    }
+    match headers
         .get(header::ORIGIN)
-        .map(|v| {
-            v.to_str()
-                .map(|o| !o.eq_ignore_ascii_case(&state.public_origin))
-                .unwrap_or(true)
-        })
-        .unwrap_or(false);
-    cross_site || foreign_origin
+        .map(|v| v.to_str().unwrap_or(""))
+    {
+        None => false,
+        Some(origin) if origin.eq_ignore_ascii_case(&state.public_origin) => false,
+        // Under `Referrer-Policy: no-referrer` a browser's own form post says
+        // `Origin: null`; its fetch metadata then tells where it came from.
+        Some("null") => site.as_deref() != Some("same-origin"),
+        Some(_) => true,
+    }
 }

@@ -14,6 +14,7 @@ use super::json::{ApiJson, OptionalJson};
 use crate::server::{
     audit::ClientInfo,
     auth::{
+        cookies::clear_site_data,
         extract::{principal_from_headers, unauthenticated, CurrentUser},
         service::{AuthError, Issued, ProfileChange},
     },
@@ -232,6 +233,8 @@ pub async fn logout(
         .await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     clear_session_cookies(&state, response.headers_mut());
+    let (name, value) = clear_site_data();
+    response.headers_mut().insert(name, value);
     Ok(no_store(response))
 }
 
