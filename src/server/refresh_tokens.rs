@@ -57,6 +57,20 @@ pub async fn insert(db: &Db, new: &NewRefresh<'_>) -> Result<(), sqlx::Error> {
         .map(|_| ()))
 }
 
+/// Inserts `new` unless its family has been revoked (a sign-out or reuse
+/// detection racing this request); returns whether it was inserted.
+pub async fn insert_unless_revoked(db: &Db, new: &NewRefresh<'_>) -> Result<bool, sqlx::Error> {
+    const SQL: &str = "INSERT INTO refresh_tokens \
+        (id, family_id, user_id, token_hash, parent_id, issued_at, expires_at, user_agent, ip) \
+        SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 \
+        WHERE NOT EXISTS \
+          (SELECT 1 FROM refresh_tokens WHERE family_id = $2 AND revoked_at IS NOT NULL)";
+    with_pool!(db, |pool| bind_new!(sqlx::query(SQL), new)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected() == 1))
+}
+
 pub async fn find_by_hash(
     db: &Db,
     token_hash: &[u8],

@@ -314,18 +314,23 @@ impl AuthContext<'_> {
         let rotated_at = match record.rotated_at {
             Some(at) => Some(at),
             None if refresh_tokens::rotate(self.db, record.id, &successor, self.now).await? => None,
-            // Lost a race with a concurrent refresh of the same token.
-            None => refresh_tokens::find_by_hash(self.db, &hash_refresh_token(raw))
-                .await?
-                .and_then(|r| r.rotated_at)
-                .or(Some(self.now)),
+            // Lost a race: another refresh rotated it, or a sign-out revoked it.
+            None => match refresh_tokens::find_by_hash(self.db, &hash_refresh_token(raw)).await? {
+                Some(now_stored) if now_stored.revoked_at.is_none() => {
+                    now_stored.rotated_at.or(Some(self.now))
+                }
+                _ => return Err(AuthError::Unauthenticated),
+            },
         };
         if let Some(rotated_at) = rotated_at {
             if !self.within_grace(rotated_at) {
                 return self.reuse_detected(&record).await;
             }
-            // A concurrent refresh (another tab): hand out a sibling.
-            refresh_tokens::insert(self.db, &successor).await?;
+            // A concurrent refresh (another tab): hand out a sibling, unless
+            // the session ended meanwhile.
+            if !refresh_tokens::insert_unless_revoked(self.db, &successor).await? {
+                return Err(AuthError::Unauthenticated);
+            }
         }
         self.audit(
             EventType::Refresh,
