@@ -31,3 +31,26 @@ pub struct CurrentSession {
     /// When the session ends for good unless renewed by signing in (RFC 3339, UTC).
     pub session_expires_at: String,
 }
+
+/// One of the user's signed-in sessions (a browser or device).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionSummary {
+    pub id: String,
+    /// e.g. "Firefox on Linux", from the user agent.
+    pub device: String,
+    pub ip: Option<String>,
+    pub signed_in_at: String,
+    pub last_used_at: String,
+    /// The session making this request.
+    pub current: bool,
+}
+
+/// One entry of the user's security activity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityEntry {
+    pub event: String,
+    pub outcome: String,
+    pub ip: Option<String>,
+    pub device: Option<String>,
+    pub at: String,
+}

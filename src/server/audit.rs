@@ -17,6 +17,7 @@ pub enum EventType {
     Logout,
     PasswordChange,
     ProfileUpdate,
+    SessionRevoked,
 }
 
 impl EventType {
@@ -29,6 +30,7 @@ impl EventType {
             Self::Logout => "logout",
             Self::PasswordChange => "password_change",
             Self::ProfileUpdate => "profile_update",
+            Self::SessionRevoked => "session_revoked",
         }
     }
 }
@@ -84,4 +86,29 @@ pub async fn record(
     if let Err(err) = result {
         tracing::error!(event = event.as_str(), error = %err, "could not write audit event");
     }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ActivityRow {
+    pub event_type: String,
+    pub outcome: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The user's most recent security events, newest first.
+pub async fn recent_for_user(
+    db: &Db,
+    user_id: Uuid,
+    limit: i64,
+) -> Result<Vec<ActivityRow>, sqlx::Error> {
+    with_pool!(db, |pool| sqlx::query_as::<_, ActivityRow>(
+        "SELECT event_type, outcome, ip, user_agent, created_at FROM audit_events \
+         WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+    )
+    .bind(user_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await)
 }

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod device;
 pub mod error;
 pub mod headers;
 pub mod refresh_tokens;

@@ -170,3 +170,55 @@ pub async fn live_session_expiry(
     .fetch_optional(pool)
     .await)
 }
+
+/// A live session (refresh-token family) as its owner sees it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionRow {
+    pub family_id: Uuid,
+    pub signed_in_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// The user's live sessions, most recently used first. Device and address
+/// are those of the session's newest token.
+pub async fn live_sessions(
+    db: &Db,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Vec<SessionRow>, sqlx::Error> {
+    with_pool!(db, |pool| sqlx::query_as::<_, SessionRow>(
+        "SELECT family_id, signed_in_at, last_used_at, user_agent, ip FROM ( \
+           SELECT family_id, user_agent, ip, issued_at AS last_used_at, \
+                  MIN(issued_at) OVER (PARTITION BY family_id) AS signed_in_at, \
+                  ROW_NUMBER() OVER (PARTITION BY family_id ORDER BY issued_at DESC) AS newest \
+           FROM refresh_tokens \
+           WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+         ) AS live WHERE newest = 1 ORDER BY last_used_at DESC"
+    )
+    .bind(user_id)
+    .bind(now)
+    .fetch_all(pool)
+    .await)
+}
+
+/// Revokes one of the user's sessions; false when the user has no such
+/// live session (someone else's id included).
+pub async fn revoke_user_session(
+    db: &Db,
+    user_id: Uuid,
+    family_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    with_pool!(db, |pool| sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = $1 \
+         WHERE user_id = $2 AND family_id = $3 AND revoked_at IS NULL"
+    )
+    .bind(now)
+    .bind(user_id)
+    .bind(family_id)
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected() > 0))
+}

@@ -12,3 +12,4 @@ mod health;
 mod migrations;
 mod pages;
 mod server_fns;
+mod sessions;

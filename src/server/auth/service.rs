@@ -13,10 +13,11 @@ use super::{
     tokens::{hash_refresh_token, AccessTokens, Principal, RefreshToken, TokenError},
 };
 use crate::{
-    model::CurrentSession,
+    model::{ActivityEntry, CurrentSession, SessionSummary},
     server::{
         audit::{self, ClientInfo, EventType, Outcome},
         db::Db,
+        device,
         refresh_tokens::{self, NewRefresh, RefreshRecord},
         users::{self, InsertUserError, NewUser, UserRecord},
     },
@@ -43,8 +44,18 @@ pub enum AuthError {
     Unauthenticated,
     #[error("password hashing is saturated")]
     Busy,
+    /// No such thing for this user.
+    #[error("not found")]
+    NotFound,
     #[error("internal: {0}")]
     Internal(String),
+}
+
+/// How many activity entries a user sees.
+const ACTIVITY_LIMIT: i64 = 50;
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 impl From<sqlx::Error> for AuthError {
@@ -415,6 +426,82 @@ impl AuthContext<'_> {
             session_expires_at: session_expires_at
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         })
+    }
+
+    /// The user's live sessions, the caller's own marked.
+    pub async fn sessions(&self, principal: &Principal) -> Result<Vec<SessionSummary>, AuthError> {
+        let rows = refresh_tokens::live_sessions(self.db, principal.user_id, self.now).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| SessionSummary {
+                id: row.family_id.to_string(),
+                device: device::describe(row.user_agent.as_deref()),
+                ip: row.ip,
+                signed_in_at: rfc3339(row.signed_in_at),
+                last_used_at: rfc3339(row.last_used_at),
+                current: row.family_id == principal.session_id,
+            })
+            .collect())
+    }
+
+    /// Ends one of the caller's sessions. Another user's session, or one
+    /// already ended, is `NotFound`: its existence is not revealed.
+    pub async fn revoke_session(
+        &self,
+        principal: &Principal,
+        session_id: Uuid,
+    ) -> Result<(), AuthError> {
+        if !refresh_tokens::revoke_user_session(self.db, principal.user_id, session_id, self.now)
+            .await?
+        {
+            return Err(AuthError::NotFound);
+        }
+        self.audit(
+            EventType::SessionRevoked,
+            Outcome::Success,
+            Some(principal.user_id),
+            json!({ "session": session_id }),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Ends every session of the caller but this one; returns how many
+    /// tokens were revoked.
+    pub async fn revoke_other_sessions(&self, principal: &Principal) -> Result<u64, AuthError> {
+        let revoked = refresh_tokens::revoke_user_sessions_except(
+            self.db,
+            principal.user_id,
+            Some(principal.session_id),
+            self.now,
+        )
+        .await?;
+        self.audit(
+            EventType::SessionRevoked,
+            Outcome::Success,
+            Some(principal.user_id),
+            json!({ "others": true, "tokens_revoked": revoked }),
+        )
+        .await;
+        Ok(revoked)
+    }
+
+    /// The caller's recent security activity, newest first.
+    pub async fn activity(&self, principal: &Principal) -> Result<Vec<ActivityEntry>, AuthError> {
+        let rows = audit::recent_for_user(self.db, principal.user_id, ACTIVITY_LIMIT).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| ActivityEntry {
+                event: row.event_type,
+                outcome: row.outcome,
+                ip: row.ip,
+                device: row
+                    .user_agent
+                    .as_deref()
+                    .map(|ua| device::describe(Some(ua))),
+                at: rfc3339(row.created_at),
+            })
+            .collect())
     }
 
     /// Changes the display name and/or password. A password change needs

@@ -2,7 +2,7 @@
 //! the auth service and back; the rules live in `auth::service`.
 
 use axum::{
-    extract::State,
+    extract::{Path, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     Json,
@@ -83,6 +83,7 @@ impl From<AuthError> for ApiError {
                 "The current password is not correct.",
             ),
             AuthError::Unauthenticated => unauthenticated(),
+            AuthError::NotFound => ApiError::not_found(),
             AuthError::Busy => {
                 ApiError::unavailable("Too many sign-ins at once. Try again in a moment.")
                     .with_retry_after(1)
@@ -266,5 +267,54 @@ pub async fn update_profile(
         .await?;
     Ok(no_store(
         Json(json!({ "user": user.to_public() })).into_response(),
+    ))
+}
+
+pub async fn sessions(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    CurrentUser(principal): CurrentUser,
+) -> Result<Response, ApiError> {
+    let sessions = state.auth_context(&client).sessions(&principal).await?;
+    Ok(no_store(
+        Json(json!({ "sessions": sessions })).into_response(),
+    ))
+}
+
+pub async fn revoke_session(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    CurrentUser(principal): CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    // A malformed id is as unknown as someone else's.
+    let id = uuid::Uuid::parse_str(&id).map_err(|_| ApiError::not_found())?;
+    state
+        .auth_context(&client)
+        .revoke_session(&principal, id)
+        .await?;
+    Ok(no_store(StatusCode::NO_CONTENT.into_response()))
+}
+
+pub async fn revoke_other_sessions(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    CurrentUser(principal): CurrentUser,
+) -> Result<Response, ApiError> {
+    state
+        .auth_context(&client)
+        .revoke_other_sessions(&principal)
+        .await?;
+    Ok(no_store(StatusCode::NO_CONTENT.into_response()))
+}
+
+pub async fn activity(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    CurrentUser(principal): CurrentUser,
+) -> Result<Response, ApiError> {
+    let activity = state.auth_context(&client).activity(&principal).await?;
+    Ok(no_store(
+        Json(json!({ "activity": activity })).into_response(),
     ))
 }

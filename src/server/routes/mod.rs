@@ -7,7 +7,7 @@ pub mod json;
 
 use axum::{
     extract::DefaultBodyLimit,
-    routing::{get, post, put},
+    routing::{delete, get, post, put},
     Router,
 };
 
@@ -23,6 +23,13 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/logout", post(auth::logout))
         .route("/api/auth/me", get(auth::me))
         .route("/api/auth/profile", put(auth::update_profile))
+        .route("/api/auth/sessions", get(auth::sessions))
+        .route(
+            "/api/auth/sessions/revoke-others",
+            post(auth::revoke_other_sessions),
+        )
+        .route("/api/auth/sessions/{id}", delete(auth::revoke_session))
+        .route("/api/auth/activity", get(auth::activity))
         .layer(DefaultBodyLimit::max(json::BODY_LIMIT_BYTES))
         // Unknown API paths answer in JSON, not with the HTML 404 page.
         .route("/api", axum::routing::any(api_not_found))
