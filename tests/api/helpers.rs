@@ -191,26 +191,18 @@ impl TestApp {
 
     /// Signs up a new unique user with `client`; returns the email.
     pub async fn signup(&self, client: &reqwest::Client) -> String {
-        let email = format!("user-{}@example.com", uuid::Uuid::new_v4().simple());
-        let response = self
-            .post_json(
-                client,
-                "/api/auth/signup",
-                &json!({ "email": email, "password": GOOD_PASSWORD }),
-            )
-            .await;
-        assert_eq!(
-            response.status(),
-            201,
-            "signup: {}",
-            response.text().await.unwrap_or_default()
-        );
-        email
+        self.signup_unique(client).await.0
     }
 
     /// Signs up a new unique user with `client`; returns the refresh token
     /// its cookie holds.
     pub async fn signup_for_refresh_token(&self, client: &reqwest::Client) -> String {
+        let (_, response) = self.signup_unique(client).await;
+        let cookie = set_cookie(&response, "portcullis_refresh").expect("refresh cookie");
+        cookie_value(&cookie)
+    }
+
+    async fn signup_unique(&self, client: &reqwest::Client) -> (String, reqwest::Response) {
         let email = format!("user-{}@example.com", uuid::Uuid::new_v4().simple());
         let response = self
             .post_json(
@@ -219,9 +211,8 @@ impl TestApp {
                 &json!({ "email": email, "password": GOOD_PASSWORD }),
             )
             .await;
-        assert_eq!(response.status(), 201);
-        let cookie = set_cookie(&response, "portcullis_refresh").expect("refresh cookie");
-        cookie_value(&cookie)
+        assert_eq!(response.status(), 201, "signup of {email}");
+        (email, response)
     }
 
     pub async fn login(
