@@ -116,7 +116,6 @@ fn clear_session_cookies(state: &AppState, headers: &mut HeaderMap) {
 /// The body and cookies of a freshly issued session, per transport.
 fn session_response(
     state: &AppState,
-    status: StatusCode,
     issued: Issued,
     transport: Transport,
     with_user: bool,
@@ -125,9 +124,9 @@ fn session_response(
     if with_user {
         body["user"] = json!(issued.user.to_public());
     }
-    let mut response = match transport {
+    let response = match transport {
         Transport::Cookie => {
-            let mut response = (status, Json(body)).into_response();
+            let mut response = Json(body).into_response();
             set_session_cookies(state, response.headers_mut(), &issued);
             response
         }
@@ -139,11 +138,10 @@ fn session_response(
             body["refresh_token"] = json!(issued.refresh_token.expose());
             body["token_type"] = json!("Bearer");
             body["expires_in"] = json!(expires_in);
-            (status, Json(body)).into_response()
+            Json(body).into_response()
         }
     };
-    response = no_store(response);
-    response
+    no_store(response)
 }
 
 pub async fn signup(
@@ -173,13 +171,7 @@ pub async fn login(
         .auth_context(&client)
         .login(&body.email, &body.password)
         .await?;
-    Ok(session_response(
-        &state,
-        StatusCode::OK,
-        issued,
-        body.transport,
-        true,
-    ))
+    Ok(session_response(&state, issued, body.transport, true))
 }
 
 pub async fn refresh(
@@ -204,13 +196,7 @@ pub async fn refresh(
         None => Err(AuthError::Unauthenticated),
     };
     match result {
-        Ok(issued) => Ok(session_response(
-            &state,
-            StatusCode::OK,
-            issued,
-            transport,
-            false,
-        )),
+        Ok(issued) => Ok(session_response(&state, issued, transport, false)),
         Err(err) => {
             let mut response = ApiError::from(err).into_response();
             if response.status() == StatusCode::UNAUTHORIZED {
