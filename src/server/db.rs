@@ -19,12 +19,6 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 /// How long a request may wait for a pooled connection before failing.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
 #[derive(Debug, Clone)]
 pub enum Db {
     Sqlite(SqlitePool),
@@ -96,13 +90,6 @@ impl Db {
             .await
             .map_err(DbError::Connect)?;
         Ok(Db::Sqlite(pool))
-    }
-
-    pub fn backend(&self) -> Backend {
-        match self {
-            Db::Sqlite(_) => Backend::Sqlite,
-            Db::Postgres(_) => Backend::Postgres,
-        }
     }
 
     /// Applies pending migrations. Safe when several replicas start at once:

@@ -94,10 +94,6 @@ impl PasswordHasher {
         })
     }
 
-    pub fn params(&self) -> HashingParams {
-        self.params
-    }
-
     pub async fn hash(&self, password: &Password) -> Result<StoredHash, HashError> {
         let argon2 = self.argon2.clone();
         let password = password.expose().as_bytes().to_vec();
