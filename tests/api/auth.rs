@@ -591,15 +591,22 @@ async fn bearer_transport_works_end_to_end(backend: Backend) {
 async fn cross_site_requests_with_cookies_are_refused(backend: Backend) {
     let app = spawn_app(backend).await;
     app.signup(&app.client).await;
+    // A cookie-authenticated profile change carrying these request headers.
+    let rename = |headers: &'static [(&'static str, &'static str)], name: &'static str| {
+        let mut request = app.client.put(app.url("/api/auth/profile"));
+        for (header, value) in headers {
+            request = request.header(*header, *value);
+        }
+        async move {
+            request
+                .json(&json!({ "display_name": name }))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
 
-    let foreign_origin = app
-        .client
-        .put(app.url("/api/auth/profile"))
-        .header("origin", "https://evil.example")
-        .json(&json!({ "display_name": "Hacked" }))
-        .send()
-        .await
-        .unwrap();
+    let foreign_origin = rename(&[("origin", "https://evil.example")], "Hacked").await;
     let cross_site = app
         .client
         .post(app.url("/api/auth/logout"))
@@ -616,33 +623,14 @@ async fn cross_site_requests_with_cookies_are_refused(backend: Backend) {
         .send()
         .await
         .unwrap();
-
-    let null_origin_alone = app
-        .client
-        .put(app.url("/api/auth/profile"))
-        .header("origin", "null")
-        .json(&json!({ "display_name": "Hacked" }))
-        .send()
-        .await
-        .unwrap();
-    let sibling_subdomain = app
-        .client
-        .put(app.url("/api/auth/profile"))
-        .header("sec-fetch-site", "same-site")
-        .json(&json!({ "display_name": "Hacked" }))
-        .send()
-        .await
-        .unwrap();
+    let null_origin_alone = rename(&[("origin", "null")], "Hacked").await;
+    let sibling_subdomain = rename(&[("sec-fetch-site", "same-site")], "Hacked").await;
     // What a browser sends for its own form post under no-referrer.
-    let own_form_post = app
-        .client
-        .put(app.url("/api/auth/profile"))
-        .header("origin", "null")
-        .header("sec-fetch-site", "same-origin")
-        .json(&json!({ "display_name": "Own Form" }))
-        .send()
-        .await
-        .unwrap();
+    let own_form_post = rename(
+        &[("origin", "null"), ("sec-fetch-site", "same-origin")],
+        "Own Form",
+    )
+    .await;
     assert_eq!(own_form_post.status(), 200);
 
     for response in [
