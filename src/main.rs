@@ -1,9 +1,35 @@
 use std::process::ExitCode;
 
-use portcullis::server::{config::Config, startup::Application, telemetry};
+use portcullis::server::{
+    auth::keys::generate_ed25519, config::Config, startup::Application, telemetry,
+};
+
+const USAGE: &str = "usage: portcullis [generate-key]\n\n\
+  (no arguments)  serve, configured by the environment (see README)\n\
+  generate-key    print a new Ed25519 signing key and its public key";
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    match std::env::args().nth(1).as_deref() {
+        None => serve().await,
+        Some("generate-key") => {
+            let (private, public) = generate_ed25519();
+            println!("PORTCULLIS_JWT_SIGNING_KEY={private}");
+            println!("# public key, for PORTCULLIS_JWT_ACCEPTED_PUBLIC_KEYS: {public}");
+            ExitCode::SUCCESS
+        }
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Some(other) => {
+            eprintln!("portcullis: unknown command `{other}`\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn serve() -> ExitCode {
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(err) => {

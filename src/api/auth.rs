@@ -235,7 +235,7 @@ mod ssr {
             let headers: HeaderMap = leptos_axum::extract()
                 .await
                 .map_err(AuthFnError::Transport)?;
-            let client: ClientInfo = leptos_axum::extract()
+            let client: ClientInfo = leptos_axum::extract_with_state(&state)
                 .await
                 .map_err(AuthFnError::Transport)?;
             Ok(Self {

@@ -18,6 +18,7 @@ pub enum EventType {
     PasswordChange,
     ProfileUpdate,
     SessionRevoked,
+    Throttled,
 }
 
 impl EventType {
@@ -31,6 +32,7 @@ impl EventType {
             Self::PasswordChange => "password_change",
             Self::ProfileUpdate => "profile_update",
             Self::SessionRevoked => "session_revoked",
+            Self::Throttled => "throttled",
         }
     }
 }

@@ -2,7 +2,13 @@
 
 use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
-use super::secret::Secret;
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use ipnet::IpNet;
+
+use super::{
+    auth::throttle::{RateLimit, ThrottlePolicy},
+    secret::Secret,
+};
 
 /// Secrets shorter than this are refused in production.
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -19,6 +25,22 @@ pub enum LogFormat {
     Json,
 }
 
+/// How access tokens are signed, and which older keys still verify.
+#[derive(Debug, Clone)]
+pub enum SigningKeys {
+    /// HMAC-SHA256 with a shared secret: only holders of it can verify.
+    Hs256 {
+        current: Secret,
+        accepted: Vec<Secret>,
+    },
+    /// Ed25519: `current` is the 32-byte private seed; the public keys,
+    /// published at `/.well-known/jwks.json`, are all anyone needs to verify.
+    EdDsa {
+        current: Secret,
+        accepted_public: Vec<[u8; 32]>,
+    },
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub environment: Environment,
@@ -28,7 +50,7 @@ pub struct Config {
     pub public_origin: Option<String>,
     pub database_url: String,
     pub db_max_connections: u32,
-    pub jwt_secret: Secret,
+    pub signing_keys: SigningKeys,
     pub cookie_secure: bool,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
@@ -41,6 +63,14 @@ pub struct Config {
     pub hash_concurrency: usize,
     /// How long a sign-in waits for a hashing slot before getting 503.
     pub hash_queue_timeout: Duration,
+    pub throttle: ThrottlePolicy,
+    /// Peers whose `X-Forwarded-For` is believed: the ingress or load
+    /// balancers in front of Portcullis. Empty: the socket peer is the client.
+    pub trusted_proxies: Vec<IpNet>,
+    /// The longest any request may take, body upload included.
+    pub request_timeout: Duration,
+    /// Requests served at once; more get 503 at once instead of queueing.
+    pub max_concurrent_requests: usize,
     pub site_root: PathBuf,
     pub log_format: LogFormat,
 }
@@ -147,24 +177,7 @@ impl Config {
             ));
         }
 
-        let jwt_secret = match get("PORTCULLIS_JWT_SECRET") {
-            Some(v) if v.len() >= MIN_SECRET_BYTES => Secret::new(v.into_bytes()),
-            Some(_) if production => {
-                return Err(invalid(
-                    "PORTCULLIS_JWT_SECRET",
-                    format!("too weak: use at least {MIN_SECRET_BYTES} random bytes"),
-                ))
-            }
-            None if production => {
-                return Err(invalid(
-                    "PORTCULLIS_JWT_SECRET",
-                    "required in production (at least 32 random bytes)",
-                ))
-            }
-            Some(v) => Secret::new(v.into_bytes()),
-            // Development without configuration: tokens die with the process.
-            None => Secret::random(MIN_SECRET_BYTES),
-        };
+        let signing_keys = signing_keys(&get, production)?;
 
         let access_token_ttl = Duration::from_secs(parse_number(
             &get,
@@ -211,6 +224,26 @@ impl Config {
             60_000,
         )?);
 
+        let throttle = throttle_policy(&get)?;
+        let trusted_proxies = match get("PORTCULLIS_TRUSTED_PROXIES") {
+            Some(list) => parse_networks("PORTCULLIS_TRUSTED_PROXIES", &list)?,
+            None => Vec::new(),
+        };
+        let request_timeout = Duration::from_secs(parse_number(
+            &get,
+            "PORTCULLIS_REQUEST_TIMEOUT_SECS",
+            30,
+            1,
+            600,
+        )?);
+        let max_concurrent_requests = parse_number(
+            &get,
+            "PORTCULLIS_MAX_CONCURRENT_REQUESTS",
+            1024,
+            1,
+            1_000_000,
+        )? as usize;
+
         let site_root =
             PathBuf::from(get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()));
 
@@ -232,7 +265,7 @@ impl Config {
             public_origin,
             database_url,
             db_max_connections,
-            jwt_secret,
+            signing_keys,
             cookie_secure,
             access_token_ttl,
             refresh_token_ttl,
@@ -242,6 +275,10 @@ impl Config {
             argon2_parallelism,
             hash_concurrency,
             hash_queue_timeout,
+            throttle,
+            trusted_proxies,
+            request_timeout,
+            max_concurrent_requests,
             site_root,
             log_format,
         })
@@ -250,6 +287,183 @@ impl Config {
     pub fn is_production(&self) -> bool {
         self.environment == Environment::Production
     }
+}
+
+/// Comma-separated values, blanks dropped.
+fn list(value: &str) -> impl Iterator<Item = &str> {
+    value.split(',').map(str::trim).filter(|v| !v.is_empty())
+}
+
+fn signing_keys<G>(get: &G, production: bool) -> Result<SigningKeys, ConfigError>
+where
+    G: Fn(&str) -> Option<String>,
+{
+    let algorithm = get("PORTCULLIS_JWT_ALGORITHM").unwrap_or_else(|| "HS256".into());
+    match algorithm.as_str() {
+        "HS256" => {
+            if get("PORTCULLIS_JWT_SIGNING_KEY").is_some() {
+                return Err(invalid(
+                    "PORTCULLIS_JWT_SIGNING_KEY",
+                    "is for EdDSA; set PORTCULLIS_JWT_ALGORITHM=EdDSA or use PORTCULLIS_JWT_SECRET",
+                ));
+            }
+            let current = match get("PORTCULLIS_JWT_SECRET") {
+                Some(v) => hs256_secret("PORTCULLIS_JWT_SECRET", &v, production)?,
+                None if production => {
+                    return Err(invalid(
+                        "PORTCULLIS_JWT_SECRET",
+                        "required in production (at least 32 random bytes)",
+                    ))
+                }
+                // Development without configuration: tokens die with the process.
+                None => Secret::random(MIN_SECRET_BYTES),
+            };
+            let accepted = match get("PORTCULLIS_JWT_ACCEPTED_SECRETS") {
+                Some(v) => list(&v)
+                    .map(|s| hs256_secret("PORTCULLIS_JWT_ACCEPTED_SECRETS", s, production))
+                    .collect::<Result<_, _>>()?,
+                None => Vec::new(),
+            };
+            Ok(SigningKeys::Hs256 { current, accepted })
+        }
+        "EdDSA" => {
+            if get("PORTCULLIS_JWT_SECRET").is_some() {
+                return Err(invalid(
+                    "PORTCULLIS_JWT_SECRET",
+                    "is for HS256; EdDSA signs with PORTCULLIS_JWT_SIGNING_KEY",
+                ));
+            }
+            let current = match get("PORTCULLIS_JWT_SIGNING_KEY") {
+                Some(v) => Secret::new(key_bytes("PORTCULLIS_JWT_SIGNING_KEY", &v)?.to_vec()),
+                None if production => {
+                    return Err(invalid(
+                        "PORTCULLIS_JWT_SIGNING_KEY",
+                        "required in production: run `portcullis generate-key` for one",
+                    ))
+                }
+                None => Secret::random(32),
+            };
+            let accepted_public = match get("PORTCULLIS_JWT_ACCEPTED_PUBLIC_KEYS") {
+                Some(v) => list(&v)
+                    .map(|k| key_bytes("PORTCULLIS_JWT_ACCEPTED_PUBLIC_KEYS", k))
+                    .collect::<Result<_, _>>()?,
+                None => Vec::new(),
+            };
+            Ok(SigningKeys::EdDsa {
+                current,
+                accepted_public,
+            })
+        }
+        other => Err(invalid(
+            "PORTCULLIS_JWT_ALGORITHM",
+            format!("expected `HS256` or `EdDSA`, got `{other}`"),
+        )),
+    }
+}
+
+fn hs256_secret(
+    variable: &'static str,
+    value: &str,
+    production: bool,
+) -> Result<Secret, ConfigError> {
+    if production && value.len() < MIN_SECRET_BYTES {
+        return Err(invalid(
+            variable,
+            format!("too weak: use at least {MIN_SECRET_BYTES} random bytes"),
+        ));
+    }
+    Ok(Secret::new(value.as_bytes().to_vec()))
+}
+
+/// An Ed25519 key (private seed or public key): 32 bytes, base64url.
+fn key_bytes(variable: &'static str, value: &str) -> Result<[u8; 32], ConfigError> {
+    URL_SAFE_NO_PAD
+        .decode(value.trim().trim_end_matches('='))
+        .ok()
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        .ok_or_else(|| {
+            invalid(
+                variable,
+                "expected 32 bytes in base64url, as `portcullis generate-key` prints",
+            )
+        })
+}
+
+fn throttle_policy<G>(get: &G) -> Result<ThrottlePolicy, ConfigError>
+where
+    G: Fn(&str) -> Option<String>,
+{
+    let defaults = ThrottlePolicy::default();
+    let enabled = match get("PORTCULLIS_THROTTLE") {
+        Some(v) => parse_bool("PORTCULLIS_THROTTLE", &v)?,
+        None => true,
+    };
+    let count = |variable, default: u32| -> Result<u32, ConfigError> {
+        Ok(parse_number(get, variable, u64::from(default), 1, 1_000_000)? as u32)
+    };
+    let backoff_base = Duration::from_secs(parse_number(
+        get,
+        "PORTCULLIS_LOGIN_BACKOFF_BASE_SECS",
+        defaults.backoff_base.as_secs(),
+        1,
+        3600,
+    )?);
+    let backoff_max = Duration::from_secs(parse_number(
+        get,
+        "PORTCULLIS_LOGIN_BACKOFF_MAX_SECS",
+        defaults.backoff_max.as_secs(),
+        1,
+        24 * 3600,
+    )?);
+    if backoff_max < backoff_base {
+        return Err(invalid(
+            "PORTCULLIS_LOGIN_BACKOFF_MAX_SECS",
+            "must not be shorter than PORTCULLIS_LOGIN_BACKOFF_BASE_SECS",
+        ));
+    }
+    Ok(ThrottlePolicy {
+        enabled,
+        login_failures_per_account: count(
+            "PORTCULLIS_LOGIN_FAILURES_PER_ACCOUNT",
+            defaults.login_failures_per_account,
+        )?,
+        login_failures_per_ip: count(
+            "PORTCULLIS_LOGIN_FAILURES_PER_IP",
+            defaults.login_failures_per_ip,
+        )?,
+        backoff_base,
+        backoff_max,
+        signup_per_ip: RateLimit {
+            max: count(
+                "PORTCULLIS_SIGNUP_LIMIT_PER_HOUR",
+                defaults.signup_per_ip.max,
+            )?,
+            window: Duration::from_secs(3600),
+        },
+        refresh_per_ip: RateLimit {
+            max: count(
+                "PORTCULLIS_REFRESH_LIMIT_PER_MINUTE",
+                defaults.refresh_per_ip.max,
+            )?,
+            window: Duration::from_secs(60),
+        },
+    })
+}
+
+/// `10.0.0.0/8, 192.168.1.5`: networks, or single addresses.
+fn parse_networks(variable: &'static str, value: &str) -> Result<Vec<IpNet>, ConfigError> {
+    list(value)
+        .map(|item| {
+            item.parse::<IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    invalid(
+                        variable,
+                        format!("expected networks like 10.0.0.0/8, got `{item}`"),
+                    )
+                })
+        })
+        .collect()
 }
 
 fn parse_bool(variable: &'static str, value: &str) -> Result<bool, ConfigError> {
@@ -330,7 +544,12 @@ mod tests {
         assert_eq!(c.public_origin, None);
         assert!(c.database_url.starts_with("sqlite:"));
         assert!(!c.cookie_secure);
-        assert!(c.jwt_secret.len() >= MIN_SECRET_BYTES);
+        assert!(matches!(
+            &c.signing_keys,
+            SigningKeys::Hs256 { current, accepted } if current.len() >= MIN_SECRET_BYTES && accepted.is_empty()
+        ));
+        assert!(c.throttle.enabled);
+        assert!(c.trusted_proxies.is_empty());
     }
 
     #[test]
@@ -377,6 +596,14 @@ mod tests {
             ("PORTCULLIS_COOKIE_SECURE", "maybe"),
             ("PORTCULLIS_ACCESS_TOKEN_TTL_SECS", "-5"),
             ("PORTCULLIS_LOG_FORMAT", "xml"),
+            ("PORTCULLIS_JWT_ALGORITHM", "RS256"),
+            ("PORTCULLIS_JWT_SIGNING_KEY", "abc"),
+            ("PORTCULLIS_THROTTLE", "sometimes"),
+            ("PORTCULLIS_LOGIN_FAILURES_PER_ACCOUNT", "0"),
+            ("PORTCULLIS_TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("PORTCULLIS_TRUSTED_PROXIES", "proxy.local"),
+            ("PORTCULLIS_REQUEST_TIMEOUT_SECS", "0"),
+            ("PORTCULLIS_MAX_CONCURRENT_REQUESTS", "none"),
         ];
         for (var, value) in cases {
             let err = config(&[(var, value)]).unwrap_err();
@@ -393,6 +620,61 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(err.variable, "PORTCULLIS_REFRESH_TOKEN_TTL_SECS");
+    }
+
+    #[test]
+    fn eddsa_takes_a_32_byte_key_and_older_public_keys() {
+        let (private, public) = crate::server::auth::keys::generate_ed25519();
+        let c = config(&[
+            ("PORTCULLIS_JWT_ALGORITHM", "EdDSA"),
+            ("PORTCULLIS_JWT_SIGNING_KEY", &private),
+            (
+                "PORTCULLIS_JWT_ACCEPTED_PUBLIC_KEYS",
+                &format!("{public}, {public}"),
+            ),
+        ])
+        .unwrap();
+        assert!(matches!(
+            &c.signing_keys,
+            SigningKeys::EdDsa { current, accepted_public } if current.len() == 32 && accepted_public.len() == 2
+        ));
+        // A secret meant for HS256 alongside EdDSA is a mistake, not ignored.
+        let err = config(&[
+            ("PORTCULLIS_JWT_ALGORITHM", "EdDSA"),
+            ("PORTCULLIS_JWT_SECRET", STRONG),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "PORTCULLIS_JWT_SECRET");
+        let err = config(&[
+            ("PORTCULLIS_ENV", "production"),
+            ("PORTCULLIS_PUBLIC_URL", "https://auth.example.com"),
+            ("PORTCULLIS_JWT_ALGORITHM", "EdDSA"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "PORTCULLIS_JWT_SIGNING_KEY");
+    }
+
+    #[test]
+    fn production_refuses_weak_accepted_secrets() {
+        let err = config(&[
+            ("PORTCULLIS_ENV", "production"),
+            ("PORTCULLIS_PUBLIC_URL", "https://auth.example.com"),
+            ("PORTCULLIS_JWT_SECRET", STRONG),
+            ("PORTCULLIS_JWT_ACCEPTED_SECRETS", "short"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "PORTCULLIS_JWT_ACCEPTED_SECRETS");
+    }
+
+    #[test]
+    fn trusted_proxies_take_networks_and_single_addresses() {
+        let c = config(&[(
+            "PORTCULLIS_TRUSTED_PROXIES",
+            "10.0.0.0/8, 192.168.1.5,fd00::/8",
+        )])
+        .unwrap();
+        let shown: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(shown, ["10.0.0.0/8", "192.168.1.5/32", "fd00::/8"]);
     }
 
     #[test]

@@ -8,6 +8,8 @@ pub mod db;
 pub mod device;
 pub mod error;
 pub mod headers;
+pub mod limits;
+pub mod rate_limits;
 pub mod refresh_tokens;
 pub mod routes;
 pub mod secret;

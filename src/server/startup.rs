@@ -11,13 +11,16 @@ use super::{
     auth::{
         cookies::SessionCookies,
         csrf,
+        keys::KeyError,
         password::{HashError, HashingParams, PasswordHasher},
         tokens::AccessTokens,
     },
     clock::{SharedClock, SystemClock},
     config::Config,
     db::{Db, DbError},
-    headers, routes,
+    headers,
+    limits::{self, Limits},
+    rate_limits, routes,
     state::{AppState, AuthKeys},
     telemetry,
 };
@@ -31,6 +34,8 @@ pub enum StartupError {
     Bind { addr: SocketAddr, source: io::Error },
     #[error("password hashing set-up failed: {0}")]
     Hashing(#[from] HashError),
+    #[error(transparent)]
+    SigningKey(#[from] KeyError),
 }
 
 /// A built application, bound to its port but not yet serving.
@@ -38,7 +43,12 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     db: Db,
+    clock: SharedClock,
 }
+
+/// How often stale throttling rows are deleted, and how quiet they must be.
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+const PURGE_QUIET_FOR: chrono::Duration = chrono::Duration::days(1);
 
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
@@ -78,19 +88,19 @@ impl Application {
                 config.hash_concurrency,
                 config.hash_queue_timeout,
             )?,
-            tokens: AccessTokens::hs256(
-                &config.jwt_secret,
+            tokens: AccessTokens::new(
+                &config.signing_keys,
                 public_origin.clone(),
                 config.token_audience.clone(),
                 chrono::Duration::from_std(config.access_token_ttl).unwrap_or_default(),
-            ),
+            )?,
             cookies: SessionCookies::new(config.cookie_secure),
         };
         let state = AppState {
             leptos_options: leptos_options(&config, local_addr),
             db: db.clone(),
             config: Arc::new(config),
-            clock,
+            clock: clock.clone(),
             auth: Arc::new(auth),
             public_origin: public_origin.into(),
         };
@@ -98,6 +108,7 @@ impl Application {
             listener,
             router: router(state),
             db,
+            clock,
         })
     }
 
@@ -117,6 +128,7 @@ impl Application {
     where
         F: Future<Output = ()> + Send + 'static,
     {
+        let purger = tokio::spawn(purge_rate_limits(self.db.clone(), self.clock.clone()));
         let result = axum::serve(
             self.listener,
             self.router
@@ -124,8 +136,24 @@ impl Application {
         )
         .with_graceful_shutdown(shutdown)
         .await;
+        purger.abort();
         self.db.close().await;
         result
+    }
+}
+
+/// Deletes throttling rows nobody has hit for a day, so the table holds
+/// only recent attackers and not every address ever seen.
+async fn purge_rate_limits(db: Db, clock: SharedClock) {
+    let mut every = tokio::time::interval(PURGE_EVERY);
+    loop {
+        every.tick().await;
+        let now = clock.now();
+        match rate_limits::purge(&db, now - PURGE_QUIET_FOR, now).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::debug!(purged, "stale rate-limit rows deleted"),
+            Err(error) => tracing::warn!(%error, "could not purge rate-limit rows"),
+        }
     }
 }
 
@@ -154,6 +182,10 @@ fn router(state: AppState) -> Router {
         }
     };
     let shell_options = state.leptos_options.clone();
+    let limits = Limits::new(
+        state.config.max_concurrent_requests,
+        state.config.request_timeout,
+    );
     Router::new()
         .merge(routes::router())
         .leptos_routes_with_context(&state, routes, page_context.clone(), move || {
@@ -168,6 +200,7 @@ fn router(state: AppState) -> Router {
             state.clone(),
             headers::harden,
         ))
+        .layer(middleware::from_fn_with_state(limits, limits::enforce))
         .layer(middleware::from_fn(telemetry::request_id))
         .with_state(state)
 }

@@ -40,6 +40,7 @@ impl AppState {
             db: &self.db,
             hasher: &self.auth.hasher,
             tokens: &self.auth.tokens,
+            throttle: &self.config.throttle,
             refresh_ttl: self.config.refresh_token_ttl,
             now: self.clock.now(),
             client,

@@ -399,7 +399,7 @@ async fn access_tokens_expire(backend: Backend) {
 }
 
 async fn forged_and_foreign_access_tokens_are_refused(backend: Backend) {
-    use jsonwebtoken::{encode, EncodingKey, Header};
+    use jsonwebtoken::{decode_header, encode, EncodingKey, Header};
     let app = spawn_app(backend).await;
     let response = app
         .post_json(
@@ -420,9 +420,15 @@ async fn forged_and_foreign_access_tokens_are_refused(backend: Backend) {
         )
         .unwrap()
     };
+    // Tokens name their key; a forgery names the same one.
+    let header = Header {
+        kid: decode_header(&valid).unwrap().kid,
+        ..Header::default()
+    };
+    assert!(header.kid.is_some());
     let sign = |claims: &Value| {
         encode(
-            &Header::default(),
+            &header,
             claims,
             &EncodingKey::from_secret(TEST_JWT_SECRET.as_bytes()),
         )
@@ -448,9 +454,15 @@ async fn forged_and_foreign_access_tokens_are_refused(backend: Backend) {
         )
     };
     let other_key = encode(
-        &Header::default(),
+        &header,
         &claims,
         &EncodingKey::from_secret(b"another-secret-another-secret-32b"),
+    )
+    .unwrap();
+    let no_kid = encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(TEST_JWT_SECRET.as_bytes()),
     )
     .unwrap();
 
@@ -478,6 +490,7 @@ async fn forged_and_foreign_access_tokens_are_refused(backend: Backend) {
         ("tampered signature", tampered),
         ("alg none", alg_none),
         ("other key", other_key),
+        ("no key id", no_kid),
         ("wrong audience", with("aud", json!("someone-else"))),
         ("wrong issuer", with("iss", json!("http://evil.example"))),
         ("expired", with("exp", json!(now - 120))),

@@ -138,18 +138,26 @@ fn replace_database(url: &str, name: &str) -> String {
     out
 }
 
-/// Configuration for a test server: port 0, the given database, and
+/// The environment of a test server: port 0, the given database, and
 /// whatever `overrides` sets.
-pub fn test_config(database_url: &str, overrides: &[(&str, &str)]) -> Config {
+fn server_vars(database_url: &str, overrides: &[(&str, &str)]) -> HashMap<String, String> {
     let mut vars: HashMap<String, String> = HashMap::from([
         ("PORTCULLIS_LISTEN_ADDR".into(), "127.0.0.1:0".into()),
-        ("PORTCULLIS_JWT_SECRET".into(), TEST_JWT_SECRET.into()),
         ("DATABASE_URL".into(), database_url.into()),
         ("PORTCULLIS_DB_MAX_CONNECTIONS".into(), "5".into()),
     ]);
+    // EdDSA configurations bring their own key and refuse an HS256 secret.
+    if !overrides.contains(&("PORTCULLIS_JWT_ALGORITHM", "EdDSA")) {
+        vars.insert("PORTCULLIS_JWT_SECRET".into(), TEST_JWT_SECRET.into());
+    }
     for (k, v) in overrides {
         vars.insert((*k).into(), (*v).into());
     }
+    vars
+}
+
+pub fn test_config(database_url: &str, overrides: &[(&str, &str)]) -> Config {
+    let vars = server_vars(database_url, overrides);
     Config::from_lookup(|k| vars.get(k).cloned()).expect("valid test configuration")
 }
 
@@ -337,4 +345,65 @@ fn replace_database_keeps_credentials_host_and_query() {
         "postgres://u:p@h/y?sslmode=disable"
     );
     assert_eq!(replace_database("postgres://h:1", "z"), "postgres://h:1/z");
+}
+
+/// The real `portcullis` binary, serving on a port of its choosing until
+/// dropped: what a second replica is.
+pub struct ServerProcess {
+    child: std::process::Child,
+    address: String,
+}
+
+impl ServerProcess {
+    pub fn start(database_url: &str, overrides: &[(&str, &str)]) -> Self {
+        use std::io::{BufRead, BufReader};
+
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"));
+        command
+            .env_clear()
+            .envs(server_vars(database_url, overrides))
+            .env("PORTCULLIS_LOG_FORMAT", "json")
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit());
+        let mut child = command.spawn().expect("start the portcullis binary");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (found, address) = std::sync::mpsc::channel();
+        // Reads the log until the listening line, then keeps draining it so
+        // the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut found = Some(found);
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(sender) = found.as_ref() {
+                    let listening = serde_json::from_str::<Value>(&line)
+                        .ok()
+                        .filter(|v| v["fields"]["message"] == "portcullis listening")
+                        .and_then(|v| v["fields"]["addr"].as_str().map(str::to_owned));
+                    if let Some(addr) = listening {
+                        let _ = sender.send(addr);
+                        found = None;
+                    }
+                }
+            }
+        });
+        let addr = address
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the binary reports its address");
+        Self {
+            child,
+            address: format!("http://{addr}"),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

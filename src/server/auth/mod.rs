@@ -4,6 +4,8 @@
 pub mod cookies;
 pub mod csrf;
 pub mod extract;
+pub mod keys;
 pub mod password;
 pub mod service;
+pub mod throttle;
 pub mod tokens;

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::{
     password::{HashError, PasswordHasher},
+    throttle::{self, LoginKeys, Scope, ThrottlePolicy, Throttled},
     tokens::{hash_refresh_token, AccessTokens, Principal, RefreshToken, TokenError},
 };
 use crate::{
@@ -44,6 +45,9 @@ pub enum AuthError {
     Unauthenticated,
     #[error("password hashing is saturated")]
     Busy,
+    /// Too many attempts; try again after this many seconds.
+    #[error("throttled for {0} s")]
+    Throttled(u64),
     /// No such thing for this user.
     #[error("not found")]
     NotFound,
@@ -87,6 +91,7 @@ pub struct AuthContext<'a> {
     pub db: &'a Db,
     pub hasher: &'a PasswordHasher,
     pub tokens: &'a AccessTokens,
+    pub throttle: &'a ThrottlePolicy,
     pub refresh_ttl: Duration,
     pub now: DateTime<Utc>,
     pub client: &'a ClientInfo,
@@ -156,6 +161,7 @@ impl AuthContext<'_> {
         password: &str,
         display_name: Option<&str>,
     ) -> Result<Issued, AuthError> {
+        self.rate_limit(Scope::SignupIp).await?;
         let email = Email::parse(email)?;
         let display_name = match display_name.map(str::trim).filter(|s| !s.is_empty()) {
             Some(name) => DisplayName::parse(name)?,
@@ -192,12 +198,20 @@ impl AuthContext<'_> {
 
     /// Unknown email, wrong password and disabled account are one answer,
     /// and take as long: unknown emails are checked against a dummy hash.
+    /// Throttling is keyed by the email as given, so it too answers alike.
     pub async fn login(&self, email: &str, password: &str) -> Result<Issued, AuthError> {
         let password = Password::parse_for_sign_in(password)?;
         let user = match Email::parse(email) {
             Ok(email) => users::find_by_email(self.db, email.as_str()).await?,
             Err(_) => None,
         };
+        let user_id = user.as_ref().map(|u| u.id);
+        let keys = LoginKeys::new(email, self.client);
+        if let Some(refused) =
+            throttle::check_login(self.db, self.throttle, &keys, self.now).await?
+        {
+            return Err(self.throttled(refused, "refused", user_id).await);
+        }
         let stored = user.as_ref().and_then(UserRecord::stored_hash);
         let verified = self.hasher.verify(&password, stored.as_ref()).await?;
         let user = match user {
@@ -211,19 +225,45 @@ impl AuthContext<'_> {
                 self.audit(
                     EventType::Login,
                     Outcome::Failure,
-                    other.map(|u| u.id),
+                    user_id,
                     json!({ "reason": reason }),
                 )
                 .await;
+                let imposed =
+                    throttle::login_failed(self.db, self.throttle, &keys, self.now).await?;
+                for block in imposed {
+                    self.throttled(block, "blocked", user_id).await;
+                }
                 return Err(AuthError::InvalidCredentials);
             }
         };
+        throttle::login_succeeded(self.db, self.throttle, &keys).await?;
         if verified.needs_rehash {
             self.upgrade_hash(&user, &password).await;
         }
         self.audit(EventType::Login, Outcome::Success, Some(user.id), json!({}))
             .await;
         self.start_session(user).await
+    }
+
+    /// Counts this request against a per-address limit.
+    async fn rate_limit(&self, scope: Scope) -> Result<(), AuthError> {
+        match throttle::rate_limit(self.db, self.throttle, scope, self.client, self.now).await? {
+            Some(refused) => Err(self.throttled(refused, "refused", None).await),
+            None => Ok(()),
+        }
+    }
+
+    /// Audits a throttle decision and returns the error a refusal gets.
+    async fn throttled(&self, t: Throttled, action: &str, user: Option<Uuid>) -> AuthError {
+        self.audit(
+            EventType::Throttled,
+            Outcome::Failure,
+            user,
+            json!({ "scope": t.scope.as_str(), "action": action, "retry_after_secs": t.retry_after_secs }),
+        )
+        .await;
+        AuthError::Throttled(t.retry_after_secs)
     }
 
     /// Re-hashes with the current parameters; failure only delays the upgrade.
@@ -298,6 +338,7 @@ impl AuthContext<'_> {
     /// Rotates `raw`: the old token is spent and a new one issued. A spent
     /// token presented again after the grace window revokes its family.
     pub async fn refresh(&self, raw: &str) -> Result<Issued, AuthError> {
+        self.rate_limit(Scope::RefreshIp).await?;
         let Some(record) = refresh_tokens::find_by_hash(self.db, &hash_refresh_token(raw)).await?
         else {
             return Err(AuthError::Unauthenticated);

@@ -3,13 +3,14 @@
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::{DateTime, Duration, Utc};
-use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{decode, decode_header, encode, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::server::secret::Secret;
+use super::keys::{KeyError, KeySet};
+use crate::server::config::SigningKeys;
 
 /// Clock skew tolerated when checking `exp`.
 pub const LEEWAY_SECS: i64 = 30;
@@ -52,8 +53,7 @@ pub enum TokenError {
 }
 
 pub struct AccessTokens {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    keys: KeySet,
     validation: Validation,
     issuer: String,
     audience: String,
@@ -61,22 +61,32 @@ pub struct AccessTokens {
 }
 
 impl AccessTokens {
-    pub fn hs256(secret: &Secret, issuer: String, audience: String, ttl: Duration) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
+    pub fn new(
+        keys: &SigningKeys,
+        issuer: String,
+        audience: String,
+        ttl: Duration,
+    ) -> Result<Self, KeyError> {
+        let keys = KeySet::new(keys)?;
+        let mut validation = Validation::new(keys.algorithm());
         validation.set_issuer(&[&issuer]);
         validation.set_audience(&[&audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         // Expiry is checked against the injected clock in `verify`.
         validation.validate_exp = false;
         validation.leeway = 0;
-        Self {
-            encoding: EncodingKey::from_secret(secret.expose()),
-            decoding: DecodingKey::from_secret(secret.expose()),
+        Ok(Self {
+            keys,
             validation,
             issuer,
             audience,
             ttl,
-        }
+        })
+    }
+
+    /// The public keys, for `/.well-known/jwks.json`.
+    pub fn jwks(&self) -> &serde_json::Value {
+        self.keys.jwks()
     }
 
     pub fn issue(
@@ -100,14 +110,24 @@ impl AccessTokens {
             sid: session_id.to_string(),
             typ: ACCESS_TOKEN_TYPE.to_owned(),
         };
-        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(|e| TokenError::Signing(e.to_string()))?;
+        let (kid, key) = self.keys.signing();
+        let mut header = Header::new(self.keys.algorithm());
+        header.kid = Some(kid.to_owned());
+        let token =
+            encode(&header, &claims, key).map_err(|e| TokenError::Signing(e.to_string()))?;
         Ok((token, expires_at))
     }
 
-    /// Checks signature (HS256 only), issuer, audience, type and expiry.
+    /// Checks the signature (the configured algorithm only, by a key still
+    /// configured), issuer, audience, type and expiry.
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Principal, TokenError> {
-        let data = decode::<AccessClaims>(token, &self.decoding, &self.validation)
+        let header = decode_header(token).map_err(|e| TokenError::Invalid(e.to_string()))?;
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.keys.verifying(kid))
+            .ok_or_else(|| TokenError::Invalid("unknown signing key".into()))?;
+        let data = decode::<AccessClaims>(token, key, &self.validation)
             .map_err(|e| TokenError::Invalid(e.to_string()))?;
         let claims = data.claims;
         if claims.typ != ACCESS_TOKEN_TYPE {
@@ -166,14 +186,41 @@ pub fn hash_refresh_token(raw: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::secret::Secret;
 
-    fn tokens() -> AccessTokens {
-        AccessTokens::hs256(
-            &Secret::new(vec![7; 32]),
+    fn hs256(secret: u8, accepted: &[u8], issuer: &str, audience: &str) -> AccessTokens {
+        let keys = SigningKeys::Hs256 {
+            current: Secret::new(vec![secret; 32]),
+            accepted: accepted.iter().map(|b| Secret::new(vec![*b; 32])).collect(),
+        };
+        AccessTokens::new(&keys, issuer.into(), audience.into(), Duration::minutes(15)).unwrap()
+    }
+
+    fn eddsa(seed: u8, accepted: &[u8]) -> AccessTokens {
+        let keys = SigningKeys::EdDsa {
+            current: Secret::new(vec![seed; 32]),
+            accepted_public: accepted
+                .iter()
+                .map(|b| super::super::keys::ed25519_public(&[*b; 32]))
+                .collect(),
+        };
+        AccessTokens::new(
+            &keys,
             "http://issuer".into(),
             "portcullis".into(),
             Duration::minutes(15),
         )
+        .unwrap()
+    }
+
+    fn tokens() -> AccessTokens {
+        hs256(7, &[], "http://issuer", "portcullis")
+    }
+
+    fn mint(t: &AccessTokens, now: DateTime<Utc>) -> String {
+        t.issue(Uuid::new_v4(), Uuid::new_v4(), "a@example.com", "user", now)
+            .unwrap()
+            .0
     }
 
     #[test]
@@ -202,25 +249,10 @@ mod tests {
     fn tokens_from_another_key_issuer_or_audience_fail() {
         let now = Utc::now();
         let id = Uuid::new_v4();
-        let other_key = AccessTokens::hs256(
-            &Secret::new(vec![8; 32]),
-            "http://issuer".into(),
-            "portcullis".into(),
-            Duration::minutes(15),
-        );
-        let other_iss = AccessTokens::hs256(
-            &Secret::new(vec![7; 32]),
-            "http://elsewhere".into(),
-            "portcullis".into(),
-            Duration::minutes(15),
-        );
-        let other_aud = AccessTokens::hs256(
-            &Secret::new(vec![7; 32]),
-            "http://issuer".into(),
-            "another-service".into(),
-            Duration::minutes(15),
-        );
-        for minted_by in [other_key, other_iss, other_aud] {
+        let other_key = hs256(8, &[], "http://issuer", "portcullis");
+        let other_iss = hs256(7, &[], "http://elsewhere", "portcullis");
+        let other_aud = hs256(7, &[], "http://issuer", "another-service");
+        for minted_by in [other_key, other_iss, other_aud, eddsa(7, &[])] {
             let (jwt, _) = minted_by
                 .issue(id, Uuid::new_v4(), "a@example.com", "user", now)
                 .unwrap();
@@ -229,6 +261,64 @@ mod tests {
                 Err(TokenError::Invalid(_))
             ));
         }
+    }
+
+    #[test]
+    fn older_keys_verify_until_removed_and_new_tokens_use_the_current_key() {
+        let now = Utc::now();
+        for (old, rotated, removed) in [
+            (
+                hs256(1, &[], "http://issuer", "portcullis"),
+                hs256(2, &[1], "http://issuer", "portcullis"),
+                hs256(2, &[], "http://issuer", "portcullis"),
+            ),
+            (eddsa(1, &[]), eddsa(2, &[1]), eddsa(2, &[])),
+        ] {
+            let old_token = mint(&old, now);
+            assert!(rotated.verify(&old_token, now).is_ok());
+            assert!(matches!(
+                removed.verify(&old_token, now),
+                Err(TokenError::Invalid(_))
+            ));
+            // New tokens carry the new key's kid, so the old set rejects them.
+            let new_token = mint(&rotated, now);
+            assert!(removed.verify(&new_token, now).is_ok());
+            assert!(old.verify(&new_token, now).is_err());
+        }
+    }
+
+    #[test]
+    fn a_token_without_a_kid_or_with_another_algorithm_fails() {
+        let now = Utc::now();
+        let claims = AccessClaims {
+            sub: Uuid::new_v4().to_string(),
+            email: "a@example.com".into(),
+            role: "user".into(),
+            iss: "http://issuer".into(),
+            aud: "portcullis".into(),
+            iat: now.timestamp(),
+            exp: now.timestamp() + 60,
+            jti: "x".into(),
+            sid: Uuid::new_v4().to_string(),
+            typ: ACCESS_TOKEN_TYPE.into(),
+        };
+        let key = jsonwebtoken::EncodingKey::from_secret(&[7; 32]);
+        let bare = encode(&Header::default(), &claims, &key).unwrap();
+        assert!(matches!(
+            tokens().verify(&bare, now),
+            Err(TokenError::Invalid(_))
+        ));
+        // An HS256 token under the kid of an EdDSA key: algorithm confusion.
+        let ed = eddsa(7, &[]);
+        let header = Header {
+            kid: decode_header(mint(&ed, now)).unwrap().kid,
+            ..Header::default()
+        };
+        let confused = encode(&header, &claims, &key).unwrap();
+        assert!(matches!(
+            ed.verify(&confused, now),
+            Err(TokenError::Invalid(_))
+        ));
     }
 
     #[test]

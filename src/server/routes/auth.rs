@@ -88,8 +88,24 @@ impl From<AuthError> for ApiError {
                 ApiError::unavailable("Too many sign-ins at once. Try again in a moment.")
                     .with_retry_after(1)
             }
+            AuthError::Throttled(secs) => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                format!("Too many attempts. Try again in {}.", wait_text(secs)),
+            )
+            .with_retry_after(secs),
             AuthError::Internal(detail) => ApiError::internal(detail),
         }
+    }
+}
+
+/// "45 seconds", "3 minutes": how long a throttled client should wait.
+fn wait_text(secs: u64) -> String {
+    match secs {
+        0..=1 => "a second".into(),
+        2..=59 => format!("{secs} seconds"),
+        60..=119 => "a minute".into(),
+        _ => format!("{} minutes", secs.div_ceil(60)),
     }
 }
 

@@ -4,6 +4,7 @@
 mod auth;
 mod health;
 pub mod json;
+mod jwks;
 
 use axum::{
     extract::DefaultBodyLimit,
@@ -17,6 +18,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        .route("/.well-known/jwks.json", get(jwks::jwks))
         .route("/api/auth/signup", post(auth::signup))
         .route("/api/auth/login", post(auth::login))
         .route("/api/auth/refresh", post(auth::refresh))

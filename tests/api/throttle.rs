@@ -1,0 +1,325 @@
+//! Brute-force throttling and rate limits, kept in the database.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::helpers::{
+    spawn_app_with, Backend, ServerProcess, TestApp, TestDatabase, GOOD_PASSWORD,
+};
+use crate::on_both_backends;
+
+on_both_backends!(
+    account_throttle_kicks_in_backs_off_and_releases,
+    a_successful_sign_in_resets_the_account_count,
+    throttled_answers_are_the_same_for_real_and_unknown_accounts,
+    one_address_failing_across_accounts_is_throttled,
+    forwarded_for_is_believed_only_from_trusted_proxies,
+    signup_is_rate_limited_per_address,
+    refresh_is_rate_limited_per_address,
+    two_processes_on_one_database_enforce_one_limit,
+    disabled_throttling_never_refuses,
+);
+
+const WRONG: &str = "not-the-password-at-all";
+
+async fn attempt(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
+    app.login(&app.new_client(), email, password).await
+}
+
+fn retry_after(response: &reqwest::Response) -> u64 {
+    response
+        .headers()
+        .get("retry-after")
+        .expect("Retry-After")
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+async fn throttled_events(app: &TestApp) -> Vec<Value> {
+    let rows: Vec<sqlx::types::Json<Value>> = portcullis::with_pool!(&app.db, |pool| {
+        sqlx::query_scalar(
+            "SELECT details FROM audit_events WHERE event_type = 'throttled' ORDER BY id",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap()
+    });
+    rows.into_iter().map(|j| j.0).collect()
+}
+
+async fn account_throttle_kicks_in_backs_off_and_releases(backend: Backend) {
+    let app = spawn_app_with(backend, &[]).await;
+    let email = app.signup(&app.client).await;
+
+    for _ in 0..5 {
+        assert_eq!(attempt(&app, &email, WRONG).await.status(), 401);
+    }
+    // Five failures: now even the right password waits.
+    let refused = attempt(&app, &email, GOOD_PASSWORD).await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(retry_after(&refused), 5);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "too_many_requests");
+    assert!(body["request_id"].is_string());
+
+    // The block ends; another failure doubles the next one.
+    app.clock.advance(Duration::from_secs(5));
+    assert_eq!(attempt(&app, &email, WRONG).await.status(), 401);
+    let refused = attempt(&app, &email, GOOD_PASSWORD).await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(retry_after(&refused), 10);
+
+    // Backing off, not locking out: the owner gets in once it passes.
+    app.clock.advance(Duration::from_secs(10));
+    assert_eq!(attempt(&app, &email, GOOD_PASSWORD).await.status(), 200);
+
+    // Each block imposed and each refusal is audited, with no secret.
+    let events = throttled_events(&app).await;
+    let actions: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| (e["scope"].as_str().unwrap(), e["action"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("login_account", "blocked"),
+            ("login_account", "refused"),
+            ("login_account", "blocked"),
+            ("login_account", "refused"),
+        ]
+    );
+    assert!(!events.iter().any(|e| e.to_string().contains(GOOD_PASSWORD)));
+}
+
+async fn a_successful_sign_in_resets_the_account_count(backend: Backend) {
+    let app = spawn_app_with(backend, &[]).await;
+    let email = app.signup(&app.client).await;
+
+    for _ in 0..4 {
+        assert_eq!(attempt(&app, &email, WRONG).await.status(), 401);
+    }
+    assert_eq!(attempt(&app, &email, GOOD_PASSWORD).await.status(), 200);
+    // The count started over: four more failures are still below the limit.
+    for _ in 0..4 {
+        assert_eq!(attempt(&app, &email, WRONG).await.status(), 401);
+    }
+    assert_eq!(attempt(&app, &email, GOOD_PASSWORD).await.status(), 200);
+}
+
+async fn throttled_answers_are_the_same_for_real_and_unknown_accounts(backend: Backend) {
+    let app = spawn_app_with(backend, &[]).await;
+    let real = app.signup(&app.client).await;
+    let unknown = "nobody-here@example.com";
+
+    let mut answers = Vec::new();
+    for email in [real.as_str(), unknown] {
+        for _ in 0..5 {
+            assert_eq!(attempt(&app, email, WRONG).await.status(), 401);
+        }
+        let refused = attempt(&app, email, WRONG).await;
+        let status = refused.status();
+        let wait = retry_after(&refused);
+        let mut body: Value = refused.json().await.unwrap();
+        body.as_object_mut().unwrap().remove("request_id");
+        answers.push((status, wait, body));
+    }
+    assert_eq!(answers[0].0, 429);
+    assert_eq!(answers[0], answers[1]);
+}
+
+async fn one_address_failing_across_accounts_is_throttled(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        &[
+            ("PORTCULLIS_LOGIN_FAILURES_PER_IP", "3"),
+            ("PORTCULLIS_TRUSTED_PROXIES", "127.0.0.1"),
+        ],
+    )
+    .await;
+    let from = |ip: &'static str, n: usize| {
+        let app = &app;
+        async move {
+            app.new_client()
+                .post(app.url("/api/auth/login"))
+                .header("x-forwarded-for", ip)
+                .json(&json!({ "email": format!("victim-{n}@example.com"), "password": WRONG }))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for n in 0..3 {
+        assert_eq!(from("198.51.100.7", n).await.status(), 401);
+    }
+    // A fourth, fresh account from the same address is refused...
+    let refused = from("198.51.100.7", 99).await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(retry_after(&refused), 5);
+    // ...while another address is not.
+    assert_eq!(from("203.0.113.50", 99).await.status(), 401);
+
+    let scopes: Vec<Value> = throttled_events(&app)
+        .await
+        .into_iter()
+        .map(|e| e["scope"].clone())
+        .collect();
+    assert!(scopes.contains(&json!("login_ip")), "{scopes:?}");
+}
+
+async fn forwarded_for_is_believed_only_from_trusted_proxies(backend: Backend) {
+    let overrides = [("PORTCULLIS_LOGIN_FAILURES_PER_IP", "2")];
+    let direct = spawn_app_with(backend, &overrides).await;
+    // Untrusted peer: a new X-Forwarded-For each time changes nothing.
+    for n in 0..2 {
+        let response = direct
+            .new_client()
+            .post(direct.url("/api/auth/login"))
+            .header("x-forwarded-for", format!("192.0.2.{n}"))
+            .json(&json!({ "email": format!("a{n}@example.com"), "password": WRONG }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401);
+    }
+    let response = direct
+        .new_client()
+        .post(direct.url("/api/auth/login"))
+        .header("x-forwarded-for", "192.0.2.200")
+        .json(&json!({ "email": "a9@example.com", "password": WRONG }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+
+    // Behind a trusted proxy, the forwarded address is the client: it is
+    // what sessions show, and what throttling counts.
+    let proxied = spawn_app_with(
+        backend,
+        &[
+            ("PORTCULLIS_LOGIN_FAILURES_PER_IP", "2"),
+            ("PORTCULLIS_TRUSTED_PROXIES", "127.0.0.0/8"),
+        ],
+    )
+    .await;
+    let client = proxied.new_client();
+    let email = format!("user-{}@example.com", uuid::Uuid::new_v4().simple());
+    let response = client
+        .post(proxied.url("/api/auth/signup"))
+        .header("x-forwarded-for", "10.9.9.9, 198.51.100.23")
+        .json(&json!({ "email": email, "password": GOOD_PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let listed: Value = client
+        .get(proxied.url("/api/auth/sessions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["sessions"][0]["ip"], "198.51.100.23");
+    for n in 0..3 {
+        let response = proxied
+            .new_client()
+            .post(proxied.url("/api/auth/login"))
+            .header("x-forwarded-for", format!("192.0.2.{n}"))
+            .json(&json!({ "email": format!("a{n}@example.com"), "password": WRONG }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "attempt {n}");
+    }
+}
+
+async fn signup_is_rate_limited_per_address(backend: Backend) {
+    let app = spawn_app_with(backend, &[("PORTCULLIS_SIGNUP_LIMIT_PER_HOUR", "2")]).await;
+    app.signup(&app.new_client()).await;
+    app.signup(&app.new_client()).await;
+
+    let refused = app
+        .post_json(
+            &app.new_client(),
+            "/api/auth/signup",
+            &json!({ "email": "third@example.com", "password": GOOD_PASSWORD }),
+        )
+        .await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(retry_after(&refused), 3600);
+    // Refused before anything was written.
+    let users: i64 = portcullis::with_pool!(&app.db, |pool| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users"
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap());
+    assert_eq!(users, 2);
+
+    app.clock.advance(Duration::from_secs(3600));
+    app.signup(&app.new_client()).await;
+}
+
+async fn refresh_is_rate_limited_per_address(backend: Backend) {
+    let app = spawn_app_with(backend, &[("PORTCULLIS_REFRESH_LIMIT_PER_MINUTE", "2")]).await;
+    let client = app.new_client();
+    app.signup(&client).await;
+
+    assert_eq!(app.refresh(&client).await.status(), 200);
+    assert_eq!(app.refresh(&client).await.status(), 200);
+    let refused = app.refresh(&client).await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(retry_after(&refused), 60);
+    // A refusal is not a sign-out: the cookies stay and work later.
+    assert!(refused.headers().get("set-cookie").is_none());
+    app.clock.advance(Duration::from_secs(60));
+    assert_eq!(app.refresh(&client).await.status(), 200);
+}
+
+/// Two real `portcullis` processes, one database: failures on either count
+/// towards one limit, so the sixth attempt is refused by both.
+async fn two_processes_on_one_database_enforce_one_limit(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let first = ServerProcess::start(&database.url, &[]);
+    let second = ServerProcess::start(&database.url, &[]);
+    let client = reqwest::Client::new();
+    let signup = client
+        .post(first.url("/api/auth/signup"))
+        .json(&json!({ "email": "shared@example.com", "password": GOOD_PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signup.status(), 201);
+
+    let login = |server: &ServerProcess, password: &str| {
+        client
+            .post(server.url("/api/auth/login"))
+            .json(&json!({ "email": "shared@example.com", "password": password }))
+            .send()
+    };
+    for n in 0..5 {
+        let server = if n % 2 == 0 { &first } else { &second };
+        assert_eq!(
+            login(server, WRONG).await.unwrap().status(),
+            401,
+            "attempt {n}"
+        );
+    }
+    // Three failures went to the first process, two to the second; neither
+    // alone reached five, yet both refuse.
+    assert_eq!(login(&first, GOOD_PASSWORD).await.unwrap().status(), 429);
+    assert_eq!(login(&second, GOOD_PASSWORD).await.unwrap().status(), 429);
+}
+
+async fn disabled_throttling_never_refuses(backend: Backend) {
+    let app = spawn_app_with(backend, &[("PORTCULLIS_THROTTLE", "off")]).await;
+    let email = app.signup(&app.client).await;
+    for _ in 0..8 {
+        assert_eq!(attempt(&app, &email, WRONG).await.status(), 401);
+    }
+    assert_eq!(attempt(&app, &email, GOOD_PASSWORD).await.status(), 200);
+    assert!(throttled_events(&app).await.is_empty());
+}
