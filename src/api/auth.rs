@@ -9,7 +9,7 @@ use leptos::server_fn::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::model::{CurrentSession, SessionInfo, User};
+use crate::model::{ActivityEntry, CurrentSession, SessionInfo, SessionSummary, User};
 #[cfg(feature = "ssr")]
 use crate::server::auth::service::AuthError;
 
@@ -169,9 +169,7 @@ pub async fn update_profile(
     new_password: Option<String>,
 ) -> Result<User, AuthFnError> {
     let call = ssr::Call::new().await?;
-    let Some(principal) = call.principal() else {
-        return Err(call.refuse(AuthError::Unauthenticated));
-    };
+    let principal = call.require_principal()?;
     // Empty form fields mean "leave unchanged".
     let present = |v: &Option<String>| v.as_deref().filter(|s| !s.is_empty()).map(str::to_owned);
     let (display_name, current_password, new_password) = (
@@ -191,6 +189,51 @@ pub async fn update_profile(
         .await
         .map_err(|e| call.refuse(e))?;
     Ok(user.to_public())
+}
+
+/// The signed-in user's live sessions, this one marked.
+#[server(prefix = "/api/auth/ui", endpoint = "sessions", input = GetUrl)]
+pub async fn list_sessions() -> Result<Vec<SessionSummary>, AuthFnError> {
+    let call = ssr::Call::new().await?;
+    call.no_store();
+    let principal = call.require_principal()?;
+    let auth = call.state.auth_context(&call.client);
+    auth.sessions(&principal).await.map_err(|e| call.refuse(e))
+}
+
+/// Ends one of the user's sessions (another device).
+#[server(prefix = "/api/auth/ui", endpoint = "sessions/revoke")]
+pub async fn revoke_session(id: String) -> Result<(), AuthFnError> {
+    let call = ssr::Call::new().await?;
+    let principal = call.require_principal()?;
+    // A malformed id is as unknown as someone else's.
+    let id = uuid::Uuid::parse_str(&id).map_err(|_| call.refuse(AuthError::NotFound))?;
+    let auth = call.state.auth_context(&call.client);
+    auth.revoke_session(&principal, id)
+        .await
+        .map_err(|e| call.refuse(e))
+}
+
+/// Ends every session of the user but this one.
+#[server(prefix = "/api/auth/ui", endpoint = "sessions/revoke-others")]
+pub async fn revoke_other_sessions() -> Result<(), AuthFnError> {
+    let call = ssr::Call::new().await?;
+    let principal = call.require_principal()?;
+    let auth = call.state.auth_context(&call.client);
+    auth.revoke_other_sessions(&principal)
+        .await
+        .map(|_| ())
+        .map_err(|e| call.refuse(e))
+}
+
+/// The user's recent security events, newest first.
+#[server(prefix = "/api/auth/ui", endpoint = "activity", input = GetUrl)]
+pub async fn get_activity() -> Result<Vec<ActivityEntry>, AuthFnError> {
+    let call = ssr::Call::new().await?;
+    call.no_store();
+    let principal = call.require_principal()?;
+    let auth = call.state.auth_context(&call.client);
+    auth.activity(&principal).await.map_err(|e| call.refuse(e))
 }
 
 #[cfg(feature = "ssr")]
@@ -248,6 +291,12 @@ mod ssr {
 
         pub fn principal(&self) -> Option<Principal> {
             principal_from_headers(&self.state, &self.headers)
+        }
+
+        /// The caller, or the 401 that tells the app to refresh.
+        pub fn require_principal(&self) -> Result<Principal, AuthFnError> {
+            self.principal()
+                .ok_or_else(|| self.refuse(AuthError::Unauthenticated))
         }
 
         pub fn no_store(&self) {

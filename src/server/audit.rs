@@ -99,7 +99,9 @@ pub struct ActivityRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// The user's most recent security events, newest first.
+/// The user's most recent security events, newest first. Routine token
+/// refreshes (one every few minutes per session) are left out; a detected
+/// reuse is not.
 pub async fn recent_for_user(
     db: &Db,
     user_id: Uuid,
@@ -107,7 +109,8 @@ pub async fn recent_for_user(
 ) -> Result<Vec<ActivityRow>, sqlx::Error> {
     with_pool!(db, |pool| sqlx::query_as::<_, ActivityRow>(
         "SELECT event_type, outcome, ip, user_agent, created_at FROM audit_events \
-         WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+         WHERE user_id = $1 AND event_type <> 'refresh' \
+         ORDER BY created_at DESC, id DESC LIMIT $2"
     )
     .bind(user_id)
     .bind(limit)

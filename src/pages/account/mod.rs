@@ -1,3 +1,5 @@
+mod security;
+
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Redirect;
@@ -64,6 +66,7 @@ fn AccountDetails(session: CurrentSession, status: AccountStatus) -> impl IntoVi
                     <SubmitButton label="Sign out" busy_label="Signing out…" pending=auth.logout.pending()/>
                 </ActionForm>
             </section>
+            <security::SecurityPanels auth/>
             <ProfileForm auth display_name=user.display_name.clone() status=status.profile/>
             <PasswordForm auth email=user.email.clone() display_name=user.display_name status=status.password/>
         </div>
