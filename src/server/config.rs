@@ -71,6 +71,10 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Requests served at once; more get 503 at once instead of queueing.
     pub max_concurrent_requests: usize,
+    /// Open connections at once; more are closed on arrival.
+    pub max_connections: usize,
+    /// The longest a client may take to send a request's headers.
+    pub header_timeout: Duration,
     pub site_root: PathBuf,
     pub log_format: LogFormat,
 }
@@ -243,6 +247,15 @@ impl Config {
             1,
             1_000_000,
         )? as usize;
+        let max_connections =
+            parse_number(&get, "PORTCULLIS_MAX_CONNECTIONS", 10_000, 1, 1_000_000)? as usize;
+        let header_timeout = Duration::from_secs(parse_number(
+            &get,
+            "PORTCULLIS_HEADER_TIMEOUT_SECS",
+            10,
+            1,
+            600,
+        )?);
 
         let site_root =
             PathBuf::from(get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()));
@@ -279,6 +292,8 @@ impl Config {
             trusted_proxies,
             request_timeout,
             max_concurrent_requests,
+            max_connections,
+            header_timeout,
             site_root,
             log_format,
         })
@@ -604,6 +619,8 @@ mod tests {
             ("PORTCULLIS_TRUSTED_PROXIES", "proxy.local"),
             ("PORTCULLIS_REQUEST_TIMEOUT_SECS", "0"),
             ("PORTCULLIS_MAX_CONCURRENT_REQUESTS", "none"),
+            ("PORTCULLIS_MAX_CONNECTIONS", "0"),
+            ("PORTCULLIS_HEADER_TIMEOUT_SECS", "forever"),
         ];
         for (var, value) in cases {
             let err = config(&[(var, value)]).unwrap_err();

@@ -13,6 +13,7 @@ pub mod rate_limits;
 pub mod refresh_tokens;
 pub mod routes;
 pub mod secret;
+pub mod serve;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -21,6 +21,7 @@ use super::{
     headers,
     limits::{self, Limits},
     rate_limits, routes,
+    serve::{self, ConnectionLimits},
     state::{AppState, AuthKeys},
     telemetry,
 };
@@ -44,6 +45,7 @@ pub struct Application {
     router: Router,
     db: Db,
     clock: SharedClock,
+    connection_limits: ConnectionLimits,
 }
 
 /// How often stale throttling rows are deleted, and how quiet they must be.
@@ -106,6 +108,10 @@ impl Application {
         };
         Ok(Self {
             listener,
+            connection_limits: ConnectionLimits {
+                max_connections: state.config.max_connections,
+                header_timeout: state.config.header_timeout,
+            },
             router: router(state),
             db,
             clock,
@@ -129,13 +135,8 @@ impl Application {
         F: Future<Output = ()> + Send + 'static,
     {
         let purger = tokio::spawn(purge_rate_limits(self.db.clone(), self.clock.clone()));
-        let result = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let result =
+            serve::serve(self.listener, self.router, self.connection_limits, shutdown).await;
         purger.abort();
         self.db.close().await;
         result
