@@ -92,7 +92,10 @@ async fn trickled_headers_are_cut_off_and_connections_are_capped() {
     .await;
     assert!(cut_off.is_ok(), "the slow connection was never closed");
     let rest = String::from_utf8_lossy(&rest);
-    assert!(rest.is_empty() || rest.starts_with("HTTP/1.1 408"), "{rest}");
+    assert!(
+        rest.is_empty() || rest.starts_with("HTTP/1.1 408"),
+        "{rest}"
+    );
 
     // Its slot is free again (released just after the socket closes).
     let mut served = false;

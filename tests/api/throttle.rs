@@ -19,6 +19,7 @@ on_both_backends!(
     refresh_is_rate_limited_per_address,
     two_processes_on_one_database_enforce_one_limit,
     disabled_throttling_never_refuses,
+    a_burst_of_parallel_guesses_gets_only_the_free_attempts,
 );
 
 const WRONG: &str = "not-the-password-at-all";
@@ -322,4 +323,29 @@ async fn disabled_throttling_never_refuses(backend: Backend) {
     }
     assert_eq!(attempt(&app, &email, GOOD_PASSWORD).await.status(), 200);
     assert!(throttled_events(&app).await.is_empty());
+}
+
+/// Guesses fired all at once must not slip past the limit while the first
+/// ones are still being checked.
+async fn a_burst_of_parallel_guesses_gets_only_the_free_attempts(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        &[
+            ("PORTCULLIS_HASH_CONCURRENCY", "1"),
+            ("PORTCULLIS_HASH_QUEUE_TIMEOUT_MS", "60000"),
+        ],
+    )
+    .await;
+    let email = app.signup(&app.client).await;
+
+    let attempts = (0..20).map(|_| attempt(&app, &email, WRONG));
+    let statuses: Vec<u16> = futures::future::join_all(attempts)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+
+    let guessed = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((guessed, refused), (5, 15), "{statuses:?}");
 }

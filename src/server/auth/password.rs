@@ -9,7 +9,7 @@ use argon2::{
     },
     Algorithm, Argon2, Params, Version,
 };
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::validate::Password;
 
@@ -54,6 +54,12 @@ pub struct Verified {
     pub matches: bool,
     /// The stored hash used weaker parameters than configured now.
     pub needs_rehash: bool,
+}
+
+/// The right to run one hash now. Taking it before a last check (such as
+/// throttling) means the check sees everything decided while waiting.
+pub struct HashSlot {
+    _permit: OwnedSemaphorePermit,
 }
 
 pub struct PasswordHasher {
@@ -114,12 +120,35 @@ impl PasswordHasher {
         password: &Password,
         stored: Option<&StoredHash>,
     ) -> Result<Verified, HashError> {
+        let slot = self.slot().await?;
+        self.verify_in(slot, password, stored)
+            .await
+            .map(|(verified, _slot)| verified)
+    }
+
+    /// Waits for a hashing slot, up to the queue timeout.
+    pub async fn slot(&self) -> Result<HashSlot, HashError> {
+        tokio::time::timeout(self.queue_timeout, self.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| HashError::Busy)?
+            .map(|permit| HashSlot { _permit: permit })
+            .map_err(|_| HashError::Busy)
+    }
+
+    /// Like [`PasswordHasher::verify`], in a slot already taken, which is
+    /// handed back so the caller can record the outcome before releasing it.
+    pub async fn verify_in(
+        &self,
+        slot: HashSlot,
+        password: &Password,
+        stored: Option<&StoredHash>,
+    ) -> Result<(Verified, HashSlot), HashError> {
         let real = stored.is_some();
         let phc = stored.unwrap_or(&self.dummy).0.clone();
         let argon2 = self.argon2.clone();
         let params = self.params;
         let password = password.expose().as_bytes().to_vec();
-        self.run_limited(move || {
+        run_in(slot, move || {
             let parsed = PasswordHash::new(&phc).map_err(|e| HashError::Internal(e.to_string()))?;
             let matches = argon2.verify_password(&password, &parsed).is_ok();
             Ok(Verified {
@@ -135,17 +164,22 @@ impl PasswordHasher {
         T: Send + 'static,
         F: FnOnce() -> Result<T, HashError> + Send + 'static,
     {
-        let permit = tokio::time::timeout(self.queue_timeout, self.permits.clone().acquire_owned())
-            .await
-            .map_err(|_| HashError::Busy)?
-            .map_err(|_| HashError::Busy)?;
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            work()
-        })
+        let slot = self.slot().await?;
+        run_in(slot, work).await.map(|(result, _slot)| result)
+    }
+}
+
+/// Runs `work` on a blocking thread and hands `slot` back with its result.
+/// If the caller goes away meanwhile, the slot stays taken until the work
+/// ends, so the limit holds even for abandoned requests.
+async fn run_in<T, F>(slot: HashSlot, work: F) -> Result<(T, HashSlot), HashError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, HashError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(move || work().map(|result| (result, slot)))
         .await
         .map_err(|e| HashError::Internal(e.to_string()))?
-    }
 }
 
 fn is_weaker(hash: &PasswordHash<'_>, wanted: HashingParams) -> bool {

@@ -207,13 +207,22 @@ impl AuthContext<'_> {
         };
         let user_id = user.as_ref().map(|u| u.id);
         let keys = LoginKeys::new(email, self.client);
+        // Checked once a hashing slot is ours, so attempts that queued
+        // together still see the failures recorded meanwhile: at most one
+        // attempt per slot gets past a block as it is imposed.
+        let slot = self.hasher.slot().await?;
         if let Some(refused) =
             throttle::check_login(self.db, self.throttle, &keys, self.now).await?
         {
+            drop(slot);
             return Err(self.throttled(refused, "refused", user_id).await);
         }
         let stored = user.as_ref().and_then(UserRecord::stored_hash);
-        let verified = self.hasher.verify(&password, stored.as_ref()).await?;
+        // The slot is held until the outcome is recorded.
+        let (verified, slot) = self
+            .hasher
+            .verify_in(slot, &password, stored.as_ref())
+            .await?;
         let user = match user {
             Some(user) if verified.matches && !user.disabled => user,
             other => {
@@ -231,6 +240,7 @@ impl AuthContext<'_> {
                 .await;
                 let imposed =
                     throttle::login_failed(self.db, self.throttle, &keys, self.now).await?;
+                drop(slot);
                 for block in imposed {
                     self.throttled(block, "blocked", user_id).await;
                 }
@@ -238,6 +248,7 @@ impl AuthContext<'_> {
             }
         };
         throttle::login_succeeded(self.db, self.throttle, &keys).await?;
+        drop(slot);
         if verified.needs_rehash {
             self.upgrade_hash(&user, &password).await;
         }
