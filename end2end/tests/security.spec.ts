@@ -40,6 +40,10 @@ test("the account page lists sessions and signs another device out", async ({ pa
   // The laptop's session is gone at once, though its access token has not expired.
   await laptop.goto("/account");
   await expect(laptop).toHaveURL(/\/login\?next=\/account$/);
+
+  // A fresh load of the page (server-rendered, then hydrated) lists the one left.
+  await gotoHydrated(page, "/account");
+  await expect(page.getByTestId("sessions").locator("li.session")).toHaveCount(1);
 });
 
 test("sign out everywhere else keeps only this session; activity shows what happened", async ({ page, request, browser }) => {

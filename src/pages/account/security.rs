@@ -29,9 +29,18 @@ impl Changes {
 #[component]
 pub fn SecurityPanels(auth: Auth) -> impl IntoView {
     let changes = Changes(RwSignal::new(0));
+    // Browser-only resources must not take part in hydration (a page loaded
+    // at /account then never settles), so the panels mount once it is done.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
     view! {
-        <SessionsPanel auth changes/>
-        <ActivityPanel auth changes/>
+        <Show
+            when=move || hydrated.get()
+            fallback=|| view! { <p class="loading panel">"Loading your sessions and activity…"</p> }
+        >
+            <SessionsPanel auth changes/>
+            <ActivityPanel auth changes/>
+        </Show>
     }
 }
 
