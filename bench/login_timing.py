@@ -8,6 +8,7 @@ medians, the 90th percentiles and the ratio of the medians.
 
 Usage: python3 bench/login_timing.py [attempts-per-kind] (default 200)
 Needs the release build: `cargo leptos build --release` (make run does it).
+Set TIMING_DATABASE_URL=postgres://... to measure on PostgreSQL instead.
 """
 
 import http.client
@@ -50,11 +51,13 @@ def post(conn: http.client.HTTPConnection, path: str, body: dict) -> int:
 
 def main() -> None:
     attempts = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-    data = tempfile.mkdtemp(prefix="portcullis-timing-")
+    database = os.environ.get("TIMING_DATABASE_URL")
+    if not database:
+        database = f"sqlite://{tempfile.mkdtemp(prefix='portcullis-timing-')}/timing.db"
     env = dict(
         os.environ,
         PORTCULLIS_LISTEN_ADDR=f"127.0.0.1:{PORT}",
-        DATABASE_URL=f"sqlite://{data}/timing.db",
+        DATABASE_URL=database,
         PORTCULLIS_THROTTLE="off",
         RUST_LOG="warn",
     )
@@ -78,7 +81,8 @@ def main() -> None:
                 status = post(conn, "/api/auth/login", body)
                 times[kind].append((time.perf_counter() - start) * 1000)
                 assert status == 401, f"{kind}: got {status}"
-        print(f"{attempts} alternating attempts of each kind, throttling off, release build, SQLite")
+        backend = "PostgreSQL" if database.startswith("postgres") else "SQLite"
+        print(f"{attempts} alternating attempts of each kind, throttling off, release build, {backend}")
         medians = {}
         for kind, samples in times.items():
             samples.sort()
