@@ -61,6 +61,8 @@ pub struct Config {
     pub argon2_parallelism: u32,
     /// Password hashes computed at once; about one per core.
     pub hash_concurrency: usize,
+    /// Requests waiting for a hashing slot; more get 503 at once.
+    pub hash_queue_length: usize,
     /// How long a sign-in waits for a hashing slot before getting 503.
     pub hash_queue_timeout: Duration,
     pub throttle: ThrottlePolicy,
@@ -220,6 +222,13 @@ impl Config {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
         let hash_concurrency =
             parse_number(&get, "PORTCULLIS_HASH_CONCURRENCY", cores, 1, 1024)? as usize;
+        let hash_queue_length = parse_number(
+            &get,
+            "PORTCULLIS_HASH_QUEUE_LENGTH",
+            16 * hash_concurrency as u64,
+            1,
+            1_000_000,
+        )? as usize;
         let hash_queue_timeout = Duration::from_millis(parse_number(
             &get,
             "PORTCULLIS_HASH_QUEUE_TIMEOUT_MS",
@@ -287,6 +296,7 @@ impl Config {
             argon2_iterations,
             argon2_parallelism,
             hash_concurrency,
+            hash_queue_length,
             hash_queue_timeout,
             throttle,
             trusted_proxies,

@@ -12,7 +12,7 @@ use super::{
         cookies::SessionCookies,
         csrf,
         keys::KeyError,
-        password::{HashError, HashingParams, PasswordHasher},
+        password::{HashError, HashLimits, HashingParams, PasswordHasher},
         tokens::AccessTokens,
     },
     clock::{SharedClock, SystemClock},
@@ -87,8 +87,11 @@ impl Application {
                     iterations: config.argon2_iterations,
                     parallelism: config.argon2_parallelism,
                 },
-                config.hash_concurrency,
-                config.hash_queue_timeout,
+                HashLimits {
+                    concurrency: config.hash_concurrency,
+                    queue_length: config.hash_queue_length,
+                    queue_timeout: config.hash_queue_timeout,
+                },
             )?,
             tokens: AccessTokens::new(
                 &config.signing_keys,

@@ -332,6 +332,7 @@ async fn a_burst_of_parallel_guesses_gets_only_the_free_attempts(backend: Backen
         backend,
         &[
             ("PORTCULLIS_HASH_CONCURRENCY", "1"),
+            ("PORTCULLIS_HASH_QUEUE_LENGTH", "100"),
             ("PORTCULLIS_HASH_QUEUE_TIMEOUT_MS", "60000"),
         ],
     )

@@ -1,7 +1,13 @@
 //! Argon2id hashing on blocking threads, behind a concurrency limit so a
 //! sign-in flood queues briefly and is then refused instead of eating memory.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use argon2::{
     password_hash::{
@@ -56,6 +62,15 @@ pub struct Verified {
     pub needs_rehash: bool,
 }
 
+/// How many hashes run at once, how many requests may wait for one, and
+/// for how long. A full queue answers Busy at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashLimits {
+    pub concurrency: usize,
+    pub queue_length: usize,
+    pub queue_timeout: Duration,
+}
+
 /// The right to run one hash now. Taking it before a last check (such as
 /// throttling) means the check sees everything decided while waiting.
 pub struct HashSlot {
@@ -66,18 +81,15 @@ pub struct PasswordHasher {
     argon2: Argon2<'static>,
     params: HashingParams,
     permits: Arc<Semaphore>,
-    queue_timeout: Duration,
+    limits: HashLimits,
+    waiting: Arc<AtomicUsize>,
     /// Verified against when the account does not exist, so the answer
     /// takes as long as for a real account.
     dummy: StoredHash,
 }
 
 impl PasswordHasher {
-    pub fn new(
-        params: HashingParams,
-        concurrency: usize,
-        queue_timeout: Duration,
-    ) -> Result<Self, HashError> {
+    pub fn new(params: HashingParams, limits: HashLimits) -> Result<Self, HashError> {
         let argon_params = Params::new(
             params.memory_kib,
             params.iterations,
@@ -94,8 +106,9 @@ impl PasswordHasher {
         Ok(Self {
             argon2,
             params,
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
-            queue_timeout,
+            permits: Arc::new(Semaphore::new(limits.concurrency.max(1))),
+            limits,
+            waiting: Arc::new(AtomicUsize::new(0)),
             dummy: StoredHash(dummy),
         })
     }
@@ -126,13 +139,21 @@ impl PasswordHasher {
             .map(|(verified, _slot)| verified)
     }
 
-    /// Waits for a hashing slot, up to the queue timeout.
+    /// Waits for a hashing slot, up to the queue timeout; with the queue
+    /// full, does not wait at all.
     pub async fn slot(&self) -> Result<HashSlot, HashError> {
-        tokio::time::timeout(self.queue_timeout, self.permits.clone().acquire_owned())
-            .await
-            .map_err(|_| HashError::Busy)?
-            .map(|permit| HashSlot { _permit: permit })
-            .map_err(|_| HashError::Busy)
+        if let Ok(permit) = self.permits.clone().try_acquire_owned() {
+            return Ok(HashSlot { _permit: permit });
+        }
+        let _place = QueuePlace::take(&self.waiting, self.limits.queue_length)?;
+        tokio::time::timeout(
+            self.limits.queue_timeout,
+            self.permits.clone().acquire_owned(),
+        )
+        .await
+        .map_err(|_| HashError::Busy)?
+        .map(|permit| HashSlot { _permit: permit })
+        .map_err(|_| HashError::Busy)
     }
 
     /// Like [`PasswordHasher::verify`], in a slot already taken, which is
@@ -169,6 +190,26 @@ impl PasswordHasher {
     }
 }
 
+/// A place in the queue for a hashing slot, given back when dropped (also
+/// when the waiting request is abandoned).
+struct QueuePlace<'a>(&'a AtomicUsize);
+
+impl<'a> QueuePlace<'a> {
+    fn take(waiting: &'a AtomicUsize, queue_length: usize) -> Result<Self, HashError> {
+        if waiting.fetch_add(1, Ordering::AcqRel) >= queue_length {
+            waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(HashError::Busy);
+        }
+        Ok(Self(waiting))
+    }
+}
+
+impl Drop for QueuePlace<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// Runs `work` on a blocking thread and hands `slot` back with its result.
 /// If the caller goes away meanwhile, the slot stays taken until the work
 /// ends, so the limit holds even for abandoned requests.
@@ -180,6 +221,25 @@ where
     tokio::task::spawn_blocking(move || work().map(|result| (result, slot)))
         .await
         .map_err(|e| HashError::Internal(e.to_string()))?
+}
+
+/// Hashes once, synchronously, with `params`; how long one hash takes is
+/// the sign-in ceiling (`portcullis hash-timing`, `make bench`).
+pub fn hash_once(params: HashingParams) -> Result<Duration, HashError> {
+    let argon_params = Params::new(
+        params.memory_kib,
+        params.iterations,
+        params.parallelism,
+        None,
+    )
+    .map_err(|e| HashError::Internal(e.to_string()))?;
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params);
+    let salt = SaltString::generate(&mut OsRng);
+    let started = std::time::Instant::now();
+    argon2
+        .hash_password(b"portcullis-benchmark-password", &salt)
+        .map_err(|e| HashError::Internal(e.to_string()))?;
+    Ok(started.elapsed())
 }
 
 fn is_weaker(hash: &PasswordHash<'_>, wanted: HashingParams) -> bool {
@@ -200,6 +260,14 @@ fn is_weaker(hash: &PasswordHash<'_>, wanted: HashingParams) -> bool {
 mod tests {
     use super::*;
 
+    fn limits(concurrency: usize) -> HashLimits {
+        HashLimits {
+            concurrency,
+            queue_length: 8,
+            queue_timeout: Duration::from_secs(5),
+        }
+    }
+
     fn fast() -> HashingParams {
         HashingParams {
             memory_kib: 1024,
@@ -214,7 +282,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_hash_verifies_only_its_own_password() {
-        let hasher = PasswordHasher::new(fast(), 2, Duration::from_secs(5)).unwrap();
+        let hasher = PasswordHasher::new(fast(), limits(2)).unwrap();
         let stored = hasher.hash(&pw("correct horse battery")).await.unwrap();
         assert!(stored.0.starts_with("$argon2id$"));
 
@@ -237,13 +305,13 @@ mod tests {
 
     #[tokio::test]
     async fn raising_the_parameters_asks_for_a_rehash() {
-        let old = PasswordHasher::new(fast(), 1, Duration::from_secs(5)).unwrap();
+        let old = PasswordHasher::new(fast(), limits(1)).unwrap();
         let stored = old.hash(&pw("correct horse battery")).await.unwrap();
         let stronger = HashingParams {
             memory_kib: 2048,
             ..fast()
         };
-        let new = PasswordHasher::new(stronger, 1, Duration::from_secs(5)).unwrap();
+        let new = PasswordHasher::new(stronger, limits(1)).unwrap();
 
         let verified = new
             .verify(&pw("correct horse battery"), Some(&stored))
@@ -254,8 +322,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_full_queue_is_refused_as_busy() {
-        let hasher = Arc::new(PasswordHasher::new(fast(), 1, Duration::from_millis(1)).unwrap());
+    async fn a_wait_past_the_queue_timeout_is_refused_as_busy() {
+        let hasher = PasswordHasher::new(
+            fast(),
+            HashLimits {
+                queue_timeout: Duration::from_millis(1),
+                ..limits(1)
+            },
+        )
+        .unwrap();
         let held = hasher.permits.clone().acquire_owned().await.unwrap();
 
         let result = hasher.hash(&pw("correct horse battery")).await;
@@ -263,5 +338,36 @@ mod tests {
         assert!(matches!(result, Err(HashError::Busy)));
         drop(held);
         assert!(hasher.hash(&pw("correct horse battery")).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn with_the_queue_full_a_request_is_refused_at_once() {
+        let hasher = Arc::new(
+            PasswordHasher::new(
+                fast(),
+                HashLimits {
+                    queue_length: 1,
+                    queue_timeout: Duration::from_secs(3600),
+                    ..limits(1)
+                },
+            )
+            .unwrap(),
+        );
+        let held = hasher.permits.clone().acquire_owned().await.unwrap();
+        // One request takes the only place in the queue...
+        let queued = tokio::spawn({
+            let hasher = hasher.clone();
+            async move { hasher.hash(&pw("correct horse battery")).await.is_ok() }
+        });
+        while hasher.waiting.load(Ordering::Acquire) == 0 {
+            tokio::task::yield_now().await;
+        }
+        // ...so the next is turned away without waiting the hour.
+        let refused = hasher.hash(&pw("correct horse battery")).await;
+        assert!(matches!(refused, Err(HashError::Busy)));
+
+        drop(held);
+        assert!(queued.await.unwrap());
+        assert_eq!(hasher.waiting.load(Ordering::Acquire), 0);
     }
 }
