@@ -14,12 +14,13 @@ TARGET_DIR := $(abspath $(or $(CARGO_TARGET_DIR),target))
 SITE_ROOT := $(CURDIR)/target/site
 WASM_TARGET := wasm32-unknown-unknown
 
-.PHONY: help setup run dev build build-debug test lint fmt-check clippy test-rust e2e clean
+.PHONY: help setup run dev build build-debug test lint fmt-check clippy test-rust e2e bench clean
 
 help:
 	@echo "make run    build the release site and serve it on http://127.0.0.1:3000"
 	@echo "make test   formatting, lints, Rust tests (SQLite + PostgreSQL), browser tests"
 	@echo "make dev    rebuild and reload on every change (cargo leptos watch)"
+	@echo "make bench  measure the release build (a few minutes); report in bench/results/"
 	@echo "make setup  install the tools the above need (done by them too)"
 
 setup:
@@ -55,6 +56,10 @@ build-debug:
 
 e2e: build-debug
 	cd end2end && CI=$${CI:-} PORTCULLIS_BIN=$(TARGET_DIR)/debug/portcullis LEPTOS_SITE_ROOT=$(SITE_ROOT) npx playwright test
+
+# Pins the server and the load generator to different cores; see bench/run.py.
+bench: build
+	CARGO_TARGET_DIR=$(TARGET_DIR) BENCH_DATABASE_URL=$(TEST_DATABASE_URL) python3 bench/run.py
 
 clean:
 	cargo clean

@@ -50,11 +50,16 @@ if [ "$(command -v wasm-opt || true)" != "$HOME/.cargo/bin/wasm-opt" ] \
   cargo install wasm-opt --version "$WASM_OPT_VERSION" --locked
 fi
 
-# 5. Chromium for the browser tests (Playwright's own download is blocked here).
-if [ ! -x /usr/bin/chromium ]; then
-  say "installing Debian's chromium"
+# 5. Debian packages: chromium for the browser tests (Playwright's own
+#    download is blocked here); wrk and brotli for `make bench`.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v wrk >/dev/null || missing+=(wrk)
+command -v brotli >/dev/null || missing+=(brotli)
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 
 # 6. The end-to-end test packages, exactly as locked.

@@ -1,12 +1,20 @@
 use std::process::ExitCode;
 
 use portcullis::server::{
-    auth::keys::generate_ed25519, config::Config, startup::Application, telemetry,
+    auth::{
+        keys::generate_ed25519,
+        password::{hash_once, HashingParams},
+    },
+    config::Config,
+    startup::Application,
+    telemetry,
 };
 
-const USAGE: &str = "usage: portcullis [generate-key]\n\n\
+const USAGE: &str = "usage: portcullis [generate-key | hash-timing]\n\n\
   (no arguments)  serve, configured by the environment (see README)\n\
-  generate-key    print a new Ed25519 signing key and its public key";
+  generate-key    print a new Ed25519 signing key and its public key\n\
+  hash-timing     print the median time of one password hash with the\n\
+                  configured Argon2id parameters, in milliseconds";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -18,6 +26,7 @@ async fn main() -> ExitCode {
             println!("# public key, for PORTCULLIS_JWT_ACCEPTED_PUBLIC_KEYS: {public}");
             ExitCode::SUCCESS
         }
+        Some("hash-timing") => hash_timing(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -27,6 +36,40 @@ async fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The median of 21 hashes, after two to warm up.
+fn hash_timing() -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("portcullis: invalid configuration: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let params = HashingParams {
+        memory_kib: config.argon2_memory_kib,
+        iterations: config.argon2_iterations,
+        parallelism: config.argon2_parallelism,
+    };
+    let mut times = Vec::new();
+    for _ in 0..23 {
+        match hash_once(params) {
+            Ok(took) => times.push(took),
+            Err(err) => {
+                eprintln!("portcullis: {err}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let mut measured = times.split_off(2);
+    measured.sort();
+    let median = measured
+        .get(measured.len() / 2)
+        .copied()
+        .unwrap_or_default();
+    println!("{:.3}", median.as_secs_f64() * 1000.0);
+    ExitCode::SUCCESS
 }
 
 async fn serve() -> ExitCode {

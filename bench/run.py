@@ -1,0 +1,322 @@
+#!/usr/bin/env python3
+"""`make bench`: what Portcullis costs per request, on SQLite and PostgreSQL.
+
+The release server runs pinned to core 0 and the load generator (Debian's
+wrk) to core 1, so they do not compete. Each figure is the median of
+BENCH_RUNS runs (default 3) of BENCH_SECONDS seconds (default 10), after a
+warm-up. The Markdown report is printed and written to bench/results/.
+
+Environment: BENCH_SECONDS, BENCH_RUNS, BENCH_DATABASE_URL (a PostgreSQL
+server where a fresh database is created and dropped; default
+postgres://postgres@127.0.0.1:5432/postgres), CARGO_TARGET_DIR.
+"""
+
+import datetime
+import gzip
+import http.client
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+BINARY = os.path.join(TARGET, "release", "portcullis")
+WASM = os.path.join(ROOT, "target", "site", "pkg", "portcullis.wasm")
+WRK_DIR = os.path.join(ROOT, "bench", "wrk")
+SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+PG_ADMIN = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+PORT = 3390
+BASE = f"http://127.0.0.1:{PORT}"
+PASSWORD = "plinth-violet-forage-42"
+SERVER_CORE, LOAD_CORE = "0", "1"
+
+# Limits high enough not to refuse the benchmark itself; the counting and
+# its database writes still happen on every sign-up and refresh.
+SERVER_ENV = {
+    "PORTCULLIS_LISTEN_ADDR": f"127.0.0.1:{PORT}",
+    "PORTCULLIS_JWT_SECRET": "bench-secret-0123456789abcdef-0123456789",
+    "PORTCULLIS_SIGNUP_LIMIT_PER_HOUR": "1000000",
+    "PORTCULLIS_REFRESH_LIMIT_PER_MINUTE": "1000000",
+    "RUST_LOG": "error",
+}
+
+
+# --- the server -------------------------------------------------------------
+
+class Server:
+    def __init__(self, database_url: str):
+        env = dict(os.environ, DATABASE_URL=database_url, **SERVER_ENV)
+        self.process = subprocess.Popen(
+            ["taskset", "-c", SERVER_CORE, BINARY], env=env, stdout=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if request("GET", "/ready")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        sys.exit("bench: the server did not become ready")
+
+    def memory_kib(self, field: str) -> int:
+        """VmRSS (resident now) or VmHWM (peak resident) of the server."""
+        with open(f"/proc/{self.process.pid}/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+        return 0
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def request(method: str, path: str, body=None, headers=None):
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+    payload = json.dumps(body) if body is not None else None
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    conn.request(method, path, payload, all_headers)
+    response = conn.getresponse()
+    data = response.read()
+    cookies = response.headers.get_all("Set-Cookie") or []
+    conn.close()
+    return response.status, data, cookies
+
+
+def signup(email: str) -> str:
+    """Creates an account; returns its access cookie."""
+    status, _, cookies = request("POST", "/api/auth/signup", {"email": email, "password": PASSWORD})
+    assert status == 201, f"signup: {status}"
+    for cookie in cookies:
+        if cookie.startswith("portcullis_access="):
+            return cookie.split(";")[0]
+    sys.exit("bench: no access cookie")
+
+
+def bearer_refresh_tokens(email: str, count: int) -> str:
+    """Signs in `count` times; returns a file of the refresh tokens."""
+    handle, path = tempfile.mkstemp(prefix="portcullis-tokens-")
+    with os.fdopen(handle, "w") as out:
+        for _ in range(count):
+            status, data, _ = request(
+                "POST", "/api/auth/login", {"email": email, "password": PASSWORD, "transport": "bearer"}
+            )
+            assert status == 200, f"login: {status}"
+            out.write(json.loads(data)["refresh_token"] + "\n")
+    return path
+
+
+# --- the load generator -----------------------------------------------------
+
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(path: str, connections: int, seconds: int = SECONDS, script=None, headers=(), env=None) -> dict:
+    command = ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    if script:
+        command += ["-s", os.path.join(WRK_DIR, script)]
+    for header in headers:
+        command += ["-H", header]
+    command.append(BASE + path)
+    output = subprocess.run(
+        command, env=dict(os.environ, **(env or {})), capture_output=True, text=True, check=True
+    ).stdout
+    latency = {
+        p: float(v) * UNITS[u]
+        for p, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
+    }
+    total = int(re.search(r"(\d+) requests in", output).group(1))
+    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "p50": latency.get("50", float("nan")),
+        "p99": latency.get("99", float("nan")),
+        "requests": total,
+        "non2xx": int(failed.group(1)) if failed else 0,
+        "socket_errors": sum(map(int, errors.groups())) if errors else 0,
+    }
+
+
+def median_runs(measure, runs: int = RUNS) -> dict:
+    results = [measure() for _ in range(runs)]
+    return {key: statistics.median(r[key] for r in results) for key in results[0]}
+
+
+# --- the scenarios -------------------------------------------------------------
+
+def hash_time_ms() -> float:
+    output = subprocess.run(
+        ["taskset", "-c", SERVER_CORE, BINARY, "hash-timing"],
+        env=dict(os.environ, **SERVER_ENV), capture_output=True, text=True, check=True,
+    ).stdout
+    return float(output.strip())
+
+
+def bench_backend(name: str, database_url: str) -> dict:
+    print(f"bench: {name}", file=sys.stderr)
+    server = Server(database_url)
+    try:
+        figures = {"backend": name}
+        stamp = int(time.time())
+        cookie = signup(f"bench-{stamp}@example.com")
+        request("GET", "/health")
+        figures["idle_rss_mib"] = server.memory_kib("VmRSS") / 1024
+
+        # 1. Session check against the floor of the HTTP stack, alternated.
+        wrk("/health", 64, seconds=2)
+        wrk("/api/auth/me", 64, seconds=2, headers=[f"Cookie: {cookie}"])
+        health, me = [], []
+        for _ in range(RUNS):
+            health.append(wrk("/health", 64))
+            me.append(wrk("/api/auth/me", 64, headers=[f"Cookie: {cookie}"]))
+        figures["health"] = {k: statistics.median(r[k] for r in health) for k in health[0]}
+        figures["me"] = {k: statistics.median(r[k] for r in me) for k in me[0]}
+
+        # 2. Sign-in with the right password, two in flight per hashing slot.
+        login_env = {"BENCH_BODY": json.dumps({"email": f"bench-{stamp}@example.com", "password": PASSWORD})}
+        wrk("/api/auth/login", 2, seconds=2, script="login.lua", env=login_env)
+        figures["login"] = median_runs(lambda: wrk("/api/auth/login", 2, script="login.lua", env=login_env))
+        figures["hash_ms"] = hash_time_ms()
+
+        # 3. Refresh: every request a fresh token, 64 connections.
+        def refresh_run():
+            tokens = bearer_refresh_tokens(f"bench-{stamp}@example.com", 64)
+            try:
+                return wrk("/api/auth/refresh", 64, script="refresh.lua", env={"BENCH_TOKENS": tokens})
+            finally:
+                os.unlink(tokens)
+        figures["refresh"] = median_runs(refresh_run)
+
+        # 4. Sign-up.
+        figures["signup"] = median_runs(
+            lambda: wrk("/api/auth/signup", 2, script="signup.lua", env={"BENCH_PREFIX": f"s{time.time_ns()}"})
+        )
+
+        # 5. Pages.
+        figures["page_login"] = median_runs(lambda: wrk("/login", 16))
+        figures["page_account"] = median_runs(lambda: wrk("/account", 16, headers=[f"Cookie: {cookie}"]))
+
+        # 6. Memory under a flood of 200 concurrent sign-ins.
+        figures["flood"] = wrk("/api/auth/login", 200, script="login.lua", env=login_env)
+        figures["peak_rss_mib"] = server.memory_kib("VmHWM") / 1024
+        return figures
+    finally:
+        server.stop()
+
+
+def wasm_sizes() -> dict:
+    with open(WASM, "rb") as f:
+        raw = f.read()
+    brotli = subprocess.run(["brotli", "-c", "-q", "11", WASM], capture_output=True, check=True).stdout
+    return {"raw": len(raw), "gzip": len(gzip.compress(raw, 9)), "brotli": len(brotli)}
+
+
+# --- the report ---------------------------------------------------------------
+
+def verdict(ok: bool) -> str:
+    return "**met**" if ok else "**not met**"
+
+
+def report(results: list, wasm: dict, cores: int) -> str:
+    lines = [
+        f"# Portcullis benchmark, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
+        "",
+        f"Release build; server pinned to core {SERVER_CORE}, wrk (1 thread) to core {LOAD_CORE}; "
+        f"median of {RUNS} runs of {SECONDS} s each. Hashing limit = {cores} core(s) ÷ one hash.",
+        "",
+        "| figure | " + " | ".join(r["backend"] for r in results) + " |",
+        "| --- | " + " | ".join("---" for _ in results) + " |",
+    ]
+
+    def row(label, fmt):
+        lines.append(f"| {label} | " + " | ".join(fmt(r) for r in results) + " |")
+
+    row("`/health`, 64 conns: req/s · p50 · p99", lambda r: f"{r['health']['rps']:.0f} · {r['health']['p50']:.2f} ms · {r['health']['p99']:.2f} ms")
+    row("`/api/auth/me`, 64 conns: req/s · p50 · p99", lambda r: f"{r['me']['rps']:.0f} · {r['me']['p50']:.2f} ms · {r['me']['p99']:.2f} ms")
+    row("session check ÷ health", lambda r: f"{r['me']['rps'] / r['health']['rps']:.2f}")
+    row("one Argon2id hash", lambda r: f"{r['hash_ms']:.1f} ms")
+    row("sign-in, 2 conns: /s · p50 · p99", lambda r: f"{r['login']['rps']:.1f} · {r['login']['p50']:.1f} ms · {r['login']['p99']:.1f} ms")
+    row("sign-ins ÷ hashing limit", lambda r: f"{r['login']['rps'] / (cores * 1000 / r['hash_ms']):.2f}")
+    row("sign-in p99 ÷ one hash", lambda r: f"{r['login']['p99'] / r['hash_ms']:.2f}")
+    row("refresh, 64 conns: /s · p50 · p99", lambda r: f"{r['refresh']['rps']:.0f} · {r['refresh']['p50']:.2f} ms · {r['refresh']['p99']:.2f} ms")
+    row("refresh non-2xx", lambda r: f"{r['refresh']['non2xx']:.0f} of {r['refresh']['requests']:.0f}")
+    row("sign-up, 2 conns: /s", lambda r: f"{r['signup']['rps']:.1f}")
+    row("page `/login` (signed out), 16 conns: /s", lambda r: f"{r['page_login']['rps']:.0f}")
+    row("page `/account` (signed in), 16 conns: /s", lambda r: f"{r['page_account']['rps']:.0f}")
+    row("memory idle (RSS)", lambda r: f"{r['idle_rss_mib']:.1f} MiB")
+    row("flood, 200 conns: 2xx · other · p50 · p99", lambda r: f"{r['flood']['requests'] - r['flood']['non2xx']:.0f} · {r['flood']['non2xx']:.0f} · {r['flood']['p50']:.1f} ms · {r['flood']['p99']:.1f} ms")
+    row("memory peak (VmHWM) after flood", lambda r: f"{r['peak_rss_mib']:.1f} MiB")
+
+    lines += [
+        "",
+        f"WASM: {wasm['raw']:,} B raw, {wasm['gzip']:,} B gzip -9, {wasm['brotli']:,} B brotli -q 11.",
+        "",
+        "## Budgets",
+        "",
+    ]
+    argon_mib = int(os.environ.get("PORTCULLIS_ARGON2_MEMORY_KIB", "19456")) / 1024
+    for r in results:
+        b = r["backend"]
+        limit = cores * 1000 / r["hash_ms"]
+        refresh_floor = 3000 if b == "SQLite" else 1000
+        flood_cap = r["idle_rss_mib"] + cores * argon_mib + 50
+        lines += [
+            f"- {b}: session check ≥ 0.8× health ({r['me']['rps'] / r['health']['rps']:.2f}) {verdict(r['me']['rps'] >= 0.8 * r['health']['rps'])}; "
+            f"p99 < 5 ms ({r['me']['p99']:.2f} ms) {verdict(r['me']['p99'] < 5)}",
+            f"- {b}: sign-ins ≥ 0.85× hashing limit ({r['login']['rps']:.1f}/s vs {limit:.1f}/s) {verdict(r['login']['rps'] >= 0.85 * limit)}; "
+            f"p99 ≤ 3× one hash ({r['login']['p99']:.1f} ms vs {3 * r['hash_ms']:.1f} ms) {verdict(r['login']['p99'] <= 3 * r['hash_ms'])}",
+            f"- {b}: refresh ≥ {refresh_floor}/s ({r['refresh']['rps']:.0f}/s) {verdict(r['refresh']['rps'] >= refresh_floor)}; "
+            f"p99 < 10 ms ({r['refresh']['p99']:.2f} ms) {verdict(r['refresh']['p99'] < 10)}; "
+            f"all answered 200 ({r['refresh']['non2xx']:.0f} not) {verdict(r['refresh']['non2xx'] == 0)}",
+            f"- {b}: idle memory < 30 MB ({r['idle_rss_mib']:.1f} MiB) {verdict(r['idle_rss_mib'] * 1.048576 < 30)}; "
+            f"flood peak < idle + {cores} × {argon_mib:.0f} MiB + 50 MB ({r['peak_rss_mib']:.1f} MiB vs {flood_cap:.1f} MiB) {verdict(r['peak_rss_mib'] < flood_cap)}",
+        ]
+    lines.append(f"- WASM ≤ 250 KB gzip ({wasm['gzip'] / 1000:.0f} KB) {verdict(wasm['gzip'] <= 250_000)}")
+    return "\n".join(lines) + "\n"
+
+
+def create_pg_database() -> tuple:
+    name = f"portcullis_bench_{os.getpid()}"
+    subprocess.run(["psql", PG_ADMIN, "-q", "-c", f'CREATE DATABASE "{name}"'], check=True)
+    parsed = urllib.parse.urlsplit(PG_ADMIN)
+    return name, urllib.parse.urlunsplit(parsed._replace(path="/" + name))
+
+
+def drop_pg_database(name: str) -> None:
+    subprocess.run(["psql", PG_ADMIN, "-q", "-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], check=False)
+
+
+def main() -> None:
+    for needed in (BINARY, WASM):
+        if not os.path.exists(needed):
+            sys.exit(f"bench: {needed} is missing; `make bench` builds it")
+    # The server sees one core (taskset), so it hashes one password at a time.
+    cores = 1
+    results = []
+    with tempfile.TemporaryDirectory(prefix="portcullis-bench-") as data:
+        results.append(bench_backend("SQLite", f"sqlite://{data}/bench.db"))
+    name, url = create_pg_database()
+    try:
+        results.append(bench_backend("PostgreSQL", url))
+    finally:
+        drop_pg_database(name)
+    text = report(results, wasm_sizes(), cores)
+    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+    path = os.path.join(ROOT, "bench", "results", f"{datetime.datetime.now():%Y%m%d-%H%M%S}.md")
+    with open(path, "w") as out:
+        out.write(text)
+    print(text)
+    print(f"(written to {os.path.relpath(path, ROOT)})")
+
+
+if __name__ == "__main__":
+    main()
