@@ -189,7 +189,9 @@ def bench_backend(name: str, database_url: str) -> dict:
 
         # 3. Refresh: every request a fresh token, 64 connections.
         def refresh_run():
-            tokens = bearer_refresh_tokens(f"bench-{stamp}@example.com", 64)
+            # wrk calls request() once more than it sends at start-up; the
+            # spares keep every connection supplied with a live token.
+            tokens = bearer_refresh_tokens(f"bench-{stamp}@example.com", 64 + 8)
             try:
                 return wrk("/api/auth/refresh", 64, script="refresh.lua", env={"BENCH_TOKENS": tokens})
             finally:

@@ -1,7 +1,8 @@
 -- POST /api/auth/refresh (bearer transport), every request with a fresh,
 -- valid refresh token: each response's successor token is used next, so
 -- every token is spent exactly once. BENCH_TOKENS names a file of starting
--- tokens, at least one per connection.
+-- tokens: one per connection and a few spare (wrk calls request() once
+-- more at start-up than it sends).
 local tokens = {}
 
 function init(args)
