@@ -90,14 +90,7 @@ pub struct PasswordHasher {
 
 impl PasswordHasher {
     pub fn new(params: HashingParams, limits: HashLimits) -> Result<Self, HashError> {
-        let argon_params = Params::new(
-            params.memory_kib,
-            params.iterations,
-            params.parallelism,
-            None,
-        )
-        .map_err(|e| HashError::Internal(e.to_string()))?;
-        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params);
+        let argon2 = argon2id(params)?;
         let salt = SaltString::generate(&mut OsRng);
         let dummy = argon2
             .hash_password(b"portcullis-dummy-password", &salt)
@@ -223,9 +216,7 @@ where
         .map_err(|e| HashError::Internal(e.to_string()))?
 }
 
-/// Hashes once, synchronously, with `params`; how long one hash takes is
-/// the sign-in ceiling (`portcullis hash-timing`, `make bench`).
-pub fn hash_once(params: HashingParams) -> Result<Duration, HashError> {
+fn argon2id(params: HashingParams) -> Result<Argon2<'static>, HashError> {
     let argon_params = Params::new(
         params.memory_kib,
         params.iterations,
@@ -233,7 +224,17 @@ pub fn hash_once(params: HashingParams) -> Result<Duration, HashError> {
         None,
     )
     .map_err(|e| HashError::Internal(e.to_string()))?;
-    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params);
+    Ok(Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        argon_params,
+    ))
+}
+
+/// Hashes once, synchronously, with `params`; how long one hash takes is
+/// the sign-in ceiling (`portcullis hash-timing`, `make bench`).
+pub fn hash_once(params: HashingParams) -> Result<Duration, HashError> {
+    let argon2 = argon2id(params)?;
     let salt = SaltString::generate(&mut OsRng);
     let started = std::time::Instant::now();
     argon2
