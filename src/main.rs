@@ -1,6 +1,7 @@
 use std::process::ExitCode;
 
 use portcullis::server::{
+    allocator,
     auth::{
         keys::generate_ed25519,
         password::{hash_once, HashingParams},
@@ -16,10 +17,10 @@ const USAGE: &str = "usage: portcullis [generate-key | hash-timing]\n\n\
   hash-timing     print the median time of one password hash with the\n\
                   configured Argon2id parameters, in milliseconds";
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    allocator::return_large_blocks_to_the_os();
     match std::env::args().nth(1).as_deref() {
-        None => serve().await,
+        None => serve(),
         Some("generate-key") => {
             let (private, public) = generate_ed25519();
             println!("PORTCULLIS_JWT_SIGNING_KEY={private}");
@@ -72,7 +73,7 @@ fn hash_timing() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn serve() -> ExitCode {
+fn serve() -> ExitCode {
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(err) => {
@@ -81,7 +82,20 @@ async fn serve() -> ExitCode {
         }
     };
     telemetry::init(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            tracing::error!(error = %err, "could not start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(config))
+}
 
+async fn run(config: Config) -> ExitCode {
     let app = match Application::build(config).await {
         Ok(app) => app,
         Err(err) => {
