@@ -28,6 +28,19 @@ async fn attempt(app: &TestApp, email: &str, password: &str) -> reqwest::Respons
     app.login(&app.new_client(), email, password).await
 }
 
+/// A failed sign-in for `email` that claims to come from `forwarded_for`.
+async fn wrong_login_via(app: &TestApp, forwarded_for: &str, email: &str) -> u16 {
+    app.new_client()
+        .post(app.url("/api/auth/login"))
+        .header("x-forwarded-for", forwarded_for)
+        .json(&json!({ "email": email, "password": WRONG }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 fn retry_after(response: &reqwest::Response) -> u64 {
     response
         .headers()
@@ -140,27 +153,26 @@ async fn one_address_failing_across_accounts_is_throttled(backend: Backend) {
         ],
     )
     .await;
-    let from = |ip: &'static str, n: usize| {
-        let app = &app;
-        async move {
-            app.new_client()
-                .post(app.url("/api/auth/login"))
-                .header("x-forwarded-for", ip)
-                .json(&json!({ "email": format!("victim-{n}@example.com"), "password": WRONG }))
-                .send()
-                .await
-                .unwrap()
-        }
-    };
+    let victim = |n: usize| format!("victim-{n}@example.com");
     for n in 0..3 {
-        assert_eq!(from("198.51.100.7", n).await.status(), 401);
+        assert_eq!(wrong_login_via(&app, "198.51.100.7", &victim(n)).await, 401);
     }
     // A fourth, fresh account from the same address is refused...
-    let refused = from("198.51.100.7", 99).await;
+    let refused = app
+        .new_client()
+        .post(app.url("/api/auth/login"))
+        .header("x-forwarded-for", "198.51.100.7")
+        .json(&json!({ "email": victim(99), "password": WRONG }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(refused.status(), 429);
     assert_eq!(retry_after(&refused), 5);
     // ...while another address is not.
-    assert_eq!(from("203.0.113.50", 99).await.status(), 401);
+    assert_eq!(
+        wrong_login_via(&app, "203.0.113.50", &victim(99)).await,
+        401
+    );
 
     let scopes: Vec<Value> = throttled_events(&app)
         .await
@@ -175,25 +187,18 @@ async fn forwarded_for_is_believed_only_from_trusted_proxies(backend: Backend) {
     let direct = spawn_app_with(backend, &overrides).await;
     // Untrusted peer: a new X-Forwarded-For each time changes nothing.
     for n in 0..2 {
-        let response = direct
-            .new_client()
-            .post(direct.url("/api/auth/login"))
-            .header("x-forwarded-for", format!("192.0.2.{n}"))
-            .json(&json!({ "email": format!("a{n}@example.com"), "password": WRONG }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 401);
+        let status = wrong_login_via(
+            &direct,
+            &format!("192.0.2.{n}"),
+            &format!("a{n}@example.com"),
+        )
+        .await;
+        assert_eq!(status, 401);
     }
-    let response = direct
-        .new_client()
-        .post(direct.url("/api/auth/login"))
-        .header("x-forwarded-for", "192.0.2.200")
-        .json(&json!({ "email": "a9@example.com", "password": WRONG }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 429);
+    assert_eq!(
+        wrong_login_via(&direct, "192.0.2.200", "a9@example.com").await,
+        429
+    );
 
     // Behind a trusted proxy, the forwarded address is the client: it is
     // what sessions show, and what throttling counts.
@@ -225,15 +230,13 @@ async fn forwarded_for_is_believed_only_from_trusted_proxies(backend: Backend) {
         .unwrap();
     assert_eq!(listed["sessions"][0]["ip"], "198.51.100.23");
     for n in 0..3 {
-        let response = proxied
-            .new_client()
-            .post(proxied.url("/api/auth/login"))
-            .header("x-forwarded-for", format!("192.0.2.{n}"))
-            .json(&json!({ "email": format!("a{n}@example.com"), "password": WRONG }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 401, "attempt {n}");
+        let status = wrong_login_via(
+            &proxied,
+            &format!("192.0.2.{n}"),
+            &format!("a{n}@example.com"),
+        )
+        .await;
+        assert_eq!(status, 401, "attempt {n}");
     }
 }
 
