@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::db::Db;
-use crate::with_pool;
+use super::db::{Db, Exec};
+use crate::{with_pool, with_writer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventType {
@@ -59,8 +59,11 @@ pub struct ClientInfo {
     pub user_agent: Option<String>,
 }
 
+/// Writes one event, on its own or as part of a transaction. A failure is
+/// logged, not returned (inside a PostgreSQL transaction the commit then
+/// fails, so nothing of it lands unaudited).
 pub async fn record(
-    db: &Db,
+    exec: impl Into<Exec<'_>>,
     event: EventType,
     outcome: Outcome,
     user_id: Option<Uuid>,
@@ -69,7 +72,7 @@ pub async fn record(
     now: DateTime<Utc>,
 ) {
     let details = sqlx::types::Json(details);
-    let result = with_pool!(db, |pool| {
+    let result = with_writer!(exec, |pool| {
         sqlx::query(
         "INSERT INTO audit_events (event_type, user_id, ip, user_agent, outcome, details, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)"

@@ -1,8 +1,9 @@
 //! The one place that knows which database backend is in use.
 //!
 //! Queries are written once, with `$N` placeholders that both SQLite and
-//! PostgreSQL accept, and run through [`with_pool!`], which expands the same
-//! code for whichever pool the `DATABASE_URL` selected.
+//! PostgreSQL accept, and run through [`with_pool!`] (reads) or
+//! [`with_writer!`] (writes, and anything inside a transaction), which
+//! expand the same code for whichever backend the `DATABASE_URL` selected.
 
 use std::{path::Path, str::FromStr, time::Duration};
 
@@ -26,18 +27,107 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Clone)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePools),
     Postgres(PgPool),
 }
 
-/// Runs the same expression against whichever pool `db` holds.
-/// `$pool` is bound to `&SqlitePool` or `&PgPool` in turn.
+/// SQLite lets one connection write at a time; the others wait in its busy
+/// handler, which sleeps in steps of up to 100 ms. All writes of this
+/// process therefore go through one connection, queued fairly by the pool,
+/// and reads use the rest. (Other processes on the same file still meet
+/// the busy handler.)
+#[derive(Debug, Clone)]
+pub struct SqlitePools {
+    read: SqlitePool,
+    write: SqlitePool,
+}
+
+impl SqlitePools {
+    pub fn reader(&self) -> &SqlitePool {
+        &self.read
+    }
+
+    pub fn writer(&self) -> &SqlitePool {
+        &self.write
+    }
+}
+
+/// A transaction on whichever backend is in use; on SQLite it holds the
+/// writer connection and the write lock from its first statement.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await,
+            Tx::Postgres(tx) => tx.commit().await,
+        }
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(tx) => tx.rollback().await,
+            Tx::Postgres(tx) => tx.rollback().await,
+        }
+    }
+}
+
+/// Where a write runs: on its own, or as part of a transaction.
+pub enum Exec<'a> {
+    Db(&'a Db),
+    Tx(&'a mut Tx),
+}
+
+impl<'a> From<&'a Db> for Exec<'a> {
+    fn from(db: &'a Db) -> Self {
+        Exec::Db(db)
+    }
+}
+
+impl<'a> From<&'a mut Tx> for Exec<'a> {
+    fn from(tx: &'a mut Tx) -> Self {
+        Exec::Tx(tx)
+    }
+}
+
+/// Runs the same read against whichever backend `db` holds.
+/// `$pool` is bound to `&SqlitePool` (a reader) or `&PgPool` in turn.
 #[macro_export]
 macro_rules! with_pool {
     ($db:expr, |$pool:ident| $body:expr) => {
         match $db {
-            $crate::server::db::Db::Sqlite($pool) => $body,
+            $crate::server::db::Db::Sqlite(pools) => {
+                let $pool = pools.reader();
+                $body
+            }
             $crate::server::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs the same write on whatever `$exec` converts into an [`Exec`]: the
+/// writer pool, or a transaction's connection. `$conn` is bound to an
+/// executor of the matching backend; the body may use it once.
+#[macro_export]
+macro_rules! with_writer {
+    ($exec:expr, |$conn:ident| $body:expr) => {
+        match ::core::convert::Into::<$crate::server::db::Exec<'_>>::into($exec) {
+            $crate::server::db::Exec::Db($crate::server::db::Db::Sqlite(pools)) => {
+                let $conn = pools.writer();
+                $body
+            }
+            $crate::server::db::Exec::Db($crate::server::db::Db::Postgres($conn)) => $body,
+            $crate::server::db::Exec::Tx($crate::server::db::Tx::Sqlite(tx)) => {
+                let $conn = &mut **tx;
+                $body
+            }
+            $crate::server::db::Exec::Tx($crate::server::db::Tx::Postgres(tx)) => {
+                let $conn = &mut **tx;
+                $body
+            }
         }
     };
 }
@@ -89,14 +179,32 @@ impl Db {
                 })?;
             }
         }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .test_before_acquire(false)
+        let pool = |size: u32| {
+            SqlitePoolOptions::new()
+                .max_connections(size)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .test_before_acquire(false)
+        };
+        // The writer first: it creates the file and switches it to WAL.
+        let write = pool(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(DbError::Connect)?;
+        let read = pool(max_connections.max(1))
             .connect_with(options)
             .await
             .map_err(DbError::Connect)?;
-        Ok(Db::Sqlite(pool))
+        Ok(Db::Sqlite(SqlitePools { read, write }))
+    }
+
+    /// Starts a transaction for writing. On SQLite it takes the write lock
+    /// at once (`BEGIN IMMEDIATE`), so its reads see the latest state and
+    /// it can never fail to upgrade a read lock half-way.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        match self {
+            Db::Sqlite(pools) => Ok(Tx::Sqlite(pools.write.begin_with("BEGIN IMMEDIATE").await?)),
+            Db::Postgres(pool) => Ok(Tx::Postgres(pool.begin().await?)),
+        }
     }
 
     /// Applies pending migrations. Safe when several replicas start at once:
@@ -104,12 +212,12 @@ impl Db {
     /// serialises writers on the file lock.
     pub async fn migrate(&self) -> Result<(), DbError> {
         match self {
-            Db::Sqlite(pool) => {
+            Db::Sqlite(pools) => {
                 // sqlx takes no lock on SQLite, so two processes could both
                 // see a migration as pending; a file lock beside the
                 // database serialises them.
-                let _guard = lock_migrations(pool.connect_options().get_filename()).await?;
-                SQLITE_MIGRATIONS.run(pool).await
+                let _guard = lock_migrations(pools.write.connect_options().get_filename()).await?;
+                SQLITE_MIGRATIONS.run(&pools.write).await
             }
             Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await,
         }
@@ -125,7 +233,13 @@ impl Db {
     }
 
     pub async fn close(&self) {
-        with_pool!(self, |pool| pool.close().await)
+        match self {
+            Db::Sqlite(pools) => {
+                pools.read.close().await;
+                pools.write.close().await;
+            }
+            Db::Postgres(pool) => pool.close().await,
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::db::Db;
-use crate::with_pool;
+use crate::{with_pool, with_writer};
 
 /// A key's count after a hit, and when its counting window began.
 #[derive(Debug, Clone, Copy, sqlx::FromRow)]
@@ -55,7 +55,7 @@ pub async fn hit(
         Reset::FixedWindow => hit_sql!("window_started_at"),
         Reset::AfterQuiet => hit_sql!("last_hit_at"),
     };
-    with_pool!(db, |pool| sqlx::query_as::<_, Count>(sql)
+    with_writer!(db, |pool| sqlx::query_as::<_, Count>(sql)
         .bind(key)
         .bind(now)
         .bind(cut_off)
@@ -65,7 +65,7 @@ pub async fn hit(
 
 /// Refuses `key` until `until`; never shortens a block already in place.
 pub async fn block_until(db: &Db, key: &str, until: DateTime<Utc>) -> Result<(), sqlx::Error> {
-    with_pool!(db, |pool| sqlx::query(
+    with_writer!(db, |pool| sqlx::query(
         "UPDATE rate_limits SET blocked_until = $2 \
          WHERE key = $1 AND (blocked_until IS NULL OR blocked_until < $2)"
     )
@@ -97,7 +97,7 @@ pub async fn blocked_until(
 
 /// Forgets `key` entirely.
 pub async fn clear(db: &Db, key: &str) -> Result<(), sqlx::Error> {
-    with_pool!(db, |pool| sqlx::query(
+    with_writer!(db, |pool| sqlx::query(
         "DELETE FROM rate_limits WHERE key = $1"
     )
     .bind(key)
@@ -112,7 +112,7 @@ pub async fn purge(
     quiet_since: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {
-    with_pool!(db, |pool| sqlx::query(
+    with_writer!(db, |pool| sqlx::query(
         "DELETE FROM rate_limits WHERE last_hit_at < $1 \
          AND (blocked_until IS NULL OR blocked_until < $2)"
     )

@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::db::Db;
-use crate::with_pool;
+use super::db::{Db, Exec, Tx};
+use crate::{with_pool, with_writer};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RefreshRecord {
@@ -50,8 +50,8 @@ macro_rules! bind_new {
     };
 }
 
-pub async fn insert(db: &Db, new: &NewRefresh<'_>) -> Result<(), sqlx::Error> {
-    with_pool!(db, |pool| bind_new!(sqlx::query(INSERT), new)
+pub async fn insert(exec: impl Into<Exec<'_>>, new: &NewRefresh<'_>) -> Result<(), sqlx::Error> {
+    with_writer!(exec, |pool| bind_new!(sqlx::query(INSERT), new)
         .execute(pool)
         .await
         .map(|_| ()))
@@ -65,7 +65,7 @@ pub async fn insert_unless_revoked(db: &Db, new: &NewRefresh<'_>) -> Result<bool
         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 \
         WHERE NOT EXISTS \
           (SELECT 1 FROM refresh_tokens WHERE family_id = $2 AND revoked_at IS NOT NULL)";
-    with_pool!(db, |pool| bind_new!(sqlx::query(SQL), new)
+    with_writer!(db, |pool| bind_new!(sqlx::query(SQL), new)
         .execute(pool)
         .await
         .map(|r| r.rows_affected() == 1))
@@ -84,40 +84,35 @@ pub async fn find_by_hash(
     .await)
 }
 
-/// Inserts `successor` and marks `parent_id` rotated, in one transaction.
-/// Returns false, changing nothing, when the parent was already rotated or
-/// revoked: another request won the race.
+/// Inserts `successor` and marks `parent_id` rotated, in a transaction
+/// handed back open so the caller can add its audit record and commit.
+/// Returns `None`, changing nothing, when the parent was already rotated
+/// or revoked: another request won the race.
 pub async fn rotate(
     db: &Db,
     parent_id: Uuid,
     successor: &NewRefresh<'_>,
     now: DateTime<Utc>,
-) -> Result<bool, sqlx::Error> {
-    with_pool!(db, |pool| {
-        // The first statement writes, so SQLite takes its write lock up
-        // front instead of failing a read-to-write upgrade.
-        let mut tx = pool.begin().await?;
-        bind_new!(sqlx::query(INSERT), successor)
-            .execute(&mut *tx)
-            .await?;
-        let updated = sqlx::query(
-            "UPDATE refresh_tokens SET rotated_at = $1, successor_id = $2 \
-             WHERE id = $3 AND rotated_at IS NULL AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(successor.id)
-        .bind(parent_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if updated == 1 {
-            tx.commit().await?;
-            Ok(true)
-        } else {
-            tx.rollback().await?;
-            Ok(false)
-        }
-    })
+) -> Result<Option<Tx>, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    // The successor first: the parent's successor_id refers to it.
+    insert(&mut tx, successor).await?;
+    let updated = with_writer!(&mut tx, |conn| sqlx::query(
+        "UPDATE refresh_tokens SET rotated_at = $1, successor_id = $2 \
+         WHERE id = $3 AND rotated_at IS NULL AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(successor.id)
+    .bind(parent_id)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if updated == 1 {
+        Ok(Some(tx))
+    } else {
+        tx.rollback().await?;
+        Ok(None)
+    }
 }
 
 /// Revokes every live token of a family; returns how many.
@@ -126,7 +121,7 @@ pub async fn revoke_family(
     family_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {
-    with_pool!(db, |pool| sqlx::query(
+    with_writer!(db, |pool| sqlx::query(
         "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL"
     )
     .bind(now)
@@ -143,7 +138,7 @@ pub async fn revoke_user_sessions_except(
     keep: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {
-    with_pool!(db, |pool| sqlx::query(
+    with_writer!(db, |pool| sqlx::query(
         "UPDATE refresh_tokens SET revoked_at = $1 \
          WHERE user_id = $2 AND revoked_at IS NULL AND ($3 IS NULL OR family_id <> $3)"
     )
@@ -211,7 +206,7 @@ pub async fn revoke_user_session(
     family_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    with_pool!(db, |pool| sqlx::query(
+    with_writer!(db, |pool| sqlx::query(
         "UPDATE refresh_tokens SET revoked_at = $1 \
          WHERE user_id = $2 AND family_id = $3 AND revoked_at IS NULL"
     )

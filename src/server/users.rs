@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{auth::password::StoredHash, db::Db};
-use crate::{model::User, with_pool};
+use crate::{model::User, with_pool, with_writer};
 
 pub const DEFAULT_ROLE: &str = "user";
 
@@ -76,7 +76,7 @@ pub async fn insert(
         "INSERT INTO users (id, email, password_hash, display_name, role, disabled, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {COLUMNS}"
     );
-    let result = with_pool!(db, |pool| sqlx::query_as::<_, UserRecord>(&sql)
+    let result = with_writer!(db, |pool| sqlx::query_as::<_, UserRecord>(&sql)
         .bind(Uuid::new_v4())
         .bind(new.email)
         .bind(&new.password_hash.0)
@@ -117,7 +117,7 @@ pub async fn update_display_name(
     display_name: &str,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    with_pool!(db, |pool| sqlx::query(
+    with_writer!(db, |pool| sqlx::query(
         "UPDATE users SET display_name = $1, updated_at = $2 WHERE id = $3"
     )
     .bind(display_name)
@@ -134,7 +134,7 @@ pub async fn update_password_hash(
     hash: &StoredHash,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    with_pool!(db, |pool| sqlx::query(
+    with_writer!(db, |pool| sqlx::query(
         "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3"
     )
     .bind(&hash.0)

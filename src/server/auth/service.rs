@@ -17,7 +17,7 @@ use crate::{
     model::{ActivityEntry, CurrentSession, SessionSummary},
     server::{
         audit::{self, ClientInfo, EventType, Outcome},
-        db::Db,
+        db::{Db, Exec},
         device,
         refresh_tokens::{self, NewRefresh, RefreshRecord},
         users::{self, InsertUserError, NewUser, UserRecord},
@@ -143,16 +143,19 @@ impl AuthContext<'_> {
         user: Option<Uuid>,
         details: serde_json::Value,
     ) {
-        audit::record(
-            self.db,
-            event,
-            outcome,
-            user,
-            self.client,
-            details,
-            self.now,
-        )
-        .await;
+        self.audit_in(self.db, event, outcome, user, details).await;
+    }
+
+    /// Like [`Self::audit`], on `exec` (a transaction, say).
+    async fn audit_in(
+        &self,
+        exec: impl Into<Exec<'_>>,
+        event: EventType,
+        outcome: Outcome,
+        user: Option<Uuid>,
+        details: serde_json::Value,
+    ) {
+        audit::record(exec, event, outcome, user, self.client, details, self.now).await;
     }
 
     pub async fn signup(
@@ -374,36 +377,48 @@ impl AuthContext<'_> {
             record.expires_at,
         );
 
+        let expires_at = record.expires_at;
         let rotated_at = match record.rotated_at {
-            Some(at) => Some(at),
-            None if refresh_tokens::rotate(self.db, record.id, &successor, self.now).await? => None,
-            // Lost a race: another refresh rotated it, or a sign-out revoked it.
-            None => match refresh_tokens::find_by_hash(self.db, &hash_refresh_token(raw)).await? {
-                Some(now_stored) if now_stored.revoked_at.is_none() => {
-                    now_stored.rotated_at.or(Some(self.now))
+            Some(at) => at,
+            None => match refresh_tokens::rotate(self.db, record.id, &successor, self.now).await? {
+                Some(mut tx) => {
+                    self.audit_refreshed(&mut tx, &record).await;
+                    tx.commit().await?;
+                    return self.issue(user, record.family_id, refresh, expires_at);
                 }
-                _ => return Err(AuthError::Unauthenticated),
+                // Lost a race: another refresh rotated it, or a sign-out
+                // revoked it.
+                None => {
+                    match refresh_tokens::find_by_hash(self.db, &hash_refresh_token(raw)).await? {
+                        Some(now_stored) if now_stored.revoked_at.is_none() => {
+                            now_stored.rotated_at.unwrap_or(self.now)
+                        }
+                        _ => return Err(AuthError::Unauthenticated),
+                    }
+                }
             },
         };
-        if let Some(rotated_at) = rotated_at {
-            if !self.within_grace(rotated_at) {
-                return self.reuse_detected(&record).await;
-            }
-            // A concurrent refresh (another tab): hand out a sibling, unless
-            // the session ended meanwhile.
-            if !refresh_tokens::insert_unless_revoked(self.db, &successor).await? {
-                return Err(AuthError::Unauthenticated);
-            }
+        if !self.within_grace(rotated_at) {
+            return self.reuse_detected(&record).await;
         }
-        self.audit(
+        // A concurrent refresh (another tab): hand out a sibling, unless the
+        // session ended meanwhile.
+        if !refresh_tokens::insert_unless_revoked(self.db, &successor).await? {
+            return Err(AuthError::Unauthenticated);
+        }
+        self.audit_refreshed(self.db, &record).await;
+        self.issue(user, record.family_id, refresh, expires_at)
+    }
+
+    async fn audit_refreshed(&self, exec: impl Into<Exec<'_>>, spent: &RefreshRecord) {
+        self.audit_in(
+            exec,
             EventType::Refresh,
             Outcome::Success,
-            Some(user.id),
-            json!({ "session": record.family_id }),
+            Some(spent.user_id),
+            json!({ "session": spent.family_id }),
         )
         .await;
-        let expires_at = record.expires_at;
-        self.issue(user, record.family_id, refresh, expires_at)
     }
 
     fn within_grace(&self, rotated_at: DateTime<Utc>) -> bool {
