@@ -5,7 +5,6 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use unicode_normalization::UnicodeNormalization;
 
 pub const PASSWORD_MIN_CHARS: usize = 12;
 pub const PASSWORD_MAX_CHARS: usize = 128;
@@ -122,7 +121,7 @@ impl Password {
         if raw.len() > PASSWORD_MAX_CHARS * 4 {
             return Err(ValidationError::PasswordTooLong);
         }
-        let normalized: String = raw.nfkc().collect();
+        let normalized = nfkc(raw);
         if normalized.chars().count() > PASSWORD_MAX_CHARS {
             return Err(ValidationError::PasswordTooLong);
         }
@@ -143,6 +142,22 @@ impl Password {
     pub fn expose(&self) -> &str {
         &self.0
     }
+}
+
+/// NFKC normal form. The browser has it built in (`String.normalize`), so
+/// the WASM bundle borrows that instead of shipping Unicode's tables.
+#[cfg(not(feature = "hydrate"))]
+fn nfkc(raw: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    raw.nfkc().collect()
+}
+
+#[cfg(feature = "hydrate")]
+fn nfkc(raw: &str) -> String {
+    js_sys::JsString::from(raw)
+        .normalize("NFKC")
+        .as_string()
+        .unwrap_or_else(|| raw.to_owned())
 }
 
 /// A display name: trimmed, 1 to 64 characters, no control characters.
