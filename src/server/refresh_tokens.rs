@@ -4,7 +4,10 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::db::{Db, Exec, Tx};
+use super::{
+    db::{Db, Exec, Tx},
+    users::UserRecord,
+};
 use crate::{with_pool, with_writer};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -82,6 +85,75 @@ pub async fn find_by_hash(
     .bind(token_hash)
     .fetch_optional(pool)
     .await)
+}
+
+/// A refresh token together with the user it belongs to: what a rotation
+/// needs, read in one round trip.
+#[derive(Debug)]
+pub struct TokenAndUser {
+    pub token: RefreshRecord,
+    pub user: UserRecord,
+}
+
+#[derive(sqlx::FromRow)]
+struct TokenAndUserRow {
+    id: Uuid,
+    family_id: Uuid,
+    user_id: Uuid,
+    issued_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    rotated_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+    u_email: String,
+    u_password_hash: Option<String>,
+    u_display_name: String,
+    u_role: String,
+    u_disabled: bool,
+    u_created_at: DateTime<Utc>,
+    u_updated_at: DateTime<Utc>,
+}
+
+impl From<TokenAndUserRow> for TokenAndUser {
+    fn from(row: TokenAndUserRow) -> Self {
+        Self {
+            user: UserRecord {
+                id: row.user_id,
+                email: row.u_email,
+                password_hash: row.u_password_hash,
+                display_name: row.u_display_name,
+                role: row.u_role,
+                disabled: row.u_disabled,
+                created_at: row.u_created_at,
+                updated_at: row.u_updated_at,
+            },
+            token: RefreshRecord {
+                id: row.id,
+                family_id: row.family_id,
+                user_id: row.user_id,
+                issued_at: row.issued_at,
+                expires_at: row.expires_at,
+                rotated_at: row.rotated_at,
+                revoked_at: row.revoked_at,
+            },
+        }
+    }
+}
+
+pub async fn find_with_user(
+    db: &Db,
+    token_hash: &[u8],
+) -> Result<Option<TokenAndUser>, sqlx::Error> {
+    let row = with_pool!(db, |pool| sqlx::query_as::<_, TokenAndUserRow>(
+        "SELECT t.id, t.family_id, t.user_id, t.issued_at, t.expires_at, t.rotated_at, \
+                t.revoked_at, u.email AS u_email, u.password_hash AS u_password_hash, \
+                u.display_name AS u_display_name, u.role AS u_role, u.disabled AS u_disabled, \
+                u.created_at AS u_created_at, u.updated_at AS u_updated_at \
+         FROM refresh_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1"
+    )
+    .bind(token_hash)
+    .fetch_optional(pool)
+    .await)?;
+    Ok(row.map(TokenAndUser::from))
 }
 
 /// Inserts `successor` and marks `parent_id` rotated, in a transaction

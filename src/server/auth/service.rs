@@ -19,7 +19,7 @@ use crate::{
         audit::{self, ClientInfo, EventType, Outcome},
         db::{Db, Exec},
         device,
-        refresh_tokens::{self, NewRefresh, RefreshRecord},
+        refresh_tokens::{self, NewRefresh, RefreshRecord, TokenAndUser},
         users::{self, InsertUserError, NewUser, UserRecord},
     },
     validate::{DisplayName, Email, Password, ValidationError},
@@ -353,20 +353,20 @@ impl AuthContext<'_> {
     /// token presented again after the grace window revokes its family.
     pub async fn refresh(&self, raw: &str) -> Result<Issued, AuthError> {
         self.rate_limit(Scope::RefreshIp).await?;
-        let Some(record) = refresh_tokens::find_by_hash(self.db, &hash_refresh_token(raw)).await?
+        let Some(TokenAndUser {
+            token: record,
+            user,
+        }) = refresh_tokens::find_with_user(self.db, &hash_refresh_token(raw)).await?
         else {
             return Err(AuthError::Unauthenticated);
         };
         if record.revoked_at.is_some() || record.expires_at <= self.now {
             return Err(AuthError::Unauthenticated);
         }
-        let user = match users::find_by_id(self.db, record.user_id).await? {
-            Some(user) if !user.disabled => user,
-            _ => {
-                refresh_tokens::revoke_family(self.db, record.family_id, self.now).await?;
-                return Err(AuthError::Unauthenticated);
-            }
-        };
+        if user.disabled {
+            refresh_tokens::revoke_family(self.db, record.family_id, self.now).await?;
+            return Err(AuthError::Unauthenticated);
+        }
         let refresh = RefreshToken::generate();
         let hash = refresh.hash();
         let successor = self.new_refresh(
