@@ -17,7 +17,7 @@ use crate::{
     model::{ActivityEntry, CurrentSession, SessionSummary},
     server::{
         audit::{self, ClientInfo, EventType, Outcome},
-        db::{Db, Exec},
+        db::Db,
         device,
         refresh_tokens::{self, NewRefresh, RefreshRecord, TokenAndUser},
         users::{self, InsertUserError, NewUser, UserRecord},
@@ -143,19 +143,16 @@ impl AuthContext<'_> {
         user: Option<Uuid>,
         details: serde_json::Value,
     ) {
-        self.audit_in(self.db, event, outcome, user, details).await;
-    }
-
-    /// Like [`Self::audit`], on `exec` (a transaction, say).
-    async fn audit_in(
-        &self,
-        exec: impl Into<Exec<'_>>,
-        event: EventType,
-        outcome: Outcome,
-        user: Option<Uuid>,
-        details: serde_json::Value,
-    ) {
-        audit::record(exec, event, outcome, user, self.client, details, self.now).await;
+        audit::record(
+            self.db,
+            event,
+            outcome,
+            user,
+            self.client,
+            details,
+            self.now,
+        )
+        .await;
     }
 
     pub async fn signup(
@@ -380,22 +377,24 @@ impl AuthContext<'_> {
         let expires_at = record.expires_at;
         let rotated_at = match record.rotated_at {
             Some(at) => at,
-            None => match refresh_tokens::rotate(self.db, record.id, &successor, self.now).await? {
-                Some(mut tx) => {
-                    self.audit_refreshed(&mut tx, &record).await;
-                    tx.commit().await?;
-                    return self.issue(user, record.family_id, refresh, expires_at);
+            None if refresh_tokens::rotate(
+                self.db,
+                record.id,
+                &successor,
+                self.now,
+                json!({ "session": record.family_id }),
+            )
+            .await? =>
+            {
+                return self.issue(user, record.family_id, refresh, expires_at);
+            }
+            // Lost a race: another refresh rotated it, or a sign-out
+            // revoked it.
+            None => match refresh_tokens::find_by_hash(self.db, &hash_refresh_token(raw)).await? {
+                Some(now_stored) if now_stored.revoked_at.is_none() => {
+                    now_stored.rotated_at.unwrap_or(self.now)
                 }
-                // Lost a race: another refresh rotated it, or a sign-out
-                // revoked it.
-                None => {
-                    match refresh_tokens::find_by_hash(self.db, &hash_refresh_token(raw)).await? {
-                        Some(now_stored) if now_stored.revoked_at.is_none() => {
-                            now_stored.rotated_at.unwrap_or(self.now)
-                        }
-                        _ => return Err(AuthError::Unauthenticated),
-                    }
-                }
+                _ => return Err(AuthError::Unauthenticated),
             },
         };
         if !self.within_grace(rotated_at) {
@@ -406,19 +405,14 @@ impl AuthContext<'_> {
         if !refresh_tokens::insert_unless_revoked(self.db, &successor).await? {
             return Err(AuthError::Unauthenticated);
         }
-        self.audit_refreshed(self.db, &record).await;
-        self.issue(user, record.family_id, refresh, expires_at)
-    }
-
-    async fn audit_refreshed(&self, exec: impl Into<Exec<'_>>, spent: &RefreshRecord) {
-        self.audit_in(
-            exec,
+        self.audit(
             EventType::Refresh,
             Outcome::Success,
-            Some(spent.user_id),
-            json!({ "session": spent.family_id }),
+            Some(user.id),
+            json!({ "session": record.family_id }),
         )
         .await;
+        self.issue(user, record.family_id, refresh, expires_at)
     }
 
     fn within_grace(&self, rotated_at: DateTime<Utc>) -> bool {
