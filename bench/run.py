@@ -10,7 +10,8 @@ Environment: BENCH_SECONDS, BENCH_RUNS, BENCH_DATABASE_URL (a PostgreSQL
 server where a fresh database is created and dropped; default
 postgres://postgres@127.0.0.1:5432/postgres), CARGO_TARGET_DIR; and, to
 iterate on one path, BENCH_ONLY (comma-separated: me, login, refresh,
-signup, pages, flood) and BENCH_BACKENDS (sqlite, postgres).
+signup, pages, flood) and BENCH_BACKENDS (sqlite, postgres). The server's
+log is thrown away unless BENCH_SERVER_LOG names a file to append it to.
 """
 
 import datetime
@@ -64,8 +65,10 @@ SERVER_ENV = {
 class Server:
     def __init__(self, database_url: str):
         env = dict(os.environ, DATABASE_URL=database_url, **SERVER_ENV)
+        log = os.environ.get("BENCH_SERVER_LOG")
         self.process = subprocess.Popen(
-            ["taskset", "-c", SERVER_CORE, BINARY], env=env, stdout=subprocess.DEVNULL
+            ["taskset", "-c", SERVER_CORE, BINARY], env=env,
+            stdout=open(log, "a") if log else subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -276,7 +279,7 @@ def report(results: list, wasm: dict, cores: int) -> str:
     row("refresh non-2xx", lambda r: f"{r['refresh']['non2xx']:.0f} of {r['refresh']['requests']:.0f}")
     row("refresh, 64 conns (overload): /s · p50 · p99", lambda r: f"{r['refresh_64']['rps']:.0f} · {r['refresh_64']['p50']:.2f} ms · {r['refresh_64']['p99']:.2f} ms")
     row("refresh, 64 conns: non-2xx", lambda r: f"{r['refresh_64']['non2xx']:.0f} of {r['refresh_64']['requests']:.0f}")
-    row("sign-up, 2 conns: /s", lambda r: f"{r['signup']['rps']:.1f}")
+    row("sign-up, 2 conns: /s · non-2xx · socket errors", lambda r: f"{r['signup']['rps']:.1f} · {r['signup']['non2xx']:.0f} · {r['signup']['socket_errors']:.0f}")
     row("page `/login` (signed out), 16 conns: /s", lambda r: f"{r['page_login']['rps']:.0f}")
     row("page `/account` (signed in), 16 conns: /s", lambda r: f"{r['page_account']['rps']:.0f}")
     row("memory idle (RSS)", lambda r: f"{r['idle_rss_mib']:.1f} MiB")
