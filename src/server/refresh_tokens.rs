@@ -223,6 +223,7 @@ const ROTATE_SQLITE: &str = "BEGIN IMMEDIATE; \
       WHERE id = $5 AND rotated_at IS NULL AND revoked_at IS NULL AND changes() = 1; \
     INSERT INTO audit_events (event_type, user_id, ip, user_agent, outcome, details, created_at) \
       SELECT $10, $3, $9, $8, $11, $12, $6 WHERE changes() = 1; \
+    SELECT changes(); \
     COMMIT";
 
 async fn rotate_sqlite(
@@ -239,15 +240,18 @@ async fn rotate_sqlite(
         ..*successor
     };
     let mut conn = pools.writer().acquire().await?;
-    let result = bind_new!(sqlx::query(ROTATE_SQLITE), successor)
+    // `fetch_all`, not `fetch_one`: stopping at the first row would skip
+    // the COMMIT. The sum of rows affected is no answer either, as SQLite
+    // reports BEGIN and COMMIT with the count of the connection's previous
+    // write; hence the explicit `SELECT changes()` of the audit insert.
+    let result = bind_new!(sqlx::query_scalar::<_, i64>(ROTATE_SQLITE), successor)
         .bind(EventType::Refresh.as_str())
         .bind(Outcome::Success.as_str())
         .bind(sqlx::types::Json(audit_details))
-        .execute(&mut *conn)
+        .fetch_all(&mut *conn)
         .await;
     match result {
-        // Three rows (successor, parent, audit event) or none.
-        Ok(done) => Ok(done.rows_affected() > 0),
+        Ok(rotated) => Ok(rotated.first() == Some(&1)),
         Err(e) => {
             // A failure part-way leaves the transaction open on this
             // connection; closing it rolls back, and no request inherits it.
