@@ -268,16 +268,19 @@ def report(results: list, wasm: dict, cores: int) -> str:
                 return "–"
         lines.append(f"| {label} | " + " | ".join(cell(r) for r in results) + " |")
 
-    row("`/health`, 64 conns: req/s · p50 · p99", lambda r: f"{r['health']['rps']:.0f} · {r['health']['p50']:.2f} ms · {r['health']['p99']:.2f} ms")
-    row("`/api/auth/me`, 64 conns: req/s · p50 · p99", lambda r: f"{r['me']['rps']:.0f} · {r['me']['p50']:.2f} ms · {r['me']['p99']:.2f} ms")
+    def throughput(key):
+        return lambda r: f"{r[key]['rps']:.0f} · {r[key]['p50']:.2f} ms · {r[key]['p99']:.2f} ms"
+
+    row("`/health`, 64 conns: req/s · p50 · p99", throughput("health"))
+    row("`/api/auth/me`, 64 conns: req/s · p50 · p99", throughput("me"))
     row("session check ÷ health", lambda r: f"{r['me']['rps'] / r['health']['rps']:.2f}")
     row("one Argon2id hash", lambda r: f"{r['hash_ms']:.1f} ms")
     row("sign-in, 2 conns: /s · p50 · p99", lambda r: f"{r['login']['rps']:.1f} · {r['login']['p50']:.1f} ms · {r['login']['p99']:.1f} ms")
     row("sign-ins ÷ hashing limit", lambda r: f"{r['login']['rps'] / (cores * 1000 / r['hash_ms']):.2f}")
     row("sign-in p99 ÷ one hash", lambda r: f"{r['login']['p99'] / r['hash_ms']:.2f}")
-    row(f"refresh, {REFRESH_CONNECTIONS} conns: /s · p50 · p99", lambda r: f"{r['refresh']['rps']:.0f} · {r['refresh']['p50']:.2f} ms · {r['refresh']['p99']:.2f} ms")
+    row(f"refresh, {REFRESH_CONNECTIONS} conns: /s · p50 · p99", throughput("refresh"))
     row("refresh non-2xx", lambda r: f"{r['refresh']['non2xx']:.0f} of {r['refresh']['requests']:.0f}")
-    row("refresh, 64 conns (overload): /s · p50 · p99", lambda r: f"{r['refresh_64']['rps']:.0f} · {r['refresh_64']['p50']:.2f} ms · {r['refresh_64']['p99']:.2f} ms")
+    row("refresh, 64 conns (overload): /s · p50 · p99", throughput("refresh_64"))
     row("refresh, 64 conns: non-2xx", lambda r: f"{r['refresh_64']['non2xx']:.0f} of {r['refresh_64']['requests']:.0f}")
     row("sign-up, 2 conns: /s · non-2xx · socket errors", lambda r: f"{r['signup']['rps']:.1f} · {r['signup']['non2xx']:.0f} · {r['signup']['socket_errors']:.0f}")
     row("page `/login` (signed out), 16 conns: /s", lambda r: f"{r['page_login']['rps']:.0f}")
