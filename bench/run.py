@@ -271,6 +271,9 @@ def report(results: list, wasm: dict, cores: int) -> str:
     def throughput(key):
         return lambda r: f"{r[key]['rps']:.0f} · {r[key]['p50']:.2f} ms · {r[key]['p99']:.2f} ms"
 
+    def failures(key):
+        return lambda r: f"{r[key]['non2xx']:.0f} of {r[key]['requests']:.0f}"
+
     row("`/health`, 64 conns: req/s · p50 · p99", throughput("health"))
     row("`/api/auth/me`, 64 conns: req/s · p50 · p99", throughput("me"))
     row("session check ÷ health", lambda r: f"{r['me']['rps'] / r['health']['rps']:.2f}")
@@ -279,9 +282,9 @@ def report(results: list, wasm: dict, cores: int) -> str:
     row("sign-ins ÷ hashing limit", lambda r: f"{r['login']['rps'] / (cores * 1000 / r['hash_ms']):.2f}")
     row("sign-in p99 ÷ one hash", lambda r: f"{r['login']['p99'] / r['hash_ms']:.2f}")
     row(f"refresh, {REFRESH_CONNECTIONS} conns: /s · p50 · p99", throughput("refresh"))
-    row("refresh non-2xx", lambda r: f"{r['refresh']['non2xx']:.0f} of {r['refresh']['requests']:.0f}")
+    row("refresh non-2xx", failures("refresh"))
     row("refresh, 64 conns (overload): /s · p50 · p99", throughput("refresh_64"))
-    row("refresh, 64 conns: non-2xx", lambda r: f"{r['refresh_64']['non2xx']:.0f} of {r['refresh_64']['requests']:.0f}")
+    row("refresh, 64 conns: non-2xx", failures("refresh_64"))
     row("sign-up, 2 conns: /s · non-2xx · socket errors", lambda r: f"{r['signup']['rps']:.1f} · {r['signup']['non2xx']:.0f} · {r['signup']['socket_errors']:.0f}")
     row("page `/login` (signed out), 16 conns: /s", lambda r: f"{r['page_login']['rps']:.0f}")
     row("page `/account` (signed in), 16 conns: /s", lambda r: f"{r['page_account']['rps']:.0f}")
