@@ -186,14 +186,8 @@ impl Db {
                 .test_before_acquire(false)
         };
         // The writer first: it creates the file and switches it to WAL.
-        let write = pool(1)
-            .connect_with(options.clone())
-            .await
-            .map_err(DbError::Connect)?;
-        let read = pool(max_connections.max(1))
-            .connect_with(options)
-            .await
-            .map_err(DbError::Connect)?;
+        let write = open_while_busy(pool(1), options.clone()).await?;
+        let read = open_while_busy(pool(max_connections.max(1)), options).await?;
         Ok(Db::Sqlite(SqlitePools { read, write }))
     }
 
@@ -268,6 +262,43 @@ async fn lock_migrations(database: &Path) -> Result<Option<std::fs::File>, DbErr
         path: display,
         source,
     })
+}
+
+/// How long startup keeps trying to open a SQLite file that is busy.
+const OPEN_BUSY_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Opens a SQLite pool, trying again while the file is busy. Opening runs
+/// `PRAGMA journal_mode = WAL`, which needs the write lock on a new file
+/// and can get SQLITE_BUSY without SQLite consulting the busy timeout, as
+/// when several replicas create the same file at once.
+async fn open_while_busy(
+    pool: SqlitePoolOptions,
+    options: SqliteConnectOptions,
+) -> Result<SqlitePool, DbError> {
+    let deadline = tokio::time::Instant::now() + OPEN_BUSY_DEADLINE;
+    let mut pause = Duration::from_millis(10);
+    loop {
+        match pool.clone().connect_with(options.clone()).await {
+            Ok(pool) => return Ok(pool),
+            Err(err) if is_busy(&err) && tokio::time::Instant::now() + pause < deadline => {
+                tracing::warn!(error = %err, "SQLite file busy while opening; trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(500));
+            }
+            Err(err) => return Err(DbError::Connect(err)),
+        }
+    }
+}
+
+/// True for SQLITE_BUSY and its extended codes (the low byte is 5).
+fn is_busy(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| code & 0xff == 5),
+        _ => false,
+    }
 }
 
 fn is_memory(path: &Path) -> bool {

@@ -78,3 +78,45 @@ async fn schema_has_the_tables_later_features_need(backend: Backend) {
     }
     db.close().await;
 }
+
+/// Switching a new SQLite file to WAL needs its write lock, and SQLite
+/// answers "database is locked" at once, without waiting out its busy
+/// timeout, while another process holds that lock mid-creation (as when
+/// replicas start together). Opening keeps trying instead of failing.
+#[tokio::test]
+async fn a_sqlite_file_locked_while_being_created_is_waited_for() {
+    use sqlx::{
+        sqlite::{SqliteConnectOptions, SqliteJournalMode},
+        ConnectOptions, Connection,
+    };
+    use std::str::FromStr;
+
+    let database = TestDatabase::create(Backend::Sqlite).await;
+    let mut creator = SqliteConnectOptions::from_str(&database.url)
+        .unwrap()
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Delete)
+        .connect()
+        .await
+        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut creator)
+        .await
+        .unwrap();
+
+    let opening = tokio::spawn({
+        let url = database.url.clone();
+        async move { Db::connect(&url, 2).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    sqlx::query("COMMIT").execute(&mut creator).await.unwrap();
+    creator.close().await.unwrap();
+
+    let db = opening
+        .await
+        .unwrap()
+        .expect("opens once the other process lets go");
+    db.migrate().await.unwrap();
+    db.ping().await.unwrap();
+    db.close().await;
+}
