@@ -9,9 +9,10 @@ use std::{path::Path, str::FromStr, time::Duration};
 
 use sqlx::{
     migrate::{MigrateError, Migrator},
+    pool::PoolConnection,
     postgres::{PgConnectOptions, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-    PgPool, SqlitePool,
+    PgPool, Sqlite, SqliteConnection, SqlitePool,
 };
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -49,6 +50,43 @@ impl SqlitePools {
 
     pub fn writer(&self) -> &SqlitePool {
         &self.write
+    }
+
+    /// The writer, for a batch that begins and commits its own transaction.
+    pub async fn writer_for_batch(&self) -> Result<CloseUnlessFinished, sqlx::Error> {
+        Ok(CloseUnlessFinished {
+            conn: self.write.acquire().await?,
+            finished: false,
+        })
+    }
+}
+
+/// The writer connection of a batch that opens its own transaction. If the
+/// batch fails part-way, or its future is dropped (the client went away),
+/// sqlx's worker stops before the COMMIT and the connection would go back
+/// to the pool inside the open transaction, taking every later write with
+/// it. Closing the connection instead rolls the transaction back.
+pub struct CloseUnlessFinished {
+    conn: PoolConnection<Sqlite>,
+    finished: bool,
+}
+
+impl CloseUnlessFinished {
+    pub fn connection(&mut self) -> &mut SqliteConnection {
+        &mut self.conn
+    }
+
+    /// The batch ran to its end; the connection may be reused.
+    pub fn finished(&mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for CloseUnlessFinished {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.conn.close_on_drop();
+        }
     }
 }
 

@@ -239,26 +239,19 @@ async fn rotate_sqlite(
         issued_at: now,
         ..*successor
     };
-    let mut conn = pools.writer().acquire().await?;
+    let mut conn = pools.writer_for_batch().await?;
     // `fetch_all`, not `fetch_one`: stopping at the first row would skip
     // the COMMIT. The sum of rows affected is no answer either, as SQLite
     // reports BEGIN and COMMIT with the count of the connection's previous
     // write; hence the explicit `SELECT changes()` of the audit insert.
-    let result = bind_new!(sqlx::query_scalar::<_, i64>(ROTATE_SQLITE), successor)
+    let rotated = bind_new!(sqlx::query_scalar::<_, i64>(ROTATE_SQLITE), successor)
         .bind(EventType::Refresh.as_str())
         .bind(Outcome::Success.as_str())
         .bind(sqlx::types::Json(audit_details))
-        .fetch_all(&mut *conn)
-        .await;
-    match result {
-        Ok(rotated) => Ok(rotated.first() == Some(&1)),
-        Err(e) => {
-            // A failure part-way leaves the transaction open on this
-            // connection; closing it rolls back, and no request inherits it.
-            conn.close_on_drop();
-            Err(e)
-        }
-    }
+        .fetch_all(conn.connection())
+        .await?;
+    conn.finished();
+    Ok(rotated.first() == Some(&1))
 }
 
 /// Revokes every live token of a family; returns how many.

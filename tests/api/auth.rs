@@ -23,6 +23,7 @@ on_both_backends!(
     refresh_rotates_the_token,
     replay_after_the_grace_window_revokes_the_session,
     two_tabs_refreshing_at_once_stay_signed_in,
+    a_refresh_abandoned_by_its_client_leaves_the_database_working,
     refresh_without_a_valid_token_is_401_and_clears_cookies,
     sessions_end_when_the_family_expires,
     access_tokens_expire,
@@ -339,6 +340,91 @@ async fn two_tabs_refreshing_at_once_stay_signed_in(backend: Backend) {
             .await;
         assert_eq!(r.status(), 200);
     }
+}
+
+/// Another process's write transaction, held until released.
+enum WriteLock {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl WriteLock {
+    async fn take(app: &TestApp) -> Self {
+        use sqlx::{Connection, Executor};
+        match app.database.backend() {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&app.database.url)
+                    .await
+                    .unwrap();
+                conn.execute("BEGIN IMMEDIATE").await.unwrap();
+                WriteLock::Sqlite(conn)
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&app.database.url)
+                    .await
+                    .unwrap();
+                conn.execute("BEGIN; LOCK TABLE refresh_tokens IN SHARE ROW EXCLUSIVE MODE")
+                    .await
+                    .unwrap();
+                WriteLock::Postgres(conn)
+            }
+        }
+    }
+
+    async fn release(self) {
+        use sqlx::{Connection, Executor};
+        match self {
+            WriteLock::Sqlite(mut conn) => {
+                conn.execute("COMMIT").await.unwrap();
+                conn.close().await.unwrap();
+            }
+            WriteLock::Postgres(mut conn) => {
+                conn.execute("COMMIT").await.unwrap();
+                conn.close().await.unwrap();
+            }
+        }
+    }
+}
+
+/// A client that gives up mid-refresh drops the request's future while the
+/// rotation waits for the write lock. Nothing of it may linger: on SQLite
+/// the batch would stop after its BEGIN and hand the writer back inside an
+/// open transaction, so every later write would go uncommitted, unseen by
+/// other connections and lost at exit.
+async fn a_refresh_abandoned_by_its_client_leaves_the_database_working(backend: Backend) {
+    // Without throttling, the first write of a refresh is its rotation.
+    let app = spawn_app_with(backend, &[("PORTCULLIS_THROTTLE", "off")]).await;
+    let token = app.signup_for_refresh_token(&app.client).await;
+
+    let lock = WriteLock::take(&app).await;
+    let abandoned = app
+        .new_client()
+        .post(app.url("/api/auth/refresh"))
+        .json(&json!({ "refresh_token": token }))
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await;
+    assert!(abandoned.is_err_and(|e| e.is_timeout()));
+    // Time for the server to see the connection close and drop the request.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    lock.release().await;
+
+    // A new session is written and found by the next request.
+    let client = app.new_client();
+    let email = app.signup(&client).await;
+    let signed_in = app.login(&client, &email, GOOD_PASSWORD).await;
+    assert_eq!(signed_in.status(), 200);
+    assert_eq!(app.refresh(&client).await.status(), 200);
+    // The abandoned rotation left the old token usable: it was either
+    // rolled back or is within the grace window.
+    let retried = app
+        .post_json(
+            &app.new_client(),
+            "/api/auth/refresh",
+            &json!({ "refresh_token": token }),
+        )
+        .await;
+    assert_eq!(retried.status(), 200);
 }
 
 async fn refresh_without_a_valid_token_is_401_and_clears_cookies(backend: Backend) {
