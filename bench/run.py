@@ -39,6 +39,8 @@ PORT = 3390
 BASE = f"http://127.0.0.1:{PORT}"
 PASSWORD = "plinth-violet-forage-42"
 SERVER_CORE, LOAD_CORE = "0", "1"
+# The server sees one core (taskset), so it hashes one password at a time.
+SERVER_CORES = 1
 ONLY = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
 BACKENDS = set(filter(None, os.environ.get("BENCH_BACKENDS", "sqlite,postgres").split(",")))
 # Refreshes in flight. By Little's law a p99 under 10 ms at 3,000/s leaves
@@ -196,11 +198,19 @@ def bench_backend(name: str, database_url: str) -> dict:
             figures["health"] = {k: statistics.median(r[k] for r in health) for k in health[0]}
             figures["me"] = {k: statistics.median(r[k] for r in me) for k in me[0]}
 
-        # 2. Sign-in with the right password, two in flight per hashing slot.
+        # 2. Sign-in with the right password. Throughput with two in flight
+        #    per hashing slot, so a slot never idles while the other request
+        #    does its database work; latency with one per slot, the most the
+        #    server takes without queueing (not overloaded).
         login_env = {"BENCH_BODY": json.dumps({"email": f"bench-{stamp}@example.com", "password": PASSWORD})}
+
+        def login_run(connections):
+            return wrk("/api/auth/login", connections, script="login.lua", env=login_env)
+
         if wanted("login"):
-            wrk("/api/auth/login", 2, seconds=2, script="login.lua", env=login_env)
-            figures["login"] = median_runs(lambda: wrk("/api/auth/login", 2, script="login.lua", env=login_env))
+            wrk("/api/auth/login", 2 * SERVER_CORES, seconds=2, script="login.lua", env=login_env)
+            figures["login"] = median_runs(lambda: login_run(2 * SERVER_CORES))
+            figures["login_paced"] = median_runs(lambda: login_run(SERVER_CORES))
             figures["hash_ms"] = hash_time_ms()
 
         # 3. Refresh: every request a fresh token.
@@ -278,9 +288,13 @@ def report(results: list, wasm: dict, cores: int) -> str:
     row("`/api/auth/me`, 64 conns: req/s · p50 · p99", throughput("me"))
     row("session check ÷ health", lambda r: f"{r['me']['rps'] / r['health']['rps']:.2f}")
     row("one Argon2id hash", lambda r: f"{r['hash_ms']:.1f} ms")
-    row("sign-in, 2 conns: /s · p50 · p99", lambda r: f"{r['login']['rps']:.1f} · {r['login']['p50']:.1f} ms · {r['login']['p99']:.1f} ms")
+    def sign_ins(key):
+        return lambda r: f"{r[key]['rps']:.1f} · {r[key]['p50']:.1f} ms · {r[key]['p99']:.1f} ms"
+
+    row(f"sign-in, {2 * cores} conns: /s · p50 · p99", sign_ins("login"))
     row("sign-ins ÷ hashing limit", lambda r: f"{r['login']['rps'] / (cores * 1000 / r['hash_ms']):.2f}")
-    row("sign-in p99 ÷ one hash", lambda r: f"{r['login']['p99'] / r['hash_ms']:.2f}")
+    row(f"sign-in, {cores} conn(s), not overloaded: /s · p50 · p99", sign_ins("login_paced"))
+    row("sign-in p99 (not overloaded) ÷ one hash", lambda r: f"{r['login_paced']['p99'] / r['hash_ms']:.2f}")
     row(f"refresh, {REFRESH_CONNECTIONS} conns: /s · p50 · p99", throughput("refresh"))
     row("refresh non-2xx", failures("refresh"))
     row("refresh, 64 conns (overload): /s · p50 · p99", throughput("refresh_64"))
@@ -308,7 +322,8 @@ def report(results: list, wasm: dict, cores: int) -> str:
             f"p99 < 5 ms ({r['me']['p99']:.2f} ms) {verdict(r['me']['p99'] < 5)}",
             lambda: f"- {b}: sign-ins ≥ 0.85× hashing limit ({r['login']['rps']:.1f}/s vs {cores * 1000 / r['hash_ms']:.1f}/s) "
             f"{verdict(r['login']['rps'] >= 0.85 * cores * 1000 / r['hash_ms'])}; "
-            f"p99 ≤ 3× one hash ({r['login']['p99']:.1f} ms vs {3 * r['hash_ms']:.1f} ms) {verdict(r['login']['p99'] <= 3 * r['hash_ms'])}",
+            f"p99 not overloaded ≤ 3× one hash ({r['login_paced']['p99']:.1f} ms vs {3 * r['hash_ms']:.1f} ms) "
+            f"{verdict(r['login_paced']['p99'] <= 3 * r['hash_ms'])}",
             lambda: f"- {b}: refresh ≥ {refresh_floor}/s ({r['refresh']['rps']:.0f}/s) {verdict(r['refresh']['rps'] >= refresh_floor)}; "
             f"p99 < 10 ms ({r['refresh']['p99']:.2f} ms) {verdict(r['refresh']['p99'] < 10)}; "
             f"all answered 200 ({r['refresh']['non2xx'] + r['refresh_64']['non2xx']:.0f} not) "
@@ -342,8 +357,7 @@ def main() -> None:
     for needed in (BINARY, WASM):
         if not os.path.exists(needed):
             sys.exit(f"bench: {needed} is missing; `make bench` builds it")
-    # The server sees one core (taskset), so it hashes one password at a time.
-    cores = 1
+    cores = SERVER_CORES
     results = []
     if "sqlite" in BACKENDS:
         with tempfile.TemporaryDirectory(prefix="portcullis-bench-") as data:
