@@ -209,9 +209,12 @@ def bench_backend(name: str, database_url: str) -> dict:
 
         if wanted("login"):
             wrk("/api/auth/login", 2 * SERVER_CORES, seconds=2, script="login.lua", env=login_env)
+            hash_before = hash_time_ms()
             figures["login"] = median_runs(lambda: login_run(2 * SERVER_CORES))
             figures["login_paced"] = median_runs(lambda: login_run(SERVER_CORES))
-            figures["hash_ms"] = hash_time_ms()
+            # A neighbour's burst can slow one measurement; the faster of
+            # the two is the stricter yardstick for both budgets.
+            figures["hash_ms"] = min(hash_before, hash_time_ms())
 
         # 3. Refresh: every request a fresh token.
         def refresh_run(connections):
