@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    audit::{self, ClientInfo, EventType, Outcome},
+    audit::{EventType, Outcome},
     db::{Db, Exec, SqlitePools},
     users::UserRecord,
 };
@@ -158,7 +158,7 @@ pub async fn find_with_user(
 }
 
 /// Inserts `successor`, marks `parent_id` rotated and records the refresh
-/// in the audit log, all in one transaction. Returns false, changing
+/// in the audit log, all or nothing. Returns false, changing
 /// nothing, when the parent was already rotated or revoked: another
 /// request won the race.
 pub async fn rotate(
@@ -168,45 +168,44 @@ pub async fn rotate(
     now: DateTime<Utc>,
     audit_details: serde_json::Value,
 ) -> Result<bool, sqlx::Error> {
+    // The rows stand for the parent and the time of rotation.
+    let successor = NewRefresh {
+        parent_id: Some(parent_id),
+        issued_at: now,
+        ..*successor
+    };
     match db {
-        Db::Sqlite(pools) => rotate_sqlite(pools, parent_id, successor, now, audit_details).await,
-        Db::Postgres(_) => {
-            let mut tx = db.begin().await?;
-            // The successor first: the parent's successor_id refers to it.
-            insert(&mut tx, successor).await?;
-            let updated = with_writer!(&mut tx, |conn| sqlx::query(MARK_ROTATED)
-                .bind(now)
-                .bind(successor.id)
-                .bind(parent_id)
-                .execute(conn)
-                .await
-                .map(|r| r.rows_affected()))?;
-            if updated != 1 {
-                tx.rollback().await?;
-                return Ok(false);
-            }
-            let client = ClientInfo {
-                ip: successor.ip.map(str::to_owned),
-                user_agent: successor.user_agent.map(str::to_owned),
-            };
-            audit::record(
-                &mut tx,
-                EventType::Refresh,
-                Outcome::Success,
-                Some(successor.user_id),
-                &client,
-                audit_details,
-                now,
-            )
-            .await;
-            tx.commit().await?;
-            Ok(true)
+        Db::Sqlite(pools) => rotate_sqlite(pools, &successor, audit_details).await,
+        Db::Postgres(pool) => {
+            let rotated = bind_new!(sqlx::query_scalar::<_, i64>(ROTATE_POSTGRES), successor)
+                .bind(EventType::Refresh.as_str())
+                .bind(Outcome::Success.as_str())
+                .bind(sqlx::types::Json(audit_details))
+                .fetch_one(pool)
+                .await?;
+            Ok(rotated == 1)
         }
     }
 }
 
-const MARK_ROTATED: &str = "UPDATE refresh_tokens SET rotated_at = $1, successor_id = $2 \
-    WHERE id = $3 AND rotated_at IS NULL AND revoked_at IS NULL";
+/// PostgreSQL's rotation as one statement: mark the parent, insert its
+/// successor, audit it, each only if the step before touched a row. One
+/// statement commits or rolls back as a whole on the server, so a request
+/// dropped half-way (the client went away) cannot leave a transaction
+/// idle and holding the parent's row lock until its connection is reused,
+/// as a dropped sqlx transaction does. A concurrent rotation of the same
+/// parent waits for the row lock, then finds it rotated and matches nothing.
+const ROTATE_POSTGRES: &str = "WITH parent AS ( \
+      UPDATE refresh_tokens SET rotated_at = $6, successor_id = $1 \
+      WHERE id = $5 AND rotated_at IS NULL AND revoked_at IS NULL RETURNING id), \
+    successor AS ( \
+      INSERT INTO refresh_tokens \
+        (id, family_id, user_id, token_hash, parent_id, issued_at, expires_at, user_agent, ip) \
+      SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 FROM parent RETURNING id), \
+    audited AS ( \
+      INSERT INTO audit_events (event_type, user_id, ip, user_agent, outcome, details, created_at) \
+      SELECT $10, $3, $9, $8, $11, $12, $6 FROM successor RETURNING 1) \
+    SELECT COUNT(*) FROM audited";
 
 /// SQLite's rotation as one batch, so the single writer connection is
 /// held for one hop to its worker thread rather than five (the profile of
@@ -228,17 +227,9 @@ const ROTATE_SQLITE: &str = "BEGIN IMMEDIATE; \
 
 async fn rotate_sqlite(
     pools: &SqlitePools,
-    parent_id: Uuid,
     successor: &NewRefresh<'_>,
-    now: DateTime<Utc>,
     audit_details: serde_json::Value,
 ) -> Result<bool, sqlx::Error> {
-    // The batch's rows stand for its parent and issue time.
-    let successor = NewRefresh {
-        parent_id: Some(parent_id),
-        issued_at: now,
-        ..*successor
-    };
     let mut conn = pools.writer_for_batch().await?;
     // `fetch_all`, not `fetch_one`: stopping at the first row would skip
     // the COMMIT. The sum of rows affected is no answer either, as SQLite
