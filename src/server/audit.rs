@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::db::{Db, Exec};
+use super::db::Db;
 use crate::{with_pool, with_writer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,11 +59,10 @@ pub struct ClientInfo {
     pub user_agent: Option<String>,
 }
 
-/// Writes one event, on its own or as part of a transaction. A failure is
-/// logged, not returned (inside a PostgreSQL transaction the commit then
-/// fails, so nothing of it lands unaudited).
+/// Writes one event. A failure is logged, not returned: the action it
+/// records has already happened.
 pub async fn record(
-    exec: impl Into<Exec<'_>>,
+    db: &Db,
     event: EventType,
     outcome: Outcome,
     user_id: Option<Uuid>,
@@ -72,7 +71,7 @@ pub async fn record(
     now: DateTime<Utc>,
 ) {
     let details = sqlx::types::Json(details);
-    let result = with_writer!(exec, |pool| {
+    let result = with_writer!(db, |pool| {
         sqlx::query(
         "INSERT INTO audit_events (event_type, user_id, ip, user_agent, outcome, details, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)"

@@ -2,8 +2,9 @@
 //!
 //! Queries are written once, with `$N` placeholders that both SQLite and
 //! PostgreSQL accept, and run through [`with_pool!`] (reads) or
-//! [`with_writer!`] (writes, and anything inside a transaction), which
-//! expand the same code for whichever backend the `DATABASE_URL` selected.
+//! [`with_writer!`] (writes), which expand the same code for whichever
+//! backend the `DATABASE_URL` selected. A write that must be atomic is one
+//! statement (PostgreSQL) or one batch on the writer (SQLite).
 
 use std::{path::Path, str::FromStr, time::Duration};
 
@@ -90,47 +91,6 @@ impl Drop for CloseUnlessFinished {
     }
 }
 
-/// A transaction on whichever backend is in use; on SQLite it holds the
-/// writer connection and the write lock from its first statement.
-pub enum Tx {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
-}
-
-impl Tx {
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
-        match self {
-            Tx::Sqlite(tx) => tx.commit().await,
-            Tx::Postgres(tx) => tx.commit().await,
-        }
-    }
-
-    pub async fn rollback(self) -> Result<(), sqlx::Error> {
-        match self {
-            Tx::Sqlite(tx) => tx.rollback().await,
-            Tx::Postgres(tx) => tx.rollback().await,
-        }
-    }
-}
-
-/// Where a write runs: on its own, or as part of a transaction.
-pub enum Exec<'a> {
-    Db(&'a Db),
-    Tx(&'a mut Tx),
-}
-
-impl<'a> From<&'a Db> for Exec<'a> {
-    fn from(db: &'a Db) -> Self {
-        Exec::Db(db)
-    }
-}
-
-impl<'a> From<&'a mut Tx> for Exec<'a> {
-    fn from(tx: &'a mut Tx) -> Self {
-        Exec::Tx(tx)
-    }
-}
-
 /// Runs the same read against whichever backend `db` holds.
 /// `$pool` is bound to `&SqlitePool` (a reader) or `&PgPool` in turn.
 #[macro_export]
@@ -146,26 +106,17 @@ macro_rules! with_pool {
     };
 }
 
-/// Runs the same write on whatever `$exec` converts into an [`Exec`]: the
-/// writer pool, or a transaction's connection. `$conn` is bound to an
-/// executor of the matching backend; the body may use it once.
+/// Runs the same write against whichever backend `db` holds.
+/// `$conn` is bound to the SQLite writer pool or `&PgPool` in turn.
 #[macro_export]
 macro_rules! with_writer {
-    ($exec:expr, |$conn:ident| $body:expr) => {
-        match ::core::convert::Into::<$crate::server::db::Exec<'_>>::into($exec) {
-            $crate::server::db::Exec::Db($crate::server::db::Db::Sqlite(pools)) => {
+    ($db:expr, |$conn:ident| $body:expr) => {
+        match $db {
+            $crate::server::db::Db::Sqlite(pools) => {
                 let $conn = pools.writer();
                 $body
             }
-            $crate::server::db::Exec::Db($crate::server::db::Db::Postgres($conn)) => $body,
-            $crate::server::db::Exec::Tx($crate::server::db::Tx::Sqlite(tx)) => {
-                let $conn = &mut **tx;
-                $body
-            }
-            $crate::server::db::Exec::Tx($crate::server::db::Tx::Postgres(tx)) => {
-                let $conn = &mut **tx;
-                $body
-            }
+            $crate::server::db::Db::Postgres($conn) => $body,
         }
     };
 }
@@ -227,16 +178,6 @@ impl Db {
         let write = open_while_busy(pool(1), options.clone()).await?;
         let read = open_while_busy(pool(max_connections.max(1)), options).await?;
         Ok(Db::Sqlite(SqlitePools { read, write }))
-    }
-
-    /// Starts a transaction for writing. On SQLite it takes the write lock
-    /// at once (`BEGIN IMMEDIATE`), so its reads see the latest state and
-    /// it can never fail to upgrade a read lock half-way.
-    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        match self {
-            Db::Sqlite(pools) => Ok(Tx::Sqlite(pools.write.begin_with("BEGIN IMMEDIATE").await?)),
-            Db::Postgres(pool) => Ok(Tx::Postgres(pool.begin().await?)),
-        }
     }
 
     /// Applies pending migrations. Safe when several replicas start at once:

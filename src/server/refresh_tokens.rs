@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{
     audit::{EventType, Outcome},
-    db::{Db, Exec, SqlitePools},
+    db::{Db, SqlitePools},
     users::UserRecord,
 };
 use crate::{with_pool, with_writer};
@@ -54,8 +54,8 @@ macro_rules! bind_new {
     };
 }
 
-pub async fn insert(exec: impl Into<Exec<'_>>, new: &NewRefresh<'_>) -> Result<(), sqlx::Error> {
-    with_writer!(exec, |pool| bind_new!(sqlx::query(INSERT), new)
+pub async fn insert(db: &Db, new: &NewRefresh<'_>) -> Result<(), sqlx::Error> {
+    with_writer!(db, |pool| bind_new!(sqlx::query(INSERT), new)
         .execute(pool)
         .await
         .map(|_| ()))
