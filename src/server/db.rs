@@ -27,6 +27,12 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 /// How long a request may wait for a pooled connection before failing.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// PostgreSQL ends a session left idle inside a transaction this long. No
+/// code here idles in one; a transaction whose future was dropped does
+/// (sqlx rolls it back only when the connection is next used) and would
+/// hold its row locks until then.
+pub const POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT: &str = "10s";
+
 #[derive(Debug, Clone)]
 pub enum Db {
     Sqlite(SqlitePools),
@@ -140,7 +146,12 @@ impl Db {
         if url.starts_with("sqlite:") {
             Self::connect_sqlite(url, max_connections).await
         } else {
-            let options = PgConnectOptions::from_str(url).map_err(DbError::Connect)?;
+            let options = PgConnectOptions::from_str(url)
+                .map_err(DbError::Connect)?
+                .options([(
+                    "idle_in_transaction_session_timeout",
+                    POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT,
+                )]);
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(ACQUIRE_TIMEOUT)

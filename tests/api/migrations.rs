@@ -1,4 +1,7 @@
-use portcullis::server::{db::Db, startup::Application};
+use portcullis::server::{
+    db::{Db, POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT},
+    startup::Application,
+};
 
 use crate::helpers::{test_config, Backend, TestDatabase};
 use crate::on_both_backends;
@@ -8,6 +11,22 @@ on_both_backends!(
     replicas_starting_at_once_all_come_up,
     schema_has_the_tables_later_features_need,
 );
+
+#[tokio::test]
+async fn postgres_sessions_abandoned_in_a_transaction_are_ended() {
+    let database = TestDatabase::create(Backend::Postgres).await;
+    let db = Db::connect(&database.url, 2).await.unwrap();
+
+    let Db::Postgres(pool) = &db else {
+        panic!("a PostgreSQL URL opens a PostgreSQL pool");
+    };
+    let timeout: String = sqlx::query_scalar("SHOW idle_in_transaction_session_timeout")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(timeout, POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT);
+    db.close().await;
+}
 
 async fn migrations_applied_twice_are_harmless(backend: Backend) {
     let database = TestDatabase::create(backend).await;
