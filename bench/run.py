@@ -11,7 +11,8 @@ server where a fresh database is created and dropped; default
 postgres://postgres@127.0.0.1:5432/postgres), CARGO_TARGET_DIR; and, to
 iterate on one path, BENCH_ONLY (comma-separated: me, login, refresh,
 signup, pages, flood) and BENCH_BACKENDS (sqlite, postgres). The server's
-log is thrown away unless BENCH_SERVER_LOG names a file to append it to.
+log is thrown away unless BENCH_SERVER_LOG names a file to append it to;
+BENCH_RUST_LOG sets its filter (default: error).
 """
 
 import datetime
@@ -58,7 +59,7 @@ SERVER_ENV = {
     "PORTCULLIS_JWT_SECRET": "bench-secret-0123456789abcdef-0123456789",
     "PORTCULLIS_SIGNUP_LIMIT_PER_HOUR": "1000000",
     "PORTCULLIS_REFRESH_LIMIT_PER_MINUTE": "1000000",
-    "RUST_LOG": "error",
+    "RUST_LOG": os.environ.get("BENCH_RUST_LOG", "error"),
 }
 
 
