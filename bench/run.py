@@ -96,6 +96,56 @@ class Server:
         self.process.wait(timeout=30)
 
 
+class WaitSampler:
+    """A light profile of the database side: five times a second, what each
+    active PostgreSQL session of the benchmark database waits on
+    (`pg_stat_activity.wait_event`; "CPU" when it waits on nothing)."""
+
+    QUERY = (
+        "SELECT extract(epoch FROM clock_timestamp())::numeric(16, 2), "
+        "coalesce(wait_event, 'CPU'), count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND state = 'active' "
+        "AND pid <> pg_backend_pid() GROUP BY 2"
+    )
+
+    def __init__(self, database_url: str):
+        # To a file: a pipe would fill up and stall psql in a long run.
+        self.output = tempfile.TemporaryFile(mode="w+")
+        self.process = subprocess.Popen(
+            ["taskset", "-c", LOAD_CORE, "psql", database_url, "-AtqX", "-F", "|"],
+            stdin=subprocess.PIPE, stdout=self.output, stderr=subprocess.DEVNULL, text=True,
+        )
+        self.process.stdin.write(self.QUERY + " \\watch 0.2\n")
+        self.process.stdin.flush()
+
+    def stop(self) -> list:
+        """The samples, as (time, wait event, sessions)."""
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        self.output.seek(0)
+        samples = []
+        for line in self.output:
+            parts = line.strip().split("|")
+            if len(parts) == 3:
+                samples.append((float(parts[0]), parts[1], int(parts[2])))
+        self.output.close()
+        return samples
+
+
+def top_waits(samples: list, start: float, end: float, top: int = 3) -> str:
+    """The commonest wait events between start and end, as shares of the
+    sessions seen active then."""
+    counts = {}
+    for at, event, sessions in samples:
+        if start <= at <= end:
+            counts[event] = counts.get(event, 0) + sessions
+    total = sum(counts.values())
+    if not total:
+        return "no session seen active"
+    ranked = sorted(counts.items(), key=lambda item: -item[1])[:top]
+    return ", ".join(f"{event} {100 * n / total:.0f}%" for event, n in ranked) + f" (of {total} seen)"
+
+
 def request(method: str, path: str, body=None, headers=None):
     conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
     payload = json.dumps(body) if body is not None else None
@@ -181,8 +231,11 @@ def hash_time_ms() -> float:
 def bench_backend(name: str, database_url: str) -> dict:
     print(f"bench: {name}", file=sys.stderr)
     server = Server(database_url)
+    figures = {"backend": name, "spans": {}}
+    sampler = None
     try:
-        figures = {"backend": name}
+        if database_url.startswith("postgres"):
+            sampler = WaitSampler(database_url)
         stamp = int(time.time())
         cookie = signup(f"bench-{stamp}@example.com")
         request("GET", "/health")
@@ -190,6 +243,7 @@ def bench_backend(name: str, database_url: str) -> dict:
 
         # 1. Session check against the floor of the HTTP stack, alternated.
         if wanted("me"):
+            started = time.time()
             wrk("/health", 64, seconds=2)
             wrk("/api/auth/me", 64, seconds=2, headers=[f"Cookie: {cookie}"])
             health, me = [], []
@@ -198,6 +252,7 @@ def bench_backend(name: str, database_url: str) -> dict:
                 me.append(wrk("/api/auth/me", 64, headers=[f"Cookie: {cookie}"]))
             figures["health"] = {k: statistics.median(r[k] for r in health) for k in health[0]}
             figures["me"] = {k: statistics.median(r[k] for r in me) for k in me[0]}
+            figures["spans"]["session check"] = (started, time.time())
 
         # 2. Sign-in with the right password. Throughput with two in flight
         #    per hashing slot, so a slot never idles while the other request
@@ -209,6 +264,7 @@ def bench_backend(name: str, database_url: str) -> dict:
             return wrk("/api/auth/login", connections, script="login.lua", env=login_env)
 
         if wanted("login"):
+            started = time.time()
             wrk("/api/auth/login", 2 * SERVER_CORES, seconds=2, script="login.lua", env=login_env)
             hash_before = hash_time_ms()
             figures["login"] = median_runs(lambda: login_run(2 * SERVER_CORES))
@@ -216,6 +272,7 @@ def bench_backend(name: str, database_url: str) -> dict:
             # A neighbour's burst can slow one measurement; the faster of
             # the two is the stricter yardstick for both budgets.
             figures["hash_ms"] = min(hash_before, hash_time_ms())
+            figures["spans"]["sign-in"] = (started, time.time())
 
         # 3. Refresh: every request a fresh token.
         def refresh_run(connections):
@@ -227,19 +284,25 @@ def bench_backend(name: str, database_url: str) -> dict:
             finally:
                 os.unlink(tokens)
         if wanted("refresh"):
+            started = time.time()
             figures["refresh"] = median_runs(lambda: refresh_run(REFRESH_CONNECTIONS))
             figures["refresh_64"] = median_runs(lambda: refresh_run(64))
+            figures["spans"]["refresh"] = (started, time.time())
 
         # 4. Sign-up.
         if wanted("signup"):
+            started = time.time()
             figures["signup"] = median_runs(
                 lambda: wrk("/api/auth/signup", 2, script="signup.lua", env={"BENCH_PREFIX": f"s{time.time_ns()}"})
             )
+            figures["spans"]["sign-up"] = (started, time.time())
 
         # 5. Pages.
         if wanted("pages"):
+            started = time.time()
             figures["page_login"] = median_runs(lambda: wrk("/login", 16))
             figures["page_account"] = median_runs(lambda: wrk("/account", 16, headers=[f"Cookie: {cookie}"]))
+            figures["spans"]["pages"] = (started, time.time())
 
         # 6. Memory under a flood of 200 concurrent sign-ins.
         if wanted("flood"):
@@ -247,6 +310,8 @@ def bench_backend(name: str, database_url: str) -> dict:
             figures["peak_rss_mib"] = server.memory_kib("VmHWM") / 1024
         return figures
     finally:
+        if sampler:
+            figures["waits"] = sampler.stop()
         server.stop()
 
 
@@ -343,6 +408,19 @@ def report(results: list, wasm: dict, cores: int) -> str:
             except KeyError:
                 pass
     lines.append(f"- WASM ≤ 250 KB gzip ({wasm['gzip'] / 1000:.0f} KB) {verdict(wasm['gzip'] <= 250_000)}")
+    for r in results:
+        if r.get("waits") is None:
+            continue
+        lines += [
+            "",
+            f"## What {r['backend']}'s sessions waited on",
+            "",
+            "Sampled from `pg_stat_activity` five times a second; shares of the sessions seen active "
+            "(`CPU`: running; `WALSync`/`WALWrite`: committing; `transactionid`/`tuple`: row locks).",
+            "",
+        ]
+        for scenario, (start, end) in r["spans"].items():
+            lines.append(f"- {scenario}: {top_waits(r['waits'], start, end)}")
     return "\n".join(lines) + "\n"
 
 
