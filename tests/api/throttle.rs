@@ -20,7 +20,50 @@ on_both_backends!(
     two_processes_on_one_database_enforce_one_limit,
     disabled_throttling_never_refuses,
     a_burst_of_parallel_guesses_gets_only_the_free_attempts,
+    counting_a_hit_counts_on_and_starts_over,
 );
+
+/// Counts go up by one per hit and start over once the window has passed;
+/// on PostgreSQL the asynchronous commit of a count stays with that
+/// statement: the next write on the same connection commits synchronously.
+async fn counting_a_hit_counts_on_and_starts_over(backend: Backend) {
+    use chrono::{SubsecRound, TimeDelta, Utc};
+    use portcullis::server::{
+        db::Db,
+        rate_limits::{hit, Reset},
+    };
+
+    let database = TestDatabase::create(backend).await;
+    let db = Db::connect(&database.url, 1).await.unwrap();
+    db.migrate().await.unwrap();
+    let start = Utc::now().trunc_subsecs(0);
+    let long_ago = start - TimeDelta::hours(1);
+
+    for expected in 1..=3 {
+        let count = hit(&db, "test:key", Reset::FixedWindow, long_ago, start)
+            .await
+            .unwrap();
+        assert_eq!(count.hits, expected);
+    }
+    let later = start + TimeDelta::minutes(2);
+    let count = hit(&db, "test:key", Reset::FixedWindow, start, later)
+        .await
+        .unwrap();
+    assert_eq!(
+        count.hits, 1,
+        "a window that began at the cut-off starts over"
+    );
+    assert_eq!(count.window_started_at, later);
+
+    if let Db::Postgres(pool) = &db {
+        let setting: String = sqlx::query_scalar("SHOW synchronous_commit")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(setting, "on");
+    }
+    db.close().await;
+}
 
 const WRONG: &str = "not-the-password-at-all";
 
