@@ -44,11 +44,11 @@ fmt-check:
 	cargo fmt --all -- --check
 
 clippy:
-	cargo clippy --features ssr --all-targets -- -D warnings
+	cargo clippy --features ssr,test-support --all-targets -- -D warnings
 	cargo clippy --lib --features hydrate --target $(WASM_TARGET) -- -D warnings
 
 test-rust:
-	cargo test --features ssr
+	cargo test --features ssr,test-support
 
 # The browser tests run the debug server with the debug WASM bundle.
 build-debug:

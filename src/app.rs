@@ -6,8 +6,7 @@ use leptos_router::{
 };
 
 use crate::{
-    auth::Auth,
-    components::layout::SiteHeader,
+    components::{auth_state::AuthState, layout::SiteHeader},
     pages::{
         account::AccountPage, home::HomePage, login::LoginPage, not_found::NotFound,
         signup::SignupPage,
@@ -37,7 +36,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    Auth::provide();
+    AuthState::provide();
 
     // Effects run only in the browser, so this flips once the WASM bundle
     // has hydrated the page; tests wait on it before they interact.

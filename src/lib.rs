@@ -5,7 +5,6 @@
 
 pub mod api;
 pub mod app;
-pub mod auth;
 pub mod components;
 pub mod model;
 pub mod pages;

@@ -1,14 +1,13 @@
 use std::process::ExitCode;
 
 use portcullis::server::{
-    allocator,
-    auth::{
+    config::Config,
+    credentials::{
         keys::generate_ed25519,
         password::{hash_once, HashingParams},
     },
-    config::Config,
+    platform::{allocator, shutdown, telemetry},
     startup::Application,
-    telemetry,
 };
 
 const USAGE: &str = "usage: portcullis [generate-key | hash-timing]\n\n\
@@ -81,7 +80,7 @@ fn serve() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(&config);
+    telemetry::init(config.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -104,7 +103,7 @@ async fn run(config: Config) -> ExitCode {
         }
     };
     tracing::info!(addr = %app.local_addr(), "portcullis listening");
-    match app.run_until_stopped(telemetry::shutdown_signal()).await {
+    match app.run_until_stopped(shutdown::shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = %err, "server stopped with an error");

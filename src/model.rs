@@ -54,3 +54,56 @@ pub struct ActivityEntry {
     pub device: Option<String>,
     pub at: String,
 }
+
+// Bodies of the JSON API under /api/auth.
+
+/// `{"user": …}`: sign-up, `/me` and profile changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserResponse {
+    pub user: User,
+}
+
+/// A freshly issued session: sign-in and refresh. The tokens are in the
+/// body only when the client asked for them (`"transport": "bearer"`);
+/// otherwise they travel in HTTP-only cookies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionResponse {
+    pub session: SessionInfo,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<User>,
+    #[serde(flatten)]
+    pub tokens: Option<BearerTokens>,
+}
+
+/// Tokens handed to a client that keeps them itself (not a browser).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BearerTokens {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+}
+
+// By hand, so the tokens can never be printed.
+impl std::fmt::Debug for BearerTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BearerTokens")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `{"sessions": […]}`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionsResponse {
+    pub sessions: Vec<SessionSummary>,
+}
+
+/// `{"activity": […]}`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityResponse {
+    pub activity: Vec<ActivityEntry>,
+}

@@ -231,8 +231,9 @@ fn obvious_weakness(password: &str, context: &[&str]) -> Option<&'static str> {
         return Some("It repeats the same few characters.");
     }
     let runs = chars
-        .windows(2)
-        .filter(|w| (w[1] as i64 - w[0] as i64).abs() == 1)
+        .iter()
+        .zip(chars.iter().skip(1))
+        .filter(|(a, b)| (**b as i64 - **a as i64).abs() == 1)
         .count();
     if runs * 5 >= (chars.len() - 1) * 4 {
         return Some("It is a simple sequence.");

@@ -1,12 +1,12 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::{auth::use_auth, components::form::SubmitButton};
+use crate::components::{auth_state::use_auth_state, form::SubmitButton};
 
 /// The navigation bar, showing the auth state on every page.
 #[component]
 pub fn SiteHeader() -> impl IntoView {
-    let auth = use_auth();
+    let auth = use_auth_state();
     view! {
         <header class="site-header">
             <nav class="nav" aria-label="Main">

@@ -1,2 +1,3 @@
+pub mod auth_state;
 pub mod form;
 pub mod layout;

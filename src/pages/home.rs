@@ -2,11 +2,11 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
-use crate::auth::use_auth;
+use crate::components::auth_state::use_auth_state;
 
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let auth = use_auth();
+    let auth = use_auth_state();
     view! {
         <Title text=""/>
         <Suspense fallback=|| ()>

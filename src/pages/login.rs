@@ -3,8 +3,8 @@ use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_query_map};
 
 use crate::{
-    api::auth::Login,
-    auth::use_auth,
+    api::session::Login,
+    components::auth_state::use_auth_state,
     components::form::{Field, FormError, SubmitButton},
     validate::{form_page, safe_next, Email},
 };
@@ -26,7 +26,7 @@ pub fn email_rule(value: String) -> Option<String> {
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
-    let auth = use_auth();
+    let auth = use_auth_state();
     let next = next_param();
     // Without WASM a refused form comes back with the error in the URL;
     // only an action created inside the routes reads it from there.
@@ -69,7 +69,7 @@ pub fn LoginPage() -> impl IntoView {
 /// A signed-in visitor (say, one whose session was just renewed) has no
 /// business on the sign-in or sign-up form: send them on.
 pub fn leave_when_signed_in(next: Signal<String>) {
-    let auth = use_auth();
+    let auth = use_auth_state();
     Effect::new(move |_| {
         if auth.signed_in() == Some(true) {
             let target = match next.get_untracked() {

@@ -4,15 +4,15 @@ use leptos_router::components::A;
 
 use super::login::{email_rule, leave_when_signed_in, next_param};
 use crate::{
-    api::auth::Signup,
-    auth::use_auth,
+    api::session::Signup,
+    components::auth_state::use_auth_state,
     components::form::{Field, FormError, SubmitButton},
     validate::{form_page, DisplayName, Password},
 };
 
 #[component]
 pub fn SignupPage() -> impl IntoView {
-    let auth = use_auth();
+    let auth = use_auth_state();
     let next = next_param();
     let email = RwSignal::new(String::new());
     let name = RwSignal::new(String::new());

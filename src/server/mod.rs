@@ -1,21 +1,21 @@
-//! Everything that runs only on the server.
+//! Everything that runs only on the server, in layers. Each imports only
+//! from those listed before it:
+//!
+//! - [`platform`]: clock, secrets, allocator, accept loop, logging; no rules.
+//! - [`domain`]: plain types the layers above share; no I/O.
+//! - [`store`]: the tables; the only place with SQL.
+//! - [`credentials`]: passwords, signing keys, tokens, cookies; no SQL, no HTTP.
+//! - [`services`]: the use cases, called by the JSON API and the server
+//!   functions alike.
+//! - [`config`]: the settings of every layer, read from the environment.
+//! - [`http`]: axum state, extractors, middleware and JSON routes.
+//! - [`startup`]: builds the application from all of the above.
 
-pub mod allocator;
-pub mod audit;
-pub mod auth;
-pub mod clock;
 pub mod config;
-pub mod db;
-pub mod device;
-pub mod error;
-pub mod headers;
-pub mod limits;
-pub mod rate_limits;
-pub mod refresh_tokens;
-pub mod routes;
-pub mod secret;
-pub mod serve;
+pub mod credentials;
+pub mod domain;
+pub mod http;
+pub mod platform;
+pub mod services;
 pub mod startup;
-pub mod state;
-pub mod telemetry;
-pub mod users;
+pub mod store;

@@ -8,22 +8,30 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 
 use super::{
-    auth::{
+    config::Config,
+    credentials::{
         cookies::SessionCookies,
-        csrf,
         keys::KeyError,
         password::{HashError, HashLimits, HashingParams, PasswordHasher},
         tokens::AccessTokens,
     },
-    clock::{SharedClock, SystemClock},
-    config::Config,
-    db::{Db, DbError},
-    headers,
-    limits::{self, Limits},
-    rate_limits, routes,
-    serve::{self, ConnectionLimits},
-    state::{AppState, AuthKeys},
-    telemetry,
+    http::{
+        middleware::{
+            csrf,
+            limits::{self, Limits},
+            request_id, security_headers,
+        },
+        routes,
+        state::{AppState, Credentials},
+    },
+    platform::{
+        clock::{SharedClock, SystemClock},
+        serve::{self, ConnectionLimits},
+    },
+    store::{
+        db::{Db, DbError},
+        rate_limits,
+    },
 };
 use crate::app::{shell, App};
 
@@ -80,7 +88,7 @@ impl Application {
             .public_origin
             .clone()
             .unwrap_or_else(|| format!("http://{local_addr}"));
-        let auth = AuthKeys {
+        let credentials = Credentials {
             hasher: PasswordHasher::new(
                 HashingParams {
                     memory_kib: config.argon2_memory_kib,
@@ -97,7 +105,7 @@ impl Application {
                 &config.signing_keys,
                 public_origin.clone(),
                 config.token_audience.clone(),
-                chrono::Duration::from_std(config.access_token_ttl).unwrap_or_default(),
+                config.access_token_ttl,
             )?,
             cookies: SessionCookies::new(config.cookie_secure),
         };
@@ -106,7 +114,7 @@ impl Application {
             db: db.clone(),
             config: Arc::new(config),
             clock: clock.clone(),
-            auth: Arc::new(auth),
+            credentials: Arc::new(credentials),
             public_origin: public_origin.into(),
         };
         Ok(Self {
@@ -182,7 +190,7 @@ fn router(state: AppState) -> Router {
         let state = state.clone();
         move || {
             provide_context(state.clone());
-            headers::set_page_csp(development);
+            security_headers::set_page_csp(development);
         }
     };
     let shell_options = state.leptos_options.clone();
@@ -202,9 +210,9 @@ fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), csrf::guard))
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            headers::harden,
+            security_headers::harden,
         ))
         .layer(middleware::from_fn_with_state(limits, limits::enforce))
-        .layer(middleware::from_fn(telemetry::request_id))
+        .layer(middleware::from_fn(request_id::request_id))
         .with_state(state)
 }

@@ -132,12 +132,7 @@ async fn signup_explains_refused_input(backend: Backend) {
         assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
     // Nothing was written.
-    let users: i64 = portcullis::with_pool!(&app.db, |pool| sqlx::query_scalar(
-        "SELECT COUNT(*) FROM users"
-    )
-    .fetch_one(pool)
-    .await
-    .unwrap());
+    let users: i64 = app.sql.scalar("SELECT COUNT(*) FROM users", &[]).await;
     assert_eq!(users, 0);
 }
 
@@ -175,12 +170,13 @@ async fn twenty_concurrent_signups_create_one_user(backend: Backend) {
         19,
         "{statuses:?}"
     );
-    let users: i64 = portcullis::with_pool!(&app.db, |pool| sqlx::query_scalar(
-        "SELECT COUNT(*) FROM users WHERE email = 'race@example.com'"
-    )
-    .fetch_one(pool)
-    .await
-    .unwrap());
+    let users: i64 = app
+        .sql
+        .scalar(
+            "SELECT COUNT(*) FROM users WHERE email = $1",
+            &["race@example.com"],
+        )
+        .await;
     assert_eq!(users, 1);
 }
 
@@ -265,14 +261,13 @@ async fn refresh_rotates_the_token(backend: Backend) {
     let body: Value = response.json().await.unwrap();
     assert!(body["session"]["access_expires_at"].is_string());
     // Stored only as a hash, linked to its parent.
-    let rows: Vec<(Vec<u8>, Option<uuid::Uuid>)> = portcullis::with_pool!(&app.db, |pool| {
-        sqlx::query_as(
-        "SELECT token_hash, successor_id FROM refresh_tokens ORDER BY issued_at, parent_id IS NOT NULL"
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap()
-    });
+    let rows: Vec<(Vec<u8>, Option<uuid::Uuid>)> = app
+        .sql
+        .rows(
+            "SELECT token_hash, successor_id FROM refresh_tokens \
+             ORDER BY issued_at, parent_id IS NOT NULL",
+        )
+        .await;
     assert_eq!(rows.len(), 2);
     assert!(rows
         .iter()
@@ -299,12 +294,13 @@ async fn replay_after_the_grace_window_revokes_the_session(backend: Backend) {
     assert_eq!(replay.status(), 401);
     // The whole family is gone: the legitimate holder is signed out too.
     assert_eq!(app.refresh(&app.client).await.status(), 401);
-    let reuse_events: i64 = portcullis::with_pool!(&app.db, |pool| sqlx::query_scalar(
-        "SELECT COUNT(*) FROM audit_events WHERE event_type = 'refresh_reuse_detected'"
-    )
-    .fetch_one(pool)
-    .await
-    .unwrap());
+    let reuse_events: i64 = app
+        .sql
+        .scalar(
+            "SELECT COUNT(*) FROM audit_events WHERE event_type = 'refresh_reuse_detected'",
+            &[],
+        )
+        .await;
     assert_eq!(reuse_events, 1);
 }
 
@@ -957,13 +953,10 @@ async fn audit_log_records_events_without_secrets(backend: Backend) {
         .await
         .unwrap();
 
-    let events: Vec<(String, String, String)> =
-        portcullis::with_pool!(&app.db, |pool| sqlx::query_as(
-            "SELECT event_type, outcome, COALESCE(ip, '') FROM audit_events ORDER BY id"
-        )
-        .fetch_all(pool)
-        .await
-        .unwrap());
+    let events: Vec<(String, String, String)> = app
+        .sql
+        .rows("SELECT event_type, outcome, COALESCE(ip, '') FROM audit_events ORDER BY id")
+        .await;
     let kinds: Vec<(&str, &str)> = events
         .iter()
         .map(|(e, o, _)| (e.as_str(), o.as_str()))
@@ -978,12 +971,10 @@ async fn audit_log_records_events_without_secrets(backend: Backend) {
         ]
     );
     assert!(events.iter().all(|(_, _, ip)| ip == "127.0.0.1"));
-    let everything: Vec<String> = portcullis::with_pool!(&app.db, |pool| sqlx::query_scalar(
-        "SELECT event_type || ' ' || details FROM audit_events"
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap());
+    let everything: Vec<String> = app
+        .sql
+        .column("SELECT event_type || ' ' || details FROM audit_events")
+        .await;
     let text = everything.join("\n");
     assert!(
         !text.contains(GOOD_PASSWORD)
@@ -1015,6 +1006,12 @@ async fn secure_cookies_carry_host_and_secure_prefixes(backend: Backend) {
     assert!(refresh.contains("Secure") && refresh.contains("Path=/api/auth"));
 }
 
+async fn stored_hash(app: &TestApp, email: &str) -> String {
+    app.sql
+        .scalar("SELECT password_hash FROM users WHERE email = $1", &[email])
+        .await
+}
+
 async fn raised_hashing_parameters_upgrade_the_hash_at_login(backend: Backend) {
     let weak = [
         ("PORTCULLIS_ARGON2_MEMORY_KIB", "8192"),
@@ -1022,21 +1019,7 @@ async fn raised_hashing_parameters_upgrade_the_hash_at_login(backend: Backend) {
     ];
     let first = spawn_app_with(backend, &weak).await;
     let email = first.signup(&first.new_client()).await;
-    let stored = |app: &TestApp| {
-        let db = app.db.clone();
-        let email = email.clone();
-        async move {
-            let hash: String = portcullis::with_pool!(&db, |pool| sqlx::query_scalar(
-                "SELECT password_hash FROM users WHERE email = $1"
-            )
-            .bind(&email)
-            .fetch_one(pool)
-            .await
-            .unwrap());
-            hash
-        }
-    };
-    assert!(stored(&first).await.contains("m=8192,t=1"));
+    assert!(stored_hash(&first, &email).await.contains("m=8192,t=1"));
 
     // The same database, restarted with the default (stronger) parameters.
     let second = crate::helpers::spawn_app_on(first.database, &[]).await;
@@ -1048,7 +1031,7 @@ async fn raised_hashing_parameters_upgrade_the_hash_at_login(backend: Backend) {
         200
     );
 
-    let upgraded = stored(&second).await;
+    let upgraded = stored_hash(&second, &email).await;
     assert!(upgraded.contains("m=19456,t=2,p=1"), "{upgraded}");
     assert_eq!(
         second

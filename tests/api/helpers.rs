@@ -2,8 +2,12 @@ use std::collections::HashMap;
 
 use std::sync::Arc;
 
-use portcullis::server::{clock::ManualClock, config::Config, db::Db, startup::Application};
+use portcullis::server::{
+    config::Config, platform::clock::ManualClock, startup::Application, store::db::Db,
+};
 use serde_json::{json, Value};
+
+use crate::sql::TestSql;
 use sqlx::{Connection, Executor, PgConnection};
 use tempfile::TempDir;
 
@@ -168,7 +172,10 @@ pub const GOOD_PASSWORD: &str = "plinth-violet-forage-42";
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
+    /// The server's own database handle (to cut it off, say).
     pub db: Db,
+    /// The test's own connection, to look at what the server wrote.
+    pub sql: TestSql,
     pub database: TestDatabase,
     pub clock: Arc<ManualClock>,
 }
@@ -286,6 +293,7 @@ pub async fn spawn_app_on(database: TestDatabase, overrides: &[(&str, &str)]) ->
         address,
         client: new_client(),
         db,
+        sql: TestSql::open(&database.url).await,
         database,
         clock,
     }
@@ -330,7 +338,7 @@ pub fn cookie_value(set_cookie: &str) -> String {
 fn init_test_logging() {
     if std::env::var_os("TEST_LOG").is_some() {
         let config = test_config("sqlite::memory:", &[]);
-        portcullis::server::telemetry::init(&config);
+        portcullis::server::platform::telemetry::init(config.log_format);
     }
 }
 

@@ -1,7 +1,7 @@
 //! Signing keys: `kid`s, rotation, EdDSA and the JWKS document.
 
 use jsonwebtoken::{decode, decode_header, jwk::JwkSet, Algorithm, DecodingKey, Validation};
-use portcullis::server::auth::keys::generate_ed25519;
+use portcullis::server::credentials::keys::generate_ed25519;
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app_with, Backend, ServerProcess, TestApp, GOOD_PASSWORD};

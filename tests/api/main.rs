@@ -1,9 +1,17 @@
 //! Integration tests against the real server on port 0, each run once on a
 //! fresh SQLite file and once on a fresh PostgreSQL database.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+// Tests pick their own moments; the server reads only its injected clock.
+#![allow(clippy::disallowed_methods)]
 
 mod helpers;
+mod sql;
 
 mod auth;
 mod config;

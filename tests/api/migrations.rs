@@ -1,9 +1,10 @@
 use portcullis::server::{
-    db::{Db, POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT},
     startup::Application,
+    store::db::{Db, POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT},
 };
 
 use crate::helpers::{test_config, Backend, TestDatabase};
+use crate::sql::TestSql;
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -35,12 +36,11 @@ async fn migrations_applied_twice_are_harmless(backend: Backend) {
     db.migrate().await.unwrap();
     db.migrate().await.unwrap();
 
-    let applied: i64 = portcullis::with_pool!(&db, |pool| sqlx::query_scalar(
-        "SELECT COUNT(*) FROM _sqlx_migrations"
-    )
-    .fetch_one(pool)
-    .await
-    .unwrap());
+    let sql = TestSql::open(&database.url).await;
+    let applied: i64 = sql
+        .scalar("SELECT COUNT(*) FROM _sqlx_migrations", &[])
+        .await;
+    sql.close().await;
     let expected = std::fs::read_dir(format!(
         "migrations/{}",
         if database.backend() == Backend::Sqlite {
@@ -72,6 +72,7 @@ async fn schema_has_the_tables_later_features_need(backend: Backend) {
     let database = TestDatabase::create(backend).await;
     let db = Db::connect(&database.url, 2).await.unwrap();
     db.migrate().await.unwrap();
+    let sql = TestSql::open(&database.url).await;
 
     for (table, columns) in [
         (
@@ -88,13 +89,12 @@ async fn schema_has_the_tables_later_features_need(backend: Backend) {
             "id, event_type, user_id, ip, user_agent, outcome, details, created_at",
         ),
     ] {
-        let sql = format!("SELECT {columns} FROM {table} LIMIT 0");
-        portcullis::with_pool!(&db, |pool| sqlx::query(&sql)
-            .fetch_all(pool)
-            .await
-            .map(|rows| rows.len()))
-        .unwrap_or_else(|e| panic!("{table}: {e}"));
+        let rows: Vec<(i64,)> = sql
+            .rows(&format!("SELECT COUNT(*) FROM (SELECT {columns} FROM {table}) AS t"))
+            .await;
+        assert_eq!(rows, [(0,)], "{table}");
     }
+    sql.close().await;
     db.close().await;
 }
 

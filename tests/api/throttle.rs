@@ -28,7 +28,7 @@ on_both_backends!(
 /// statement: the next write on the same connection commits synchronously.
 async fn counting_a_hit_counts_on_and_starts_over(backend: Backend) {
     use chrono::{SubsecRound, TimeDelta, Utc};
-    use portcullis::server::{
+    use portcullis::server::store::{
         db::Db,
         rate_limits::{hit, Reset},
     };
@@ -96,14 +96,10 @@ fn retry_after(response: &reqwest::Response) -> u64 {
 }
 
 async fn throttled_events(app: &TestApp) -> Vec<Value> {
-    let rows: Vec<sqlx::types::Json<Value>> = portcullis::with_pool!(&app.db, |pool| {
-        sqlx::query_scalar(
-            "SELECT details FROM audit_events WHERE event_type = 'throttled' ORDER BY id",
-        )
-        .fetch_all(pool)
-        .await
-        .unwrap()
-    });
+    let rows: Vec<sqlx::types::Json<Value>> = app
+        .sql
+        .column("SELECT details FROM audit_events WHERE event_type = 'throttled' ORDER BY id")
+        .await;
     rows.into_iter().map(|j| j.0).collect()
 }
 
@@ -298,12 +294,7 @@ async fn signup_is_rate_limited_per_address(backend: Backend) {
     assert_eq!(refused.status(), 429);
     assert_eq!(retry_after(&refused), 3600);
     // Refused before anything was written.
-    let users: i64 = portcullis::with_pool!(&app.db, |pool| sqlx::query_scalar(
-        "SELECT COUNT(*) FROM users"
-    )
-    .fetch_one(pool)
-    .await
-    .unwrap());
+    let users: i64 = app.sql.scalar("SELECT COUNT(*) FROM users", &[]).await;
     assert_eq!(users, 2);
 
     app.clock.advance(Duration::from_secs(3600));

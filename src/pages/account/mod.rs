@@ -5,8 +5,8 @@ use leptos_meta::Title;
 use leptos_router::components::Redirect;
 
 use crate::{
-    api::auth::update_profile,
-    auth::{use_auth, Auth},
+    api::account::update_profile,
+    components::auth_state::{use_auth_state, AuthState},
     components::form::{Field, FormError, SubmitButton},
     model::CurrentSession,
     validate::{DisplayName, Password},
@@ -17,7 +17,7 @@ const LOGIN_THEN_BACK: &str = "/login?next=/account";
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
-    let auth = use_auth();
+    let auth = use_auth_state();
     // Kept here, outside the part that re-renders when the session is read
     // again, so a confirmation outlives the reload its own change caused.
     let status = AccountStatus {
@@ -49,7 +49,7 @@ struct AccountStatus {
 
 #[component]
 fn AccountDetails(session: CurrentSession, status: AccountStatus) -> impl IntoView {
-    let auth = use_auth();
+    let auth = use_auth_state();
     let user = session.user.clone();
     view! {
         <div class="account">
@@ -83,7 +83,7 @@ fn readable_time(rfc3339: &str) -> String {
 
 #[component]
 fn ProfileForm(
-    auth: Auth,
+    auth: AuthState,
     display_name: String,
     status: RwSignal<Option<&'static str>>,
 ) -> impl IntoView {
@@ -128,7 +128,7 @@ fn ProfileForm(
 
 #[component]
 fn PasswordForm(
-    auth: Auth,
+    auth: AuthState,
     email: String,
     display_name: String,
     status: RwSignal<Option<&'static str>>,

@@ -6,8 +6,8 @@ use leptos::prelude::*;
 
 use super::readable_time;
 use crate::{
-    api::auth::{get_activity, list_sessions, revoke_other_sessions, revoke_session},
-    auth::Auth,
+    api::security::{get_activity, list_sessions, revoke_other_sessions, revoke_session},
+    components::auth_state::AuthState,
     components::form::FormError,
     model::{ActivityEntry, SessionSummary},
 };
@@ -27,7 +27,7 @@ impl Changes {
 }
 
 #[component]
-pub fn SecurityPanels(auth: Auth) -> impl IntoView {
+pub fn SecurityPanels(auth: AuthState) -> impl IntoView {
     let changes = Changes(RwSignal::new(0));
     // Browser-only resources must not take part in hydration (a page loaded
     // at /account then never settles), so the panels mount once it is done.
@@ -45,7 +45,7 @@ pub fn SecurityPanels(auth: Auth) -> impl IntoView {
 }
 
 #[component]
-fn SessionsPanel(auth: Auth, changes: Changes) -> impl IntoView {
+fn SessionsPanel(auth: AuthState, changes: Changes) -> impl IntoView {
     let sessions = LocalResource::new(move || {
         changes.track();
         async move { auth.with_refresh(list_sessions).await }
@@ -71,7 +71,7 @@ fn SessionsPanel(auth: Auth, changes: Changes) -> impl IntoView {
         result
     });
     let error = Signal::derive(move || {
-        let failed = |r: Option<Result<(), crate::api::auth::AuthFnError>>| {
+        let failed = |r: Option<Result<(), crate::api::AppFnError>>| {
             r.and_then(Result::err).map(|e| e.user_message())
         };
         failed(revoke.value().get()).or_else(|| failed(revoke_others.value().get()))
@@ -115,7 +115,7 @@ fn SessionsPanel(auth: Auth, changes: Changes) -> impl IntoView {
 #[component]
 fn SessionRow(
     session: SessionSummary,
-    revoke: Action<SessionSummary, Result<(), crate::api::auth::AuthFnError>>,
+    revoke: Action<SessionSummary, Result<(), crate::api::AppFnError>>,
     busy: Signal<bool>,
 ) -> impl IntoView {
     let current = session.current;
@@ -149,7 +149,7 @@ fn SessionRow(
 }
 
 #[component]
-fn ActivityPanel(auth: Auth, changes: Changes) -> impl IntoView {
+fn ActivityPanel(auth: AuthState, changes: Changes) -> impl IntoView {
     let activity = LocalResource::new(move || {
         changes.track();
         async move { auth.with_refresh(get_activity).await }

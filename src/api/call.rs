@@ -1,0 +1,145 @@
+//! What every server function needs from its request, and how it answers:
+//! the same status, code and message as the JSON API, and the same
+//! session effects.
+
+use axum::http::{header, HeaderMap, HeaderValue};
+use leptos::prelude::*;
+use leptos_axum::ResponseOptions;
+
+use super::AppFnError;
+use crate::{
+    model::User,
+    server::{
+        credentials::tokens::Principal,
+        domain::client::ClientInfo,
+        http::{
+            effects::SessionEffects, error::ApiError, extract::principal_from_headers,
+            state::AppState,
+        },
+        services::{Issued, ServiceError, Services},
+    },
+};
+
+pub struct Call {
+    pub state: AppState,
+    pub client: ClientInfo,
+    pub headers: HeaderMap,
+    response: ResponseOptions,
+}
+
+fn transport(message: &str) -> AppFnError {
+    AppFnError::Transport(leptos::server_fn::error::ServerFnErrorErr::ServerError(
+        message.to_owned(),
+    ))
+}
+
+impl Call {
+    pub async fn new() -> Result<Self, AppFnError> {
+        let state = use_context::<AppState>().ok_or_else(|| transport("no application state"))?;
+        let response =
+            use_context::<ResponseOptions>().ok_or_else(|| transport("no response options"))?;
+        let headers: HeaderMap = leptos_axum::extract()
+            .await
+            .map_err(AppFnError::Transport)?;
+        let client: ClientInfo = leptos_axum::extract_with_state(&state)
+            .await
+            .map_err(AppFnError::Transport)?;
+        Ok(Self {
+            state,
+            client,
+            headers,
+            response,
+        })
+    }
+
+    /// The use cases, for this caller at this moment.
+    pub fn services(&self) -> Services<'_> {
+        self.state.services(&self.client)
+    }
+
+    pub fn principal(&self) -> Option<Principal> {
+        principal_from_headers(&self.state, &self.headers)
+    }
+
+    /// The caller, or the 401 that tells the app to refresh.
+    pub fn require_principal(&self) -> Result<Principal, AppFnError> {
+        self.principal()
+            .ok_or_else(|| self.refuse(ServiceError::Unauthenticated))
+    }
+
+    /// The refresh token from its cookie, if the browser sent one.
+    pub fn refresh_cookie(&self) -> Option<String> {
+        self.state.credentials.cookies.read_refresh(&self.headers)
+    }
+
+    pub fn apply(&self, effects: SessionEffects<'_>) {
+        effects.apply_to_options(&self.state, &self.response);
+    }
+
+    /// A plain HTML form post (no WASM) rather than the app's fetch.
+    fn is_plain_form(&self) -> bool {
+        self.headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"))
+    }
+
+    /// Sets the session cookies and sends the browser on to `next` (when
+    /// it is a local path) or `default`.
+    pub fn signed_in(&self, issued: &Issued, next: Option<&str>, default: &str) -> User {
+        self.apply(SessionEffects::set(&issued.tokens));
+        self.redirect_to_next(next, default);
+        User::from(&issued.user)
+    }
+
+    /// Sends the browser on to `next` when it is a local path.
+    pub fn redirect_to_next(&self, next: Option<&str>, default: &str) {
+        let target = next.and_then(crate::validate::safe_next).unwrap_or(default);
+        leptos_axum::redirect(target);
+    }
+
+    /// The same status, code and message as the JSON API gives. A plain
+    /// form post keeps leptos' redirect back to the form (which shows
+    /// the error), so its status is left alone.
+    pub fn refuse(&self, err: ServiceError) -> AppFnError {
+        let api = ApiError::from(err);
+        api.log();
+        if !self.is_plain_form() {
+            self.response.set_status(api.status());
+            if let Some(secs) = api.retry_after_secs() {
+                self.response
+                    .insert_header(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+        }
+        AppFnError::Refused {
+            code: api.code().to_owned(),
+            message: api.message().to_owned(),
+        }
+    }
+
+    /// Like [`Call::refuse`], for a form page. Without WASM the browser
+    /// must come back to the form with the error in its URL; leptos
+    /// would send it to the `Referer`, which `Referrer-Policy:
+    /// no-referrer` withholds.
+    pub fn refuse_form<S: leptos::server_fn::ServerFn>(
+        &self,
+        err: ServiceError,
+        page: &str,
+        next: Option<&str>,
+    ) -> AppFnError {
+        let refused = self.refuse(err);
+        if self.is_plain_form() {
+            let base = format!(
+                "{}{}",
+                self.state.public_origin,
+                crate::validate::form_page(page, next)
+            );
+            let back = leptos::server_fn::error::ServerFnUrlError::new(S::PATH, refused.clone())
+                .to_url(&base);
+            if let Ok(url) = back {
+                leptos_axum::redirect(url.as_str());
+            }
+        }
+        refused
+    }
+}

@@ -1,0 +1,50 @@
+//! The error every server function returns: a refusal the person can read,
+//! or a failure to reach the server at all.
+
+use leptos::server_fn::{
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
+};
+use serde::{Deserialize, Serialize};
+
+/// What the UI shows when a call is refused: a stable code and a message
+/// meant for the person using the page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppFnError {
+    #[error("{message}")]
+    Refused { code: String, message: String },
+    #[error("{0}")]
+    Transport(ServerFnErrorErr),
+}
+
+impl AppFnError {
+    pub fn code(&self) -> &str {
+        match self {
+            Self::Refused { code, .. } => code,
+            Self::Transport(_) => "transport",
+        }
+    }
+
+    /// What to show the person.
+    pub fn user_message(&self) -> String {
+        match self {
+            Self::Refused { message, .. } => message.clone(),
+            Self::Transport(_) => {
+                "Portcullis could not be reached. Check your connection and try again.".into()
+            }
+        }
+    }
+
+    /// True when the session is gone and a refresh (or sign-in) is needed.
+    pub fn is_unauthenticated(&self) -> bool {
+        self.code() == "unauthenticated"
+    }
+}
+
+impl FromServerFnError for AppFnError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        Self::Transport(value)
+    }
+}

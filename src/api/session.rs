@@ -1,0 +1,119 @@
+//! Signing up, in and out, refreshing, and reading the session, for the
+//! web app.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
+
+#[cfg(feature = "ssr")]
+use super::call::Call;
+use super::AppFnError;
+use crate::model::{CurrentSession, SessionInfo, User};
+#[cfg(feature = "ssr")]
+use crate::server::{
+    http::effects::SessionEffects,
+    services::{LoginOutcome, ServiceError},
+};
+
+/// Creates an account and signs it in, then sends the browser to `next`
+/// (a local path) or the account page.
+#[server(prefix = "/api/auth/ui", endpoint = "signup")]
+pub async fn signup(
+    email: String,
+    password: String,
+    display_name: Option<String>,
+    next: Option<String>,
+) -> Result<User, AppFnError> {
+    let call = Call::new().await?;
+    let issued = call
+        .services()
+        .signup(&email, &password, display_name.as_deref())
+        .await
+        .map_err(|e| call.refuse_form::<Signup>(e, "/signup", next.as_deref()))?;
+    Ok(call.signed_in(&issued, next.as_deref(), "/account"))
+}
+
+/// Signs in, then sends the browser to `next` (a local path) or home.
+#[server(prefix = "/api/auth/ui", endpoint = "login")]
+pub async fn login(
+    email: String,
+    password: String,
+    next: Option<String>,
+) -> Result<User, AppFnError> {
+    let call = Call::new().await?;
+    let outcome = call
+        .services()
+        .login(&email, &password)
+        .await
+        .map_err(|e| call.refuse_form::<Login>(e, "/login", next.as_deref()))?;
+    let LoginOutcome::SignedIn(issued) = outcome;
+    Ok(call.signed_in(&issued, next.as_deref(), "/"))
+}
+
+#[server(prefix = "/api/auth/ui", endpoint = "logout")]
+pub async fn logout() -> Result<(), AppFnError> {
+    let call = Call::new().await?;
+    let raw = call.refresh_cookie();
+    let principal = call.principal();
+    let result = call
+        .services()
+        .logout(raw.as_deref(), principal.as_ref())
+        .await;
+    // Whatever happened, this browser is signed out.
+    call.apply(SessionEffects::sign_out());
+    result.map_err(|e| call.refuse(e))?;
+    call.redirect_to_next(None, "/");
+    Ok(())
+}
+
+#[server(prefix = "/api/auth/ui", endpoint = "refresh")]
+pub async fn refresh() -> Result<SessionInfo, AppFnError> {
+    let call = Call::new().await?;
+    let result = match call.refresh_cookie() {
+        Some(raw) => call.services().refresh(&raw).await,
+        None => Err(ServiceError::Unauthenticated),
+    };
+    match result {
+        Ok(issued) => {
+            call.apply(SessionEffects::set(&issued.tokens));
+            Ok(issued.session_info())
+        }
+        Err(err) => {
+            if matches!(err, ServiceError::Unauthenticated) {
+                call.apply(SessionEffects::clear());
+            }
+            Err(call.refuse(err))
+        }
+    }
+}
+
+/// The signed-in user and session, or `None`. Never an error for being
+/// signed out. When the access token has lapsed (a tab asleep past its
+/// expiry) but the refresh cookie is good, the session is renewed here; the
+/// refresh cookie reaches this path, though never a page load.
+#[server(prefix = "/api/auth/ui", endpoint = "me", input = GetUrl)]
+pub async fn get_session() -> Result<Option<CurrentSession>, AppFnError> {
+    let call = Call::new().await?;
+    call.apply(SessionEffects::no_store());
+    let services = call.services();
+    if let Some(principal) = call.principal() {
+        match services.current_session(&principal).await {
+            Ok(session) => return Ok(Some(session)),
+            Err(ServiceError::Unauthenticated) => {}
+            Err(err) => return Err(call.refuse(err)),
+        }
+    }
+    let Some(raw) = call.refresh_cookie() else {
+        return Ok(None);
+    };
+    match services.refresh(&raw).await {
+        Ok(issued) => {
+            call.apply(SessionEffects::set(&issued.tokens));
+            Ok(Some(issued.current_session(services.now)))
+        }
+        Err(ServiceError::Unauthenticated) => {
+            call.apply(SessionEffects::clear());
+            Ok(None)
+        }
+        Err(err) => Err(call.refuse(err)),
+    }
+}

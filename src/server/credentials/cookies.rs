@@ -1,0 +1,182 @@
+//! The one module that builds and removes session cookies. Removal uses
+//! the same name, path and attributes as creation, or browsers keep the old.
+
+use axum::http::{header, HeaderMap, HeaderValue};
+use chrono::{DateTime, Utc};
+use tower_cookies::{
+    cookie::{time, SameSite},
+    Cookie,
+};
+
+use super::tokens::TokenPair;
+
+/// Path of the refresh cookie: only the auth endpoints (JSON and the UI's
+/// server functions) ever receive it.
+pub const REFRESH_COOKIE_PATH: &str = "/api/auth";
+
+#[derive(Debug, Clone, Copy)]
+pub struct SessionCookies {
+    secure: bool,
+}
+
+impl SessionCookies {
+    pub fn new(secure: bool) -> Self {
+        Self { secure }
+    }
+
+    /// `__Host-` pins the cookie to this host and path `/`, Secure only.
+    pub fn access_name(&self) -> &'static str {
+        if self.secure {
+            "__Host-portcullis_access"
+        } else {
+            "portcullis_access"
+        }
+    }
+
+    pub fn refresh_name(&self) -> &'static str {
+        if self.secure {
+            "__Secure-portcullis_refresh"
+        } else {
+            "portcullis_refresh"
+        }
+    }
+
+    pub fn access(&self, token: &str, max_age_secs: i64) -> HeaderValue {
+        self.build(self.access_name(), token, "/", SameSite::Lax, max_age_secs)
+    }
+
+    pub fn refresh(&self, token: &str, max_age_secs: i64) -> HeaderValue {
+        self.build(
+            self.refresh_name(),
+            token,
+            REFRESH_COOKIE_PATH,
+            SameSite::Strict,
+            max_age_secs,
+        )
+    }
+
+    /// Set-Cookie values for a freshly issued session: each cookie lives
+    /// exactly as long as its token.
+    pub fn for_session(&self, tokens: &TokenPair, now: DateTime<Utc>) -> [HeaderValue; 2] {
+        [
+            self.access(
+                &tokens.access_token,
+                (tokens.access_expires_at - now).num_seconds(),
+            ),
+            self.refresh(
+                tokens.refresh_token.expose(),
+                (tokens.refresh_expires_at - now).num_seconds(),
+            ),
+        ]
+    }
+
+    /// Set-Cookie values that delete both cookies.
+    pub fn clear_both(&self) -> [HeaderValue; 2] {
+        [
+            self.build(self.access_name(), "", "/", SameSite::Lax, 0),
+            self.build(
+                self.refresh_name(),
+                "",
+                REFRESH_COOKIE_PATH,
+                SameSite::Strict,
+                0,
+            ),
+        ]
+    }
+
+    fn build(
+        &self,
+        name: &'static str,
+        value: &str,
+        path: &'static str,
+        same_site: SameSite,
+        max_age_secs: i64,
+    ) -> HeaderValue {
+        let cookie = Cookie::build((name, value.to_owned()))
+            .path(path)
+            .http_only(true)
+            .secure(self.secure)
+            .same_site(same_site)
+            .max_age(time::Duration::seconds(max_age_secs.max(0)))
+            .build();
+        // Tokens are base64url and JWTs: always valid header bytes.
+        HeaderValue::from_str(&cookie.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+
+    pub fn read_access(&self, headers: &HeaderMap) -> Option<String> {
+        read_cookie(headers, self.access_name())
+    }
+
+    pub fn read_refresh(&self, headers: &HeaderMap) -> Option<String> {
+        read_cookie(headers, self.refresh_name())
+    }
+}
+
+fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| Cookie::split_parse(v.to_owned()))
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name && !c.value().is_empty())
+        .map(|c| c.value().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secure_cookies_use_host_and_secure_prefixes() {
+        let c = SessionCookies::new(true);
+        let access = c.access("t", 900);
+        let access = access.to_str().unwrap();
+        assert!(access.starts_with("__Host-portcullis_access=t"));
+        for attr in [
+            "HttpOnly",
+            "Secure",
+            "Path=/",
+            "SameSite=Lax",
+            "Max-Age=900",
+        ] {
+            assert!(access.contains(attr), "{access} lacks {attr}");
+        }
+        let refresh = c.refresh("r", 60);
+        let refresh = refresh.to_str().unwrap();
+        assert!(refresh.starts_with("__Secure-portcullis_refresh=r"));
+        for attr in ["HttpOnly", "Secure", "Path=/api/auth", "SameSite=Strict"] {
+            assert!(refresh.contains(attr), "{refresh} lacks {attr}");
+        }
+    }
+
+    #[test]
+    fn clearing_matches_the_attributes_of_creation() {
+        let c = SessionCookies::new(false);
+        let [access, refresh] = c.clear_both();
+        let (access, refresh) = (access.to_str().unwrap(), refresh.to_str().unwrap());
+        assert!(
+            access.starts_with("portcullis_access=;")
+                && access.contains("Max-Age=0")
+                && access.contains("Path=/")
+        );
+        assert!(refresh.contains("Max-Age=0") && refresh.contains("Path=/api/auth"));
+        assert!(!access.contains("Secure"));
+    }
+
+    #[test]
+    fn cookies_are_read_from_any_cookie_header() {
+        let c = SessionCookies::new(false);
+        let mut headers = HeaderMap::new();
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("theme=dark; portcullis_access=abc"),
+        );
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("portcullis_refresh=def"),
+        );
+        assert_eq!(c.read_access(&headers).as_deref(), Some("abc"));
+        assert_eq!(c.read_refresh(&headers).as_deref(), Some("def"));
+    }
+}

@@ -1,0 +1,218 @@
+//! Signing keys for access tokens: one current key that signs, any number of
+//! older ones that still verify, each named by a `kid`. The `kid` is the
+//! key's RFC 7638 JWK thumbprint, so it follows from the key alone and every
+//! replica derives the same one.
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use ed25519_dalek::pkcs8::EncodePrivateKey;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::server::platform::secret::Secret;
+
+/// How access tokens are signed, and which older keys still verify.
+#[derive(Debug, Clone)]
+pub enum SigningKeys {
+    /// HMAC-SHA256 with a shared secret: only holders of it can verify.
+    Hs256 {
+        current: Secret,
+        accepted: Vec<Secret>,
+    },
+    /// Ed25519: `current` is the 32-byte private seed; the public keys,
+    /// published at `/.well-known/jwks.json`, are all anyone needs to verify.
+    EdDsa {
+        current: Secret,
+        accepted_public: Vec<[u8; 32]>,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("signing key unusable: {0}")]
+pub struct KeyError(String);
+
+/// A key that verifies tokens.
+struct VerifyingKey {
+    kid: String,
+    key: DecodingKey,
+}
+
+pub struct KeySet {
+    algorithm: Algorithm,
+    signing_kid: String,
+    signing: EncodingKey,
+    /// The signing key's own verifier first, then the accepted older ones.
+    verifying: Vec<VerifyingKey>,
+    /// Public keys as a JWK Set; empty for HS256, whose keys are secret.
+    jwks: Value,
+}
+
+fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// RFC 7638: SHA-256 over the required members, in lexical order.
+fn thumbprint(canonical_jwk: &str) -> String {
+    b64(&Sha256::digest(canonical_jwk.as_bytes()))
+}
+
+fn hmac_kid(secret: &Secret) -> String {
+    thumbprint(&format!(
+        r#"{{"k":"{}","kty":"oct"}}"#,
+        b64(secret.expose())
+    ))
+}
+
+fn ed25519_kid(public: &[u8; 32]) -> String {
+    thumbprint(&format!(
+        r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
+        b64(public)
+    ))
+}
+
+/// The public half of an Ed25519 private seed.
+pub fn ed25519_public(seed: &[u8; 32]) -> [u8; 32] {
+    ed25519_dalek::SigningKey::from_bytes(seed)
+        .verifying_key()
+        .to_bytes()
+}
+
+impl KeySet {
+    pub fn new(keys: &SigningKeys) -> Result<Self, KeyError> {
+        match keys {
+            SigningKeys::Hs256 { current, accepted } => {
+                let verifying = std::iter::once(current)
+                    .chain(accepted)
+                    .map(|secret| VerifyingKey {
+                        kid: hmac_kid(secret),
+                        key: DecodingKey::from_secret(secret.expose()),
+                    })
+                    .collect();
+                Ok(Self {
+                    algorithm: Algorithm::HS256,
+                    signing_kid: hmac_kid(current),
+                    signing: EncodingKey::from_secret(current.expose()),
+                    verifying,
+                    jwks: json!({ "keys": [] }),
+                })
+            }
+            SigningKeys::EdDsa {
+                current,
+                accepted_public,
+            } => {
+                let seed = <[u8; 32]>::try_from(current.expose())
+                    .map_err(|_| KeyError("an Ed25519 key is 32 bytes".into()))?;
+                let der = ed25519_dalek::SigningKey::from_bytes(&seed)
+                    .to_pkcs8_der()
+                    .map_err(|e| KeyError(e.to_string()))?;
+                let public = ed25519_public(&seed);
+                let publics: Vec<[u8; 32]> = std::iter::once(public)
+                    .chain(accepted_public.iter().copied())
+                    .collect();
+                let verifying = publics
+                    .iter()
+                    .map(|p| {
+                        DecodingKey::from_ed_components(&b64(p))
+                            .map(|key| VerifyingKey {
+                                kid: ed25519_kid(p),
+                                key,
+                            })
+                            .map_err(|e| KeyError(e.to_string()))
+                    })
+                    .collect::<Result<_, _>>()?;
+                let jwks = publics
+                    .iter()
+                    .map(|p| {
+                        json!({
+                            "kty": "OKP",
+                            "crv": "Ed25519",
+                            "x": b64(p),
+                            "kid": ed25519_kid(p),
+                            "use": "sig",
+                            "alg": "EdDSA",
+                        })
+                    })
+                    .collect::<Vec<_>>();
+                Ok(Self {
+                    algorithm: Algorithm::EdDSA,
+                    signing_kid: ed25519_kid(&public),
+                    signing: EncodingKey::from_ed_der(der.as_bytes()),
+                    verifying,
+                    jwks: json!({ "keys": jwks }),
+                })
+            }
+        }
+    }
+
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The key new tokens are signed with, and its `kid`.
+    pub fn signing(&self) -> (&str, &EncodingKey) {
+        (&self.signing_kid, &self.signing)
+    }
+
+    /// The verifying key named `kid`, while it is configured.
+    pub fn verifying(&self, kid: &str) -> Option<&DecodingKey> {
+        self.verifying.iter().find(|k| k.kid == kid).map(|k| &k.key)
+    }
+
+    /// `{"keys": [...]}`, as served at `/.well-known/jwks.json`.
+    pub fn jwks(&self) -> &Value {
+        &self.jwks
+    }
+}
+
+/// A fresh Ed25519 private seed and its public key, base64url, for
+/// `portcullis generate-key`.
+pub fn generate_ed25519() -> (String, String) {
+    let seed = Secret::random(32);
+    let public = <[u8; 32]>::try_from(seed.expose())
+        .map(|s| ed25519_public(&s))
+        .unwrap_or_default();
+    (b64(seed.expose()), b64(&public))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kids_are_rfc_7638_thumbprints() {
+        // RFC 8037 appendix A.3: the thumbprint of its example Ed25519 key.
+        let x = URL_SAFE_NO_PAD
+            .decode("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")
+            .unwrap();
+        let x: [u8; 32] = x.try_into().unwrap();
+        assert_eq!(
+            ed25519_kid(&x),
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+        );
+    }
+
+    #[test]
+    fn the_rfc_8037_seed_gives_its_public_key() {
+        let d = URL_SAFE_NO_PAD
+            .decode("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A")
+            .unwrap();
+        let public = ed25519_public(&d.try_into().unwrap());
+        assert_eq!(b64(&public), "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo");
+    }
+
+    #[test]
+    fn hs256_keys_publish_nothing() {
+        let set = KeySet::new(&SigningKeys::Hs256 {
+            current: Secret::new(vec![1; 32]),
+            accepted: vec![Secret::new(vec![2; 32])],
+        })
+        .unwrap();
+        assert_eq!(set.jwks(), &json!({ "keys": [] }));
+        let (kid, _) = set.signing();
+        assert!(set.verifying(kid).is_some());
+        assert!(set
+            .verifying(&hmac_kid(&Secret::new(vec![2; 32])))
+            .is_some());
+        assert!(set.verifying("unknown").is_none());
+    }
+}

@@ -1,0 +1,8 @@
+//! The credentials Portcullis hands out and checks: password hashes,
+//! signing keys, access and refresh tokens, and the cookies that carry
+//! them. No SQL and no HTTP handling here.
+
+pub mod cookies;
+pub mod keys;
+pub mod password;
+pub mod tokens;

@@ -1,0 +1,354 @@
+//! Access tokens (short-lived JWTs, checked without the database) and
+//! refresh tokens (opaque random strings, stored only as SHA-256 hashes).
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use chrono::{DateTime, Duration, Utc};
+use jsonwebtoken::{decode, decode_header, encode, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::keys::{KeyError, KeySet, SigningKeys};
+
+/// Clock skew tolerated when checking `exp`.
+pub const LEEWAY_SECS: i64 = 30;
+const ACCESS_TOKEN_TYPE: &str = "access";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccessClaims {
+    pub sub: String,
+    pub email: String,
+    pub role: String,
+    pub iss: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+    /// The session (refresh-token family) this token belongs to.
+    pub sid: String,
+    /// Token type, so a token minted for another purpose never passes here.
+    pub typ: String,
+}
+
+/// What a verified access token says about its bearer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+    pub email: String,
+    pub role: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("access token invalid: {0}")]
+    Invalid(String),
+    #[error("access token expired")]
+    Expired,
+    #[error("could not sign token: {0}")]
+    Signing(String),
+}
+
+pub struct AccessTokens {
+    keys: KeySet,
+    validation: Validation,
+    issuer: String,
+    audience: String,
+    ttl: Duration,
+}
+
+impl AccessTokens {
+    pub fn new(
+        keys: &SigningKeys,
+        issuer: String,
+        audience: String,
+        ttl: Duration,
+    ) -> Result<Self, KeyError> {
+        let keys = KeySet::new(keys)?;
+        let mut validation = Validation::new(keys.algorithm());
+        validation.set_issuer(&[&issuer]);
+        validation.set_audience(&[&audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        // Expiry is checked against the injected clock in `verify`.
+        validation.validate_exp = false;
+        validation.leeway = 0;
+        Ok(Self {
+            keys,
+            validation,
+            issuer,
+            audience,
+            ttl,
+        })
+    }
+
+    /// The public keys, for `/.well-known/jwks.json`.
+    pub fn jwks(&self) -> &serde_json::Value {
+        self.keys.jwks()
+    }
+
+    pub fn issue(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        email: &str,
+        role: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(String, DateTime<Utc>), TokenError> {
+        let expires_at = now + self.ttl;
+        let claims = AccessClaims {
+            sub: user_id.to_string(),
+            email: email.to_owned(),
+            role: role.to_owned(),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            iat: now.timestamp(),
+            exp: expires_at.timestamp(),
+            jti: Uuid::new_v4().to_string(),
+            sid: session_id.to_string(),
+            typ: ACCESS_TOKEN_TYPE.to_owned(),
+        };
+        let (kid, key) = self.keys.signing();
+        let mut header = Header::new(self.keys.algorithm());
+        header.kid = Some(kid.to_owned());
+        let token =
+            encode(&header, &claims, key).map_err(|e| TokenError::Signing(e.to_string()))?;
+        Ok((token, expires_at))
+    }
+
+    /// Checks the signature (the configured algorithm only, by a key still
+    /// configured), issuer, audience, type and expiry.
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Principal, TokenError> {
+        let header = decode_header(token).map_err(|e| TokenError::Invalid(e.to_string()))?;
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.keys.verifying(kid))
+            .ok_or_else(|| TokenError::Invalid("unknown signing key".into()))?;
+        let data = decode::<AccessClaims>(token, key, &self.validation)
+            .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        let claims = data.claims;
+        if claims.typ != ACCESS_TOKEN_TYPE {
+            return Err(TokenError::Invalid("wrong token type".into()));
+        }
+        if claims.exp + LEEWAY_SECS <= now.timestamp() {
+            return Err(TokenError::Expired);
+        }
+        let user_id = Uuid::parse_str(&claims.sub)
+            .map_err(|_| TokenError::Invalid("subject is not a user id".into()))?;
+        let session_id = Uuid::parse_str(&claims.sid)
+            .map_err(|_| TokenError::Invalid("sid is not a session id".into()))?;
+        let expires_at = DateTime::from_timestamp(claims.exp, 0)
+            .ok_or_else(|| TokenError::Invalid("exp out of range".into()))?;
+        Ok(Principal {
+            user_id,
+            session_id,
+            email: claims.email,
+            role: claims.role,
+            expires_at,
+        })
+    }
+}
+
+/// A fresh access token and refresh token, with when each runs out.
+#[derive(Debug)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub access_expires_at: DateTime<Utc>,
+    pub refresh_token: RefreshToken,
+    pub refresh_expires_at: DateTime<Utc>,
+}
+
+impl TokenPair {
+    /// Seconds the access token has left at `now`, never negative.
+    pub fn access_expires_in_secs(&self, now: DateTime<Utc>) -> i64 {
+        (self.access_expires_at - now).num_seconds().max(0)
+    }
+}
+
+/// A refresh token as handed to the client. Its `Debug` hides it.
+pub struct RefreshToken(String);
+
+impl std::fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RefreshToken([redacted])")
+    }
+}
+
+impl RefreshToken {
+    /// 256 random bits, URL-safe base64.
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        Self(URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn hash(&self) -> Vec<u8> {
+        hash_refresh_token(&self.0)
+    }
+}
+
+/// The only form in which refresh tokens are stored.
+pub fn hash_refresh_token(raw: &str) -> Vec<u8> {
+    Sha256::digest(raw.as_bytes()).to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::platform::secret::Secret;
+
+    fn hs256(secret: u8, accepted: &[u8], issuer: &str, audience: &str) -> AccessTokens {
+        let keys = SigningKeys::Hs256 {
+            current: Secret::new(vec![secret; 32]),
+            accepted: accepted.iter().map(|b| Secret::new(vec![*b; 32])).collect(),
+        };
+        AccessTokens::new(&keys, issuer.into(), audience.into(), Duration::minutes(15)).unwrap()
+    }
+
+    fn eddsa(seed: u8, accepted: &[u8]) -> AccessTokens {
+        let keys = SigningKeys::EdDsa {
+            current: Secret::new(vec![seed; 32]),
+            accepted_public: accepted
+                .iter()
+                .map(|b| super::super::keys::ed25519_public(&[*b; 32]))
+                .collect(),
+        };
+        AccessTokens::new(
+            &keys,
+            "http://issuer".into(),
+            "portcullis".into(),
+            Duration::minutes(15),
+        )
+        .unwrap()
+    }
+
+    /// A fixed moment: tests do not read the system clock.
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+    }
+
+    fn tokens() -> AccessTokens {
+        hs256(7, &[], "http://issuer", "portcullis")
+    }
+
+    fn mint(t: &AccessTokens, now: DateTime<Utc>) -> String {
+        t.issue(Uuid::new_v4(), Uuid::new_v4(), "a@example.com", "user", now)
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn an_issued_token_verifies_until_it_expires() {
+        let t = tokens();
+        let now = now();
+        let id = Uuid::new_v4();
+        let (jwt, exp) = t
+            .issue(id, Uuid::new_v4(), "a@example.com", "user", now)
+            .unwrap();
+
+        let p = t.verify(&jwt, now).unwrap();
+        assert_eq!(p.user_id, id);
+        assert_eq!(p.expires_at.timestamp(), exp.timestamp());
+        // Within the leeway it still passes; past it, it does not.
+        assert!(t
+            .verify(&jwt, exp + Duration::seconds(LEEWAY_SECS - 1))
+            .is_ok());
+        assert_eq!(
+            t.verify(&jwt, exp + Duration::seconds(LEEWAY_SECS)),
+            Err(TokenError::Expired)
+        );
+    }
+
+    #[test]
+    fn tokens_from_another_key_issuer_or_audience_fail() {
+        let now = now();
+        let id = Uuid::new_v4();
+        let other_key = hs256(8, &[], "http://issuer", "portcullis");
+        let other_iss = hs256(7, &[], "http://elsewhere", "portcullis");
+        let other_aud = hs256(7, &[], "http://issuer", "another-service");
+        for minted_by in [other_key, other_iss, other_aud, eddsa(7, &[])] {
+            let (jwt, _) = minted_by
+                .issue(id, Uuid::new_v4(), "a@example.com", "user", now)
+                .unwrap();
+            assert!(matches!(
+                tokens().verify(&jwt, now),
+                Err(TokenError::Invalid(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn older_keys_verify_until_removed_and_new_tokens_use_the_current_key() {
+        let now = now();
+        for (old, rotated, removed) in [
+            (
+                hs256(1, &[], "http://issuer", "portcullis"),
+                hs256(2, &[1], "http://issuer", "portcullis"),
+                hs256(2, &[], "http://issuer", "portcullis"),
+            ),
+            (eddsa(1, &[]), eddsa(2, &[1]), eddsa(2, &[])),
+        ] {
+            let old_token = mint(&old, now);
+            assert!(rotated.verify(&old_token, now).is_ok());
+            assert!(matches!(
+                removed.verify(&old_token, now),
+                Err(TokenError::Invalid(_))
+            ));
+            // New tokens carry the new key's kid, so the old set rejects them.
+            let new_token = mint(&rotated, now);
+            assert!(removed.verify(&new_token, now).is_ok());
+            assert!(old.verify(&new_token, now).is_err());
+        }
+    }
+
+    #[test]
+    fn a_token_without_a_kid_or_with_another_algorithm_fails() {
+        let now = now();
+        let claims = AccessClaims {
+            sub: Uuid::new_v4().to_string(),
+            email: "a@example.com".into(),
+            role: "user".into(),
+            iss: "http://issuer".into(),
+            aud: "portcullis".into(),
+            iat: now.timestamp(),
+            exp: now.timestamp() + 60,
+            jti: "x".into(),
+            sid: Uuid::new_v4().to_string(),
+            typ: ACCESS_TOKEN_TYPE.into(),
+        };
+        let key = jsonwebtoken::EncodingKey::from_secret(&[7; 32]);
+        let bare = encode(&Header::default(), &claims, &key).unwrap();
+        assert!(matches!(
+            tokens().verify(&bare, now),
+            Err(TokenError::Invalid(_))
+        ));
+        // An HS256 token under the kid of an EdDSA key: algorithm confusion.
+        let ed = eddsa(7, &[]);
+        let header = Header {
+            kid: decode_header(mint(&ed, now)).unwrap().kid,
+            ..Header::default()
+        };
+        let confused = encode(&header, &claims, &key).unwrap();
+        assert!(matches!(
+            ed.verify(&confused, now),
+            Err(TokenError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn refresh_tokens_are_random_and_hashed() {
+        let a = RefreshToken::generate();
+        let b = RefreshToken::generate();
+        assert_ne!(a.expose(), b.expose());
+        assert_eq!(a.expose().len(), 43);
+        assert_eq!(a.hash().len(), 32);
+        assert_eq!(a.hash(), hash_refresh_token(a.expose()));
+        assert!(!format!("{a:?}").contains(a.expose()));
+    }
+}

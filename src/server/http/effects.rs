@@ -1,0 +1,98 @@
+//! What a response does to the browser's session, described once and
+//! applied alike by the JSON handlers and the UI's server functions.
+//! Every response that carries session effects is also `no-store`.
+
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
+use leptos_axum::ResponseOptions;
+
+use super::state::AppState;
+use crate::server::credentials::tokens::TokenPair;
+
+#[derive(Debug, Clone, Copy)]
+enum Cookies<'a> {
+    Keep,
+    Set(&'a TokenPair),
+    Clear,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct SessionEffects<'a> {
+    cookies: Cookies<'a>,
+    clear_site_data: bool,
+}
+
+impl<'a> SessionEffects<'a> {
+    /// Cookies untouched; the response is still not cached.
+    pub fn no_store() -> Self {
+        Self {
+            cookies: Cookies::Keep,
+            clear_site_data: false,
+        }
+    }
+
+    /// The session cookies now carry `tokens`.
+    pub fn set(tokens: &'a TokenPair) -> Self {
+        Self {
+            cookies: Cookies::Set(tokens),
+            clear_site_data: false,
+        }
+    }
+
+    /// The session cookies are deleted (the session is gone).
+    pub fn clear() -> Self {
+        Self {
+            cookies: Cookies::Clear,
+            clear_site_data: false,
+        }
+    }
+
+    /// A sign-out: the cookies are deleted, and the browser drops every
+    /// cookie of this site, even one this code no longer knows the name of.
+    pub fn sign_out() -> Self {
+        Self {
+            cookies: Cookies::Clear,
+            clear_site_data: true,
+        }
+    }
+
+    /// The headers, each to be added (`Set-Cookie`) or set (the others).
+    fn headers(&self, state: &AppState) -> Vec<(HeaderName, HeaderValue)> {
+        let mut headers = vec![(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))];
+        let cookies = &state.credentials.cookies;
+        let set_cookies = match self.cookies {
+            Cookies::Keep => Vec::new(),
+            Cookies::Set(tokens) => cookies.for_session(tokens, state.clock.now()).to_vec(),
+            Cookies::Clear => cookies.clear_both().to_vec(),
+        };
+        headers.extend(set_cookies.into_iter().map(|c| (header::SET_COOKIE, c)));
+        if self.clear_site_data {
+            headers.push((
+                HeaderName::from_static("clear-site-data"),
+                HeaderValue::from_static("\"cookies\""),
+            ));
+        }
+        headers
+    }
+
+    /// For a response an axum handler builds.
+    pub fn apply(&self, state: &AppState, target: &mut HeaderMap) {
+        for (name, value) in self.headers(state) {
+            if name == header::SET_COOKIE {
+                target.append(name, value);
+            } else {
+                target.insert(name, value);
+            }
+        }
+    }
+
+    /// For the response of a server function.
+    pub fn apply_to_options(&self, state: &AppState, target: &ResponseOptions) {
+        for (name, value) in self.headers(state) {
+            if name == header::SET_COOKIE {
+                target.append_header(name, value);
+            } else {
+                target.insert_header(name, value);
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Extractors: who is calling (`CurrentUser`) and from where (`ClientInfo`).
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::{
+    extract::{ConnectInfo, FromRequestParts},
+    http::{header, request::Parts, HeaderMap},
+};
+use ipnet::IpNet;
+
+use super::{error::ApiError, state::AppState};
+use crate::server::{credentials::tokens::Principal, domain::client::ClientInfo};
+
+const USER_AGENT_MAX: usize = 512;
+
+/// The bearer of a valid access token, from `Authorization: Bearer` or the
+/// access cookie. Checked locally: no database round trip.
+#[derive(Debug, Clone)]
+pub struct CurrentUser(pub Principal);
+
+/// The token from `Authorization: Bearer <token>`, if that is the scheme.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+pub fn principal_from_headers(state: &AppState, headers: &HeaderMap) -> Option<Principal> {
+    let token = match bearer_token(headers) {
+        Some(t) => t.to_owned(),
+        None => state.credentials.cookies.read_access(headers)?,
+    };
+    state
+        .credentials
+        .tokens
+        .verify(&token, state.clock.now())
+        .ok()
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        principal_from_headers(state, &parts.headers)
+            .map(CurrentUser)
+            .ok_or_else(ApiError::unauthenticated)
+    }
+}
+
+/// The client's address: the socket peer, unless that peer is a trusted
+/// proxy. Then `X-Forwarded-For` is read from the right (the entry our own
+/// proxy added) leftwards, skipping trusted proxies; the first other address
+/// is the client. Entries left of it are the client's to invent, so ignored.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(&ip.to_canonical()));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for hop in hops.into_iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) => {
+                client = ip.to_canonical();
+                if !is_trusted(ip) {
+                    break;
+                }
+            }
+            // Garbage: trust nothing further left.
+            Err(_) => break,
+        }
+    }
+    client
+}
+
+pub fn client_info(parts: &Parts, trusted_proxies: &[IpNet]) -> ClientInfo {
+    let ip = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| client_ip(addr.ip(), &parts.headers, trusted_proxies).to_string());
+    let user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(USER_AGENT_MAX).collect());
+    ClientInfo { ip, user_agent }
+}
+
+impl FromRequestParts<AppState> for ClientInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(client_info(parts, &state.config.trusted_proxies))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn forwarded(values: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for v in values {
+            headers.append("x-forwarded-for", v.parse().unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn the_peer_is_the_client_unless_it_is_a_trusted_proxy() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let headers = forwarded(&["198.51.100.9"]);
+        // An untrusted peer cannot claim another address.
+        assert_eq!(
+            client_ip(ip("203.0.113.5"), &headers, &trusted),
+            ip("203.0.113.5")
+        );
+        assert_eq!(client_ip(ip("10.1.2.3"), &headers, &[]), ip("10.1.2.3"));
+        // A trusted one can.
+        assert_eq!(
+            client_ip(ip("10.1.2.3"), &headers, &trusted),
+            ip("198.51.100.9")
+        );
+    }
+
+    #[test]
+    fn forwarded_chains_are_read_from_the_right_past_trusted_hops() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let peer = ip("10.0.0.1");
+        // The client prepended a fake address; the real one is the last
+        // untrusted hop.
+        let headers = forwarded(&["1.1.1.1, 198.51.100.9", "10.0.0.7"]);
+        assert_eq!(client_ip(peer, &headers, &trusted), ip("198.51.100.9"));
+        // Only proxies in the chain: the left-most of them.
+        let headers = forwarded(&["10.0.0.9, 10.0.0.7"]);
+        assert_eq!(client_ip(peer, &headers, &trusted), ip("10.0.0.9"));
+        // Garbage stops the walk at the last trusted hop.
+        let headers = forwarded(&["198.51.100.9, not-an-ip"]);
+        assert_eq!(client_ip(peer, &headers, &trusted), peer);
+        // No header at all.
+        assert_eq!(client_ip(peer, &HeaderMap::new(), &trusted), peer);
+    }
+}

@@ -1,0 +1,57 @@
+//! Load limits: a cap on requests in flight and a deadline for each, so slow
+//! or numerous clients cannot pin the server. Over the cap a request gets
+//! 503 at once rather than waiting in an unbounded queue.
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    extract::{Request, State},
+    http::StatusCode,
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use tokio::sync::Semaphore;
+
+use crate::server::http::error::ApiError;
+
+#[derive(Clone)]
+pub struct Limits {
+    slots: Arc<Semaphore>,
+    timeout: Duration,
+}
+
+impl Limits {
+    pub fn new(max_concurrent: usize, timeout: Duration) -> Self {
+        Self {
+            slots: Arc::new(Semaphore::new(max_concurrent)),
+            timeout,
+        }
+    }
+}
+
+/// Liveness must answer even when the server is saturated, or an
+/// orchestrator would restart a replica that is merely busy.
+const EXEMPT: &str = "/health";
+
+pub async fn enforce(State(limits): State<Limits>, request: Request, next: Next) -> Response {
+    if request.uri().path() == EXEMPT {
+        return next.run(request).await;
+    }
+    let Ok(_slot) = limits.slots.clone().try_acquire_owned() else {
+        return ApiError::unavailable("The server is busy. Try again in a moment.")
+            .with_detail("concurrent request cap reached")
+            .with_retry_after(1)
+            .into_response();
+    };
+    // The deadline covers reading the body, so a trickling upload ends too.
+    match tokio::time::timeout(limits.timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "The request took too long.",
+        )
+        .with_detail(format!("request exceeded {:?}", limits.timeout))
+        .into_response(),
+    }
+}

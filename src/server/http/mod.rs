@@ -1,0 +1,10 @@
+//! The HTTP face: axum state, extractors, middleware and the JSON routes.
+//! Pages and server functions are mounted by `startup` through leptos_axum.
+
+pub mod effects;
+pub mod error;
+pub mod extract;
+pub mod json;
+pub mod middleware;
+pub mod routes;
+pub mod state;

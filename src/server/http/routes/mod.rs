@@ -1,0 +1,44 @@
+//! The JSON API and the probes. Pages and server functions are mounted by
+//! `startup` through leptos_axum.
+
+mod account;
+mod health;
+mod jwks;
+mod security;
+mod session;
+
+use axum::{
+    extract::DefaultBodyLimit,
+    routing::{delete, get, post, put},
+    Router,
+};
+
+use super::{error::ApiError, json, state::AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .route("/.well-known/jwks.json", get(jwks::jwks))
+        .route("/api/auth/signup", post(session::signup))
+        .route("/api/auth/login", post(session::login))
+        .route("/api/auth/refresh", post(session::refresh))
+        .route("/api/auth/logout", post(session::logout))
+        .route("/api/auth/me", get(account::me))
+        .route("/api/auth/profile", put(account::update_profile))
+        .route("/api/auth/sessions", get(security::sessions))
+        .route(
+            "/api/auth/sessions/revoke-others",
+            post(security::revoke_other_sessions),
+        )
+        .route("/api/auth/sessions/{id}", delete(security::revoke_session))
+        .route("/api/auth/activity", get(security::activity))
+        .layer(DefaultBodyLimit::max(json::BODY_LIMIT_BYTES))
+        // Unknown API paths answer in JSON, not with the HTML 404 page.
+        .route("/api", axum::routing::any(api_not_found))
+        .route("/api/{*rest}", axum::routing::any(api_not_found))
+}
+
+async fn api_not_found() -> ApiError {
+    ApiError::not_found()
+}

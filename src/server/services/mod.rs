@@ -1,0 +1,132 @@
+//! The use cases, one module each. The JSON handlers and the UI's server
+//! functions both call these, so each rule has one implementation.
+
+pub mod login;
+pub mod profile;
+pub mod security;
+pub mod sessions;
+pub mod signup;
+pub mod throttle;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use self::throttle::ThrottlePolicy;
+use crate::{
+    model::User,
+    server::{
+        credentials::{
+            password::{HashError, PasswordHasher},
+            tokens::{AccessTokens, TokenError},
+        },
+        domain::{
+            client::ClientInfo,
+            events::{EventType, Outcome},
+        },
+        store::{audit, db::Db, users::UserRecord},
+    },
+    validate::ValidationError,
+};
+
+pub use self::{login::LoginOutcome, profile::ProfileChange, sessions::Issued};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error("email already registered")]
+    EmailTaken,
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// The current password given for a change was wrong.
+    #[error("current password is wrong")]
+    WrongCurrentPassword,
+    /// No valid session: missing, expired, revoked or replayed token.
+    #[error("not signed in")]
+    Unauthenticated,
+    #[error("password hashing is saturated")]
+    Busy,
+    /// Too many attempts; try again after this many seconds.
+    #[error("throttled for {0} s")]
+    Throttled(u64),
+    /// No such thing for this user.
+    #[error("not found")]
+    NotFound,
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<sqlx::Error> for ServiceError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => ServiceError::Busy,
+            other => ServiceError::Internal(format!("database: {other}")),
+        }
+    }
+}
+
+impl From<HashError> for ServiceError {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Busy => ServiceError::Busy,
+            HashError::Internal(detail) => ServiceError::Internal(detail),
+        }
+    }
+}
+
+impl From<TokenError> for ServiceError {
+    fn from(e: TokenError) -> Self {
+        ServiceError::Internal(e.to_string())
+    }
+}
+
+/// What the use cases need from the running application, bound to one
+/// request: this client, at this moment.
+pub struct Services<'a> {
+    pub db: &'a Db,
+    pub hasher: &'a PasswordHasher,
+    pub tokens: &'a AccessTokens,
+    pub throttle: &'a ThrottlePolicy,
+    pub refresh_ttl: chrono::Duration,
+    pub now: DateTime<Utc>,
+    pub client: &'a ClientInfo,
+}
+
+impl Services<'_> {
+    async fn audit(
+        &self,
+        event: EventType,
+        outcome: Outcome,
+        user: Option<Uuid>,
+        details: serde_json::Value,
+    ) {
+        audit::record(
+            self.db,
+            event,
+            outcome,
+            user,
+            self.client,
+            details,
+            self.now,
+        )
+        .await;
+    }
+}
+
+/// A user as clients see it.
+impl From<&UserRecord> for User {
+    fn from(user: &UserRecord) -> Self {
+        User {
+            id: user.id.to_string(),
+            email: user.email.clone(),
+            display_name: user.display_name.clone(),
+            role: user.role.clone(),
+            created_at: rfc3339(user.created_at),
+        }
+    }
+}
+
+/// Times as clients see them: RFC 3339, UTC, whole seconds.
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}

@@ -1,0 +1,98 @@
+//! The signed-in user's own account: reading it, renaming, changing the
+//! password.
+
+use serde_json::json;
+
+use super::{ServiceError, Services};
+use crate::{
+    server::{
+        credentials::tokens::Principal,
+        domain::events::{EventType, Outcome},
+        store::{
+            refresh_tokens,
+            users::{self, UserRecord},
+        },
+    },
+    validate::{DisplayName, Password},
+};
+
+pub struct ProfileChange<'a> {
+    pub display_name: Option<&'a str>,
+    pub current_password: Option<&'a str>,
+    pub new_password: Option<&'a str>,
+}
+
+impl Services<'_> {
+    pub async fn current_user(&self, principal: &Principal) -> Result<UserRecord, ServiceError> {
+        match users::find_by_id(self.db, principal.user_id).await? {
+            Some(user) if !user.disabled => Ok(user),
+            _ => Err(ServiceError::Unauthenticated),
+        }
+    }
+
+    /// Changes the display name and/or password. A password change needs
+    /// the current password and ends every other session of the user.
+    pub async fn update_profile(
+        &self,
+        principal: &Principal,
+        change: ProfileChange<'_>,
+    ) -> Result<UserRecord, ServiceError> {
+        let user = self.current_user(principal).await?;
+        let display_name = change.display_name.map(DisplayName::parse).transpose()?;
+        let new_password = match change.new_password {
+            Some(new) => {
+                let context = [user.email.as_str(), user.display_name.as_str()];
+                let new = Password::parse_new(new, &context)?;
+                let current =
+                    Password::parse_for_sign_in(change.current_password.unwrap_or_default())
+                        .map_err(|_| ServiceError::WrongCurrentPassword)?;
+                let verified = self
+                    .hasher
+                    .verify(&current, user.stored_hash().as_ref())
+                    .await?;
+                if !verified.matches {
+                    self.audit(
+                        EventType::PasswordChange,
+                        Outcome::Failure,
+                        Some(user.id),
+                        json!({}),
+                    )
+                    .await;
+                    return Err(ServiceError::WrongCurrentPassword);
+                }
+                Some(new)
+            }
+            None => None,
+        };
+
+        if let Some(name) = &display_name {
+            users::update_display_name(self.db, user.id, name.as_str(), self.now).await?;
+            self.audit(
+                EventType::ProfileUpdate,
+                Outcome::Success,
+                Some(user.id),
+                json!({}),
+            )
+            .await;
+        }
+        if let Some(new) = new_password {
+            let hash = self.hasher.hash(&new).await?;
+            users::update_password_hash(self.db, user.id, &hash, self.now).await?;
+            let revoked = refresh_tokens::revoke_user_sessions_except(
+                self.db,
+                user.id,
+                Some(principal.session_id),
+                self.now,
+            )
+            .await?;
+            self.audit(
+                EventType::PasswordChange,
+                Outcome::Success,
+                Some(user.id),
+                json!({ "other_sessions_revoked": revoked }),
+            )
+            .await;
+        }
+        self.current_user(principal).await
+    }
+}

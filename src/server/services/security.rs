@@ -1,0 +1,105 @@
+//! What the user sees of their account's security: their sessions, ending
+//! them, and recent activity.
+
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{rfc3339, ServiceError, Services};
+use crate::{
+    model::{ActivityEntry, SessionSummary},
+    server::{
+        credentials::tokens::Principal,
+        domain::{
+            device,
+            events::{EventType, Outcome},
+        },
+        store::{audit, refresh_tokens},
+    },
+};
+
+/// How many activity entries a user sees.
+const ACTIVITY_LIMIT: i64 = 50;
+
+impl Services<'_> {
+    /// The user's live sessions, the caller's own marked.
+    pub async fn sessions(
+        &self,
+        principal: &Principal,
+    ) -> Result<Vec<SessionSummary>, ServiceError> {
+        let rows = refresh_tokens::live_sessions(self.db, principal.user_id, self.now).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| SessionSummary {
+                id: row.family_id.to_string(),
+                device: device::describe(row.user_agent.as_deref()),
+                ip: row.ip,
+                signed_in_at: rfc3339(row.signed_in_at),
+                last_used_at: rfc3339(row.last_used_at),
+                current: row.family_id == principal.session_id,
+            })
+            .collect())
+    }
+
+    /// Ends one of the caller's sessions. Another user's session, or one
+    /// already ended, is `NotFound`: its existence is not revealed.
+    pub async fn revoke_session(
+        &self,
+        principal: &Principal,
+        session_id: Uuid,
+    ) -> Result<(), ServiceError> {
+        if !refresh_tokens::revoke_user_session(self.db, principal.user_id, session_id, self.now)
+            .await?
+        {
+            return Err(ServiceError::NotFound);
+        }
+        self.audit(
+            EventType::SessionRevoked,
+            Outcome::Success,
+            Some(principal.user_id),
+            json!({ "session": session_id }),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Ends every session of the caller but this one; returns how many
+    /// tokens were revoked.
+    pub async fn revoke_other_sessions(&self, principal: &Principal) -> Result<u64, ServiceError> {
+        let revoked = refresh_tokens::revoke_user_sessions_except(
+            self.db,
+            principal.user_id,
+            Some(principal.session_id),
+            self.now,
+        )
+        .await?;
+        self.audit(
+            EventType::SessionRevoked,
+            Outcome::Success,
+            Some(principal.user_id),
+            json!({ "others": true, "tokens_revoked": revoked }),
+        )
+        .await;
+        Ok(revoked)
+    }
+
+    /// The caller's recent security activity, newest first.
+    pub async fn activity(
+        &self,
+        principal: &Principal,
+    ) -> Result<Vec<ActivityEntry>, ServiceError> {
+        let rows = audit::recent_for_user(self.db, principal.user_id, ACTIVITY_LIMIT).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| ActivityEntry {
+                event: row.event_type,
+                outcome: row.outcome,
+                ip: row.ip,
+                device: row
+                    .user_agent
+                    .as_deref()
+                    .map(|ua| device::describe(Some(ua))),
+                at: rfc3339(row.created_at),
+            })
+            .collect())
+    }
+}

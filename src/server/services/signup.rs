@@ -1,0 +1,55 @@
+//! Creating an account, which signs it in.
+
+use serde_json::json;
+
+use super::{sessions::Issued, throttle::Scope, ServiceError, Services};
+use crate::{
+    server::{
+        domain::events::{EventType, Outcome},
+        store::users::{self, InsertUserError, NewUser},
+    },
+    validate::{DisplayName, Email, Password},
+};
+
+impl Services<'_> {
+    pub async fn signup(
+        &self,
+        email: &str,
+        password: &str,
+        display_name: Option<&str>,
+    ) -> Result<Issued, ServiceError> {
+        self.rate_limit(Scope::SignupIp).await?;
+        let email = Email::parse(email)?;
+        let display_name = match display_name.map(str::trim).filter(|s| !s.is_empty()) {
+            Some(name) => DisplayName::parse(name)?,
+            None => DisplayName::from_email(&email),
+        };
+        let password = Password::parse_new(password, &[email.as_str(), display_name.as_str()])?;
+        // Spare the hash when the answer is already known.
+        if users::find_by_email(self.db, email.as_str())
+            .await?
+            .is_some()
+        {
+            return Err(ServiceError::EmailTaken);
+        }
+        let hash = self.hasher.hash(&password).await?;
+        let new_user = NewUser {
+            email: email.as_str(),
+            password_hash: &hash,
+            display_name: display_name.as_str(),
+        };
+        let user = match users::insert(self.db, new_user, self.now).await {
+            Ok(user) => user,
+            Err(InsertUserError::EmailTaken) => return Err(ServiceError::EmailTaken),
+            Err(InsertUserError::Database(e)) => return Err(e.into()),
+        };
+        self.audit(
+            EventType::Signup,
+            Outcome::Success,
+            Some(user.id),
+            json!({}),
+        )
+        .await;
+        self.issue_session(user).await
+    }
+}

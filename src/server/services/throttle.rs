@@ -1,0 +1,325 @@
+//! When to refuse a request for coming too often. Sign-in failures back off
+//! exponentially per account and per client address; sign-up and refresh
+//! have plain per-address rate limits. All counts live in the database.
+
+use std::{net::IpAddr, time::Duration};
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{ServiceError, Services};
+use crate::{
+    server::{
+        domain::{
+            client::ClientInfo,
+            events::{EventType, Outcome},
+        },
+        store::{
+            db::Db,
+            rate_limits::{self, Reset},
+        },
+    },
+    validate::Email,
+};
+
+/// At most `max` requests per `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub max: u32,
+    pub window: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThrottlePolicy {
+    /// Off only for measurements and benchmarks.
+    pub enabled: bool,
+    /// Failed sign-ins on one account before backing off begins.
+    pub login_failures_per_account: u32,
+    /// Failed sign-ins from one address, over any accounts, before backing off.
+    pub login_failures_per_ip: u32,
+    /// The first delay; each further failure doubles it, up to `backoff_max`.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    pub signup_per_ip: RateLimit,
+    pub refresh_per_ip: RateLimit,
+}
+
+impl Default for ThrottlePolicy {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            login_failures_per_account: 5,
+            login_failures_per_ip: 20,
+            backoff_base: Duration::from_secs(5),
+            backoff_max: Duration::from_secs(15 * 60),
+            signup_per_ip: RateLimit {
+                max: 20,
+                window: Duration::from_secs(3600),
+            },
+            refresh_per_ip: RateLimit {
+                max: 600,
+                window: Duration::from_secs(60),
+            },
+        }
+    }
+}
+
+/// What is being limited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    LoginAccount,
+    LoginIp,
+    SignupIp,
+    RefreshIp,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LoginAccount => "login_account",
+            Self::LoginIp => "login_ip",
+            Self::SignupIp => "signup_ip",
+            Self::RefreshIp => "refresh_ip",
+        }
+    }
+}
+
+/// A refusal, or a block just imposed, and how long it lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttled {
+    pub scope: Scope,
+    pub retry_after_secs: u64,
+}
+
+impl ThrottlePolicy {
+    /// Failures are forgotten after this long without another one; always
+    /// longer than the longest delay, so backing off keeps growing.
+    fn failure_memory(&self) -> Duration {
+        Duration::from_secs(3600).max(self.backoff_max * 2)
+    }
+
+    /// The delay after `failures` failures when `free` are allowed.
+    pub fn backoff(&self, failures: i64, free: u32) -> Option<Duration> {
+        let beyond = failures.checked_sub(i64::from(free))?;
+        if beyond < 0 {
+            return None;
+        }
+        let factor = 2u32.checked_pow(beyond.min(31) as u32).unwrap_or(u32::MAX);
+        Some(
+            self.backoff_base
+                .checked_mul(factor)
+                .unwrap_or(self.backoff_max)
+                .min(self.backoff_max),
+        )
+    }
+}
+
+/// The counters one sign-in attempt touches.
+#[derive(Debug, Clone)]
+pub struct LoginKeys {
+    account: String,
+    ip: String,
+}
+
+impl LoginKeys {
+    /// Keyed by the email as given (normalised when valid), whether or not
+    /// an account has it, so unknown accounts behave exactly like real ones.
+    pub fn new(email: &str, client: &ClientInfo) -> Self {
+        let account = match Email::parse(email) {
+            Ok(email) => email.as_str().to_owned(),
+            Err(_) => email.trim().to_lowercase().chars().take(254).collect(),
+        };
+        Self {
+            account: format!("login:account:{account}"),
+            ip: format!("login:ip:{}", address_key(client)),
+        }
+    }
+}
+
+/// The client's address as a counter key. IPv6 clients are counted per /64,
+/// the block one subscriber usually holds.
+fn address_key(client: &ClientInfo) -> String {
+    let Some(ip) = client.ip.as_deref().and_then(|s| s.parse::<IpAddr>().ok()) else {
+        return "unknown".into();
+    };
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let mut segments = v6.segments();
+            segments[4..].fill(0);
+            format!("{}/64", std::net::Ipv6Addr::from(segments))
+        }
+    }
+}
+
+fn seconds_until(until: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
+    let millis = (until - now).num_milliseconds().max(0) as u64;
+    millis.div_ceil(1000).max(1)
+}
+
+fn chrono(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+/// Whether a sign-in may go ahead: refused while the account or the
+/// address is blocked.
+pub async fn check_login(
+    db: &Db,
+    policy: &ThrottlePolicy,
+    keys: &LoginKeys,
+    now: DateTime<Utc>,
+) -> Result<Option<Throttled>, sqlx::Error> {
+    if !policy.enabled {
+        return Ok(None);
+    }
+    let blocked = rate_limits::blocked_until(db, &keys.account, &keys.ip, now).await?;
+    Ok(blocked.map(|(key, until)| Throttled {
+        scope: if key == keys.account {
+            Scope::LoginAccount
+        } else {
+            Scope::LoginIp
+        },
+        retry_after_secs: seconds_until(until, now),
+    }))
+}
+
+/// Counts a failed sign-in; returns the blocks it imposed.
+pub async fn login_failed(
+    db: &Db,
+    policy: &ThrottlePolicy,
+    keys: &LoginKeys,
+    now: DateTime<Utc>,
+) -> Result<Vec<Throttled>, sqlx::Error> {
+    if !policy.enabled {
+        return Ok(Vec::new());
+    }
+    let cut_off = now - chrono(policy.failure_memory());
+    let mut imposed = Vec::new();
+    for (key, scope, free) in [
+        (
+            &keys.account,
+            Scope::LoginAccount,
+            policy.login_failures_per_account,
+        ),
+        (&keys.ip, Scope::LoginIp, policy.login_failures_per_ip),
+    ] {
+        let count = rate_limits::hit(db, key, Reset::AfterQuiet, cut_off, now).await?;
+        if let Some(delay) = policy.backoff(count.hits, free) {
+            let until = now + chrono(delay);
+            rate_limits::block_until(db, key, until).await?;
+            imposed.push(Throttled {
+                scope,
+                retry_after_secs: seconds_until(until, now),
+            });
+        }
+    }
+    Ok(imposed)
+}
+
+/// A successful sign-in wipes the account's failures (not the address's:
+/// an attacker's own account must not reset them).
+pub async fn login_succeeded(
+    db: &Db,
+    policy: &ThrottlePolicy,
+    keys: &LoginKeys,
+) -> Result<(), sqlx::Error> {
+    if !policy.enabled {
+        return Ok(());
+    }
+    rate_limits::clear(db, &keys.account).await
+}
+
+/// Counts a request against a per-address limit; refused once over it.
+pub async fn rate_limit(
+    db: &Db,
+    policy: &ThrottlePolicy,
+    scope: Scope,
+    client: &ClientInfo,
+    now: DateTime<Utc>,
+) -> Result<Option<Throttled>, sqlx::Error> {
+    let (limit, prefix) = match scope {
+        Scope::SignupIp => (policy.signup_per_ip, "signup:ip:"),
+        Scope::RefreshIp => (policy.refresh_per_ip, "refresh:ip:"),
+        Scope::LoginAccount | Scope::LoginIp => return Ok(None),
+    };
+    if !policy.enabled {
+        return Ok(None);
+    }
+    let key = format!("{prefix}{}", address_key(client));
+    let window = chrono(limit.window);
+    let count = rate_limits::hit(db, &key, Reset::FixedWindow, now - window, now).await?;
+    Ok((count.hits > i64::from(limit.max)).then(|| Throttled {
+        scope,
+        retry_after_secs: seconds_until(count.window_started_at + window, now),
+    }))
+}
+
+impl Services<'_> {
+    /// Counts this request against a per-address limit.
+    pub(super) async fn rate_limit(&self, scope: Scope) -> Result<(), ServiceError> {
+        match rate_limit(self.db, self.throttle, scope, self.client, self.now).await? {
+            Some(refused) => Err(self.throttled(refused, "refused", None).await),
+            None => Ok(()),
+        }
+    }
+
+    /// Audits a throttle decision and returns the error a refusal gets.
+    pub(super) async fn throttled(
+        &self,
+        t: Throttled,
+        action: &str,
+        user: Option<Uuid>,
+    ) -> ServiceError {
+        self.audit(
+            EventType::Throttled,
+            Outcome::Failure,
+            user,
+            json!({ "scope": t.scope.as_str(), "action": action, "retry_after_secs": t.retry_after_secs }),
+        )
+        .await;
+        ServiceError::Throttled(t.retry_after_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_starts_at_the_threshold_doubles_and_is_capped() {
+        let policy = ThrottlePolicy::default();
+        assert_eq!(policy.backoff(4, 5), None);
+        assert_eq!(policy.backoff(5, 5), Some(Duration::from_secs(5)));
+        assert_eq!(policy.backoff(6, 5), Some(Duration::from_secs(10)));
+        assert_eq!(policy.backoff(9, 5), Some(Duration::from_secs(80)));
+        assert_eq!(policy.backoff(13, 5), Some(Duration::from_secs(900)));
+        assert_eq!(policy.backoff(i64::MAX, 5), Some(Duration::from_secs(900)));
+        assert!(policy.failure_memory() > policy.backoff_max);
+    }
+
+    #[test]
+    fn addresses_are_keyed_per_host_or_per_ipv6_slash_64() {
+        let key = |ip: &str| {
+            address_key(&ClientInfo {
+                ip: Some(ip.into()),
+                user_agent: None,
+            })
+        };
+        assert_eq!(key("203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff::1"), "2001:db8:1:2::/64");
+        assert_eq!(address_key(&ClientInfo::default()), "unknown");
+    }
+
+    #[test]
+    fn account_keys_ignore_case_and_spacing_of_the_email() {
+        let client = ClientInfo::default();
+        let a = LoginKeys::new("Ann@Example.com", &client);
+        let b = LoginKeys::new("  ann@example.com ", &client);
+        assert_eq!(a.account, b.account);
+        let junk = LoginKeys::new(&"x".repeat(10_000), &client);
+        assert!(junk.account.len() < 300);
+    }
+}

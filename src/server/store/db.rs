@@ -1,0 +1,305 @@
+//! The one place that knows which database backend is in use.
+//!
+//! Queries are written once, with `$N` placeholders that both SQLite and
+//! PostgreSQL accept, and run through [`with_pool!`] (reads) or
+//! [`with_writer!`] (writes), which expand the same code for whichever
+//! backend the `DATABASE_URL` selected. A write that must be atomic is one
+//! statement (PostgreSQL) or one batch on the writer (SQLite).
+
+use std::{path::Path, str::FromStr, time::Duration};
+
+use sqlx::{
+    migrate::{MigrateError, Migrator},
+    pool::PoolConnection,
+    postgres::{PgConnectOptions, PgPoolOptions},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    PgPool, Sqlite, SqliteConnection, SqlitePool,
+};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+// Pools do not ping a connection before handing it out: the profile of
+// `make bench` showed that round trip on every query (a second trip to
+// PostgreSQL, a second hop to the SQLite worker thread). A connection that
+// died is found by the query that uses it, which fails once and drops it.
+
+/// How long a request may wait for a pooled connection before failing.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// PostgreSQL ends a session left idle inside a transaction this long. No
+/// code here idles in one; a transaction whose future was dropped does
+/// (sqlx rolls it back only when the connection is next used) and would
+/// hold its row locks until then.
+pub const POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT: &str = "10s";
+
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite(SqlitePools),
+    Postgres(PgPool),
+}
+
+/// SQLite lets one connection write at a time; the others wait in its busy
+/// handler, which sleeps in steps of up to 100 ms. All writes of this
+/// process therefore go through one connection, queued fairly by the pool,
+/// and reads use the rest. (Other processes on the same file still meet
+/// the busy handler.)
+#[derive(Debug, Clone)]
+pub struct SqlitePools {
+    read: SqlitePool,
+    write: SqlitePool,
+}
+
+impl SqlitePools {
+    pub fn reader(&self) -> &SqlitePool {
+        &self.read
+    }
+
+    pub fn writer(&self) -> &SqlitePool {
+        &self.write
+    }
+
+    /// The writer, for a batch that begins and commits its own transaction.
+    pub async fn writer_for_batch(&self) -> Result<CloseUnlessFinished, sqlx::Error> {
+        Ok(CloseUnlessFinished {
+            conn: self.write.acquire().await?,
+            finished: false,
+        })
+    }
+}
+
+/// The writer connection of a batch that opens its own transaction. If the
+/// batch fails part-way, or its future is dropped (the client went away),
+/// sqlx's worker stops before the COMMIT and the connection would go back
+/// to the pool inside the open transaction, taking every later write with
+/// it. Closing the connection instead rolls the transaction back.
+pub struct CloseUnlessFinished {
+    conn: PoolConnection<Sqlite>,
+    finished: bool,
+}
+
+impl CloseUnlessFinished {
+    pub fn connection(&mut self) -> &mut SqliteConnection {
+        &mut self.conn
+    }
+
+    /// The batch ran to its end; the connection may be reused.
+    pub fn finished(&mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for CloseUnlessFinished {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
+/// Runs the same read against whichever backend `db` holds.
+/// `$pool` is bound to `&SqlitePool` (a reader) or `&PgPool` in turn.
+macro_rules! with_pool {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::server::store::db::Db::Sqlite(pools) => {
+                let $pool = pools.reader();
+                $body
+            }
+            $crate::server::store::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs the same write against whichever backend `db` holds.
+/// `$conn` is bound to the SQLite writer pool or `&PgPool` in turn.
+macro_rules! with_writer {
+    ($db:expr, |$conn:ident| $body:expr) => {
+        match $db {
+            $crate::server::store::db::Db::Sqlite(pools) => {
+                let $conn = pools.writer();
+                $body
+            }
+            $crate::server::store::db::Db::Postgres($conn) => $body,
+        }
+    };
+}
+
+// For the table modules beside this one; nothing outside `store` runs SQL.
+pub(crate) use {with_pool, with_writer};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("could not prepare the SQLite file {path}: {source}")]
+    Directory {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("database connection failed: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[source] MigrateError),
+}
+
+impl Db {
+    /// Opens a pool for `url`; the scheme picks the backend.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, DbError> {
+        if url.starts_with("sqlite:") {
+            Self::connect_sqlite(url, max_connections).await
+        } else {
+            let options = PgConnectOptions::from_str(url)
+                .map_err(DbError::Connect)?
+                .options([(
+                    "idle_in_transaction_session_timeout",
+                    POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT,
+                )]);
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .test_before_acquire(false)
+                .connect_with(options)
+                .await
+                .map_err(DbError::Connect)?;
+            Ok(Db::Postgres(pool))
+        }
+    }
+
+    async fn connect_sqlite(url: &str, max_connections: u32) -> Result<Self, DbError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(DbError::Connect)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        if let Some(dir) = options.get_filename().parent() {
+            if !dir.as_os_str().is_empty() && !is_memory(options.get_filename()) {
+                std::fs::create_dir_all(dir).map_err(|source| DbError::Directory {
+                    path: dir.display().to_string(),
+                    source,
+                })?;
+            }
+        }
+        let pool = |size: u32| {
+            SqlitePoolOptions::new()
+                .max_connections(size)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .test_before_acquire(false)
+        };
+        // The writer first: it creates the file and switches it to WAL.
+        let write = open_while_busy(pool(1), options.clone()).await?;
+        let read = open_while_busy(pool(max_connections.max(1)), options).await?;
+        Ok(Db::Sqlite(SqlitePools { read, write }))
+    }
+
+    /// Applies pending migrations. Safe when several replicas start at once:
+    /// on PostgreSQL the migrator holds an advisory lock, and SQLite
+    /// serialises writers on the file lock.
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        match self {
+            Db::Sqlite(pools) => {
+                // sqlx takes no lock on SQLite, so two processes could both
+                // see a migration as pending; a file lock beside the
+                // database serialises them.
+                let _guard = lock_migrations(pools.write.connect_options().get_filename()).await?;
+                SQLITE_MIGRATIONS.run(&pools.write).await
+            }
+            Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await,
+        }
+        .map_err(DbError::Migrate)
+    }
+
+    /// A round trip to the database.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        with_pool!(self, |pool| sqlx::query("SELECT 1")
+            .execute(pool)
+            .await
+            .map(|_| ()))
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite(pools) => {
+                pools.read.close().await;
+                pools.write.close().await;
+            }
+            Db::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// Holds an exclusive lock on `<database>.migrate-lock` until dropped.
+async fn lock_migrations(database: &Path) -> Result<Option<std::fs::File>, DbError> {
+    if is_memory(database) {
+        return Ok(None);
+    }
+    let mut lock_path = database.as_os_str().to_owned();
+    lock_path.push(".migrate-lock");
+    let lock_path = std::path::PathBuf::from(lock_path);
+    let display = lock_path.display().to_string();
+    let locked = tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)?;
+        file.lock()?;
+        Ok::<_, std::io::Error>(file)
+    })
+    .await
+    .map_err(|join| std::io::Error::other(join.to_string()))
+    .and_then(|inner| inner);
+    locked.map(Some).map_err(|source| DbError::Directory {
+        path: display,
+        source,
+    })
+}
+
+/// How long startup keeps trying to open a SQLite file that is busy.
+const OPEN_BUSY_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Opens a SQLite pool, trying again while the file is busy. Opening runs
+/// `PRAGMA journal_mode = WAL`, which needs the write lock on a new file
+/// and can get SQLITE_BUSY without SQLite consulting the busy timeout, as
+/// when several replicas create the same file at once.
+async fn open_while_busy(
+    pool: SqlitePoolOptions,
+    options: SqliteConnectOptions,
+) -> Result<SqlitePool, DbError> {
+    let deadline = tokio::time::Instant::now() + OPEN_BUSY_DEADLINE;
+    let mut pause = Duration::from_millis(10);
+    loop {
+        match pool.clone().connect_with(options.clone()).await {
+            Ok(pool) => return Ok(pool),
+            Err(err) if is_busy(&err) && tokio::time::Instant::now() + pause < deadline => {
+                tracing::warn!(error = %err, "SQLite file busy while opening; trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(500));
+            }
+            Err(err) => return Err(DbError::Connect(err)),
+        }
+    }
+}
+
+/// True for SQLITE_BUSY and its extended codes (the low byte is 5).
+fn is_busy(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| code & 0xff == 5),
+        _ => false,
+    }
+}
+
+fn is_memory(path: &Path) -> bool {
+    path.as_os_str() == ":memory:"
+}
+
+/// True when `err` is a unique-constraint violation, on either backend.
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => db.is_unique_violation(),
+        _ => false,
+    }
+}

@@ -1,0 +1,8 @@
+//! The tables, one module each; the only place with SQL. The backend is
+//! chosen once, in [`db`].
+
+pub mod audit;
+pub mod db;
+pub mod rate_limits;
+pub mod refresh_tokens;
+pub mod users;

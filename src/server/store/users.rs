@@ -1,0 +1,134 @@
+//! The users table.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::db::{with_pool, with_writer, Db};
+use crate::server::domain::password_hash::StoredHash;
+
+pub const DEFAULT_ROLE: &str = "user";
+
+#[derive(Clone, sqlx::FromRow)]
+pub struct UserRecord {
+    pub id: Uuid,
+    pub email: String,
+    pub password_hash: Option<String>,
+    pub display_name: String,
+    pub role: String,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+// By hand, so the password hash can never be printed.
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .field("disabled", &self.disabled)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UserRecord {
+    pub fn stored_hash(&self) -> Option<StoredHash> {
+        self.password_hash.clone().map(StoredHash)
+    }
+}
+
+const COLUMNS: &str =
+    "id, email, password_hash, display_name, role, disabled, created_at, updated_at";
+
+#[derive(Debug, thiserror::Error)]
+pub enum InsertUserError {
+    #[error("email already registered")]
+    EmailTaken,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub password_hash: &'a StoredHash,
+    pub display_name: &'a str,
+}
+
+pub async fn insert(
+    db: &Db,
+    new: NewUser<'_>,
+    now: DateTime<Utc>,
+) -> Result<UserRecord, InsertUserError> {
+    let sql = format!(
+        "INSERT INTO users (id, email, password_hash, display_name, role, disabled, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {COLUMNS}"
+    );
+    let result = with_writer!(db, |pool| sqlx::query_as::<_, UserRecord>(&sql)
+        .bind(Uuid::new_v4())
+        .bind(new.email)
+        .bind(&new.password_hash.0)
+        .bind(new.display_name)
+        .bind(DEFAULT_ROLE)
+        .bind(false)
+        .bind(now)
+        .fetch_one(pool)
+        .await);
+    result.map_err(|e| {
+        if super::db::is_unique_violation(&e) {
+            InsertUserError::EmailTaken
+        } else {
+            InsertUserError::Database(e)
+        }
+    })
+}
+
+pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<UserRecord>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE email = $1");
+    with_pool!(db, |pool| sqlx::query_as::<_, UserRecord>(&sql)
+        .bind(email)
+        .fetch_optional(pool)
+        .await)
+}
+
+pub async fn find_by_id(db: &Db, id: Uuid) -> Result<Option<UserRecord>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
+    with_pool!(db, |pool| sqlx::query_as::<_, UserRecord>(&sql)
+        .bind(id)
+        .fetch_optional(pool)
+        .await)
+}
+
+pub async fn update_display_name(
+    db: &Db,
+    id: Uuid,
+    display_name: &str,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    with_writer!(db, |pool| sqlx::query(
+        "UPDATE users SET display_name = $1, updated_at = $2 WHERE id = $3"
+    )
+    .bind(display_name)
+    .bind(now)
+    .bind(id)
+    .execute(pool)
+    .await
+    .map(|_| ()))
+}
+
+pub async fn update_password_hash(
+    db: &Db,
+    id: Uuid,
+    hash: &StoredHash,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    with_writer!(db, |pool| sqlx::query(
+        "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3"
+    )
+    .bind(&hash.0)
+    .bind(now)
+    .bind(id)
+    .execute(pool)
+    .await
+    .map(|_| ()))
+}
