@@ -77,7 +77,7 @@ async fn schema_has_the_tables_later_features_need(backend: Backend) {
     for (table, columns) in [
         (
             "users",
-            "id, email, password_hash, display_name, role, disabled, external_user_id, created_at, updated_at",
+            "id, email, password_hash, display_name, role, disabled, created_at, updated_at",
         ),
         (
             "refresh_tokens",
@@ -94,6 +94,9 @@ async fn schema_has_the_tables_later_features_need(backend: Backend) {
             .await;
         assert_eq!(rows, [(0,)], "{table}");
     }
+    // Dropped: upstream identities get a table of their own.
+    let gone = sql.execute("SELECT external_user_id FROM users").await;
+    assert!(gone.is_err(), "users.external_user_id still exists");
     sql.close().await;
     db.close().await;
 }
