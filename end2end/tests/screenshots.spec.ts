@@ -19,6 +19,7 @@ test("screenshots of every page", async ({ page }) => {
     ["not-found", "/no-such-page"],
   ]) {
     await gotoHydrated(page, path);
+    await expect(page.locator("body")).toHaveCSS("background-color", "rgb(246, 247, 249)");
     await shoot(page, name);
   }
 
@@ -49,6 +50,9 @@ test.describe("dark colour scheme", () => {
       ["login", "/login"],
     ]) {
       await gotoHydrated(page, path);
+      // The dark palette is in force (style/main.css: --bg, --text).
+      await expect(page.locator("body")).toHaveCSS("background-color", "rgb(17, 20, 24)");
+      await expect(page.locator("body")).toHaveCSS("color", "rgb(232, 235, 239)");
       await shoot(page, `${name}-dark`);
     }
   });

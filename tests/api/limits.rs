@@ -19,6 +19,8 @@ async fn a_stalled_upload_times_out_and_requests_over_the_cap_get_503() {
         ],
     )
     .await;
+    // Served while the slot is free.
+    assert_eq!(app.get("/ready").await.status(), 200);
     // Headers and half a body, then nothing: a slow client.
     let mut slow = TcpStream::connect(app.address.trim_start_matches("http://"))
         .await
@@ -56,6 +58,41 @@ async fn a_stalled_upload_times_out_and_requests_over_the_cap_get_503() {
     assert_eq!(app.get("/ready").await.status(), 200);
 }
 
+/// Sends one request on a connection of its own and reads until the
+/// server closes it: the whole answer, or nothing if it was turned away.
+async fn one_shot(address: &str, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    let _ = stream.write_all(request).await;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+const HEALTH_AND_CLOSE: &[u8] = b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+
+/// Opens a connection that sends half a request line, once the server has
+/// room for it: a connection turned away is closed at once, one taken in
+/// waits for the rest of the request.
+async fn trickler(address: &str) -> TcpStream {
+    for _ in 0..100 {
+        let mut slow = TcpStream::connect(address).await.unwrap();
+        slow.write_all(b"GET /health HTTP/1.1\r\nHost: local")
+            .await
+            .unwrap();
+        let mut byte = [0u8; 1];
+        let probe = tokio::time::timeout(
+            std::time::Duration::from_millis(200),
+            slow.read(&mut byte),
+        )
+        .await;
+        if probe.is_err() {
+            return slow;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the server never took a connection in");
+}
+
 #[tokio::test]
 async fn trickled_headers_are_cut_off_and_connections_are_capped() {
     let app = spawn_app_with(
@@ -67,23 +104,19 @@ async fn trickled_headers_are_cut_off_and_connections_are_capped() {
     )
     .await;
     let address = app.address.trim_start_matches("http://").to_owned();
-    // Half a request line, then silence.
-    let mut slow = TcpStream::connect(&address).await.unwrap();
-    slow.write_all(b"GET /health HTTP/1.1\r\nHost: local")
-        .await
-        .unwrap();
+    // One connection at a time is served.
+    let served = one_shot(&address, HEALTH_AND_CLOSE).await;
+    assert!(served.starts_with("HTTP/1.1 200"), "{served}");
+
+    // Half a request line, then silence, on the only connection.
+    let mut slow = trickler(&address).await;
 
     // While it holds the only connection, a new one is closed unanswered.
-    let mut second = TcpStream::connect(&address).await.unwrap();
-    let _ = second
-        .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        .await;
-    let mut answer = Vec::new();
-    let _ = second.read_to_end(&mut answer).await;
-    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+    let refused = one_shot(&address, HEALTH_AND_CLOSE).await;
+    assert_eq!(refused, "", "a connection over the cap was answered");
 
     // The trickler is cut off at the header deadline (1 s; without one it
-    // would hang here until the guard below fails the test).
+    // would hang here until the guard below fails the test), unanswered.
     let mut rest = Vec::new();
     let cut_off = tokio::time::timeout(
         std::time::Duration::from_secs(20),
@@ -91,20 +124,19 @@ async fn trickled_headers_are_cut_off_and_connections_are_capped() {
     )
     .await;
     assert!(cut_off.is_ok(), "the slow connection was never closed");
-    let rest = String::from_utf8_lossy(&rest);
-    assert!(
-        rest.is_empty() || rest.starts_with("HTTP/1.1 408"),
-        "{rest}"
-    );
+    assert_eq!(String::from_utf8_lossy(&rest), "", "hyper closes it unanswered");
 
     // Its slot is free again (released just after the socket closes).
-    let mut served = false;
+    let mut served = String::new();
     for _ in 0..40 {
-        if let Ok(response) = reqwest::get(app.url("/health")).await {
-            served = response.status() == 200;
+        served = one_shot(&address, HEALTH_AND_CLOSE).await;
+        if !served.is_empty() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert!(served, "a new connection is served once the slot is free");
+    assert!(
+        served.starts_with("HTTP/1.1 200"),
+        "a new connection is served once the slot is free: {served}"
+    );
 }
