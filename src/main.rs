@@ -2,10 +2,7 @@ use std::process::ExitCode;
 
 use portcullis::server::{
     config::Config,
-    credentials::{
-        keys::generate_ed25519,
-        password::{hash_once, HashingParams},
-    },
+    credentials::{keys::generate_ed25519, password::hash_once},
     platform::{allocator, shutdown, telemetry},
     startup::Application,
 };
@@ -47,11 +44,7 @@ fn hash_timing() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let params = HashingParams {
-        memory_kib: config.argon2_memory_kib,
-        iterations: config.argon2_iterations,
-        parallelism: config.argon2_parallelism,
-    };
+    let params = config.hashing.params;
     let mut times = Vec::new();
     for _ in 0..23 {
         match hash_once(params) {

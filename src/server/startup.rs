@@ -10,9 +10,8 @@ use tokio::net::TcpListener;
 use super::{
     config::Config,
     credentials::{
-        cookies::SessionCookies,
         keys::KeyError,
-        password::{HashError, HashLimits, HashingParams, PasswordHasher},
+        password::{HashError, PasswordHasher},
         tokens::AccessTokens,
     },
     http::{
@@ -26,8 +25,10 @@ use super::{
     },
     platform::{
         clock::{SharedClock, SystemClock},
+        jobs,
         serve::{self, ConnectionLimits},
     },
+    services::Policies,
     store::{
         db::{Db, DbError},
         rate_limits,
@@ -50,6 +51,7 @@ pub enum StartupError {
 /// A built application, bound to its port but not yet serving.
 pub struct Application {
     listener: TcpListener,
+    local_addr: SocketAddr,
     router: Router,
     db: Db,
     clock: SharedClock,
@@ -58,7 +60,7 @@ pub struct Application {
 
 /// How often stale throttling rows are deleted, and how quiet they must be.
 const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
-const PURGE_QUIET_FOR: chrono::Duration = chrono::Duration::days(1);
+const PURGE_QUIET_FOR: chrono::TimeDelta = chrono::TimeDelta::days(1);
 
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
@@ -70,60 +72,46 @@ impl Application {
         config: Config,
         clock: SharedClock,
     ) -> Result<Self, StartupError> {
-        let db = Db::connect(&config.database_url, config.db_max_connections).await?;
+        let db = Db::connect(&config.db.url, config.db.max_connections).await?;
         db.migrate().await?;
 
-        let listener = TcpListener::bind(config.listen_addr)
-            .await
-            .map_err(|source| StartupError::Bind {
-                addr: config.listen_addr,
-                source,
-            })?;
-        let local_addr = listener.local_addr().map_err(|source| StartupError::Bind {
-            addr: config.listen_addr,
-            source,
-        })?;
+        let addr = config.http.listen_addr;
+        let bind_error = |source| StartupError::Bind { addr, source };
+        let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+        let local_addr = listener.local_addr().map_err(bind_error)?;
 
         let public_origin = config
+            .http
             .public_origin
             .clone()
             .unwrap_or_else(|| format!("http://{local_addr}"));
         let credentials = Credentials {
-            hasher: PasswordHasher::new(
-                HashingParams {
-                    memory_kib: config.argon2_memory_kib,
-                    iterations: config.argon2_iterations,
-                    parallelism: config.argon2_parallelism,
-                },
-                HashLimits {
-                    concurrency: config.hash_concurrency,
-                    queue_length: config.hash_queue_length,
-                    queue_timeout: config.hash_queue_timeout,
-                },
-            )?,
+            hasher: PasswordHasher::new(config.hashing.params, config.hashing.limits)?,
             tokens: AccessTokens::new(
-                &config.signing_keys,
+                &config.tokens.signing_keys,
                 public_origin.clone(),
-                config.token_audience.clone(),
-                config.access_token_ttl,
+                config.tokens.audience.clone(),
+                config.tokens.access_ttl,
             )?,
-            cookies: SessionCookies::new(config.cookie_secure),
+            cookies: config.cookies,
         };
         let state = AppState {
             leptos_options: leptos_options(&config, local_addr),
             db: db.clone(),
-            config: Arc::new(config),
             clock: clock.clone(),
             credentials: Arc::new(credentials),
+            policies: Arc::new(Policies {
+                sessions: config.sessions,
+                throttle: config.throttle.clone(),
+            }),
+            trusted_proxies: config.http.trusted_proxies.clone().into(),
             public_origin: public_origin.into(),
         };
         Ok(Self {
             listener,
-            connection_limits: ConnectionLimits {
-                max_connections: state.config.max_connections,
-                header_timeout: state.config.header_timeout,
-            },
-            router: router(state),
+            local_addr,
+            connection_limits: config.connections,
+            router: router(state, &config),
             db,
             clock,
         })
@@ -131,9 +119,7 @@ impl Application {
 
     /// The bound address; with port 0 in the config, the port the OS chose.
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+        self.local_addr
     }
 
     pub fn db(&self) -> &Db {
@@ -145,7 +131,7 @@ impl Application {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let purger = tokio::spawn(purge_rate_limits(self.db.clone(), self.clock.clone()));
+        let purger = purge_rate_limits(self.db.clone(), self.clock.clone());
         let result =
             serve::serve(self.listener, self.router, self.connection_limits, shutdown).await;
         purger.abort();
@@ -156,23 +142,22 @@ impl Application {
 
 /// Deletes throttling rows nobody has hit for a day, so the table holds
 /// only recent attackers and not every address ever seen.
-async fn purge_rate_limits(db: Db, clock: SharedClock) {
-    let mut every = tokio::time::interval(PURGE_EVERY);
-    loop {
-        every.tick().await;
+fn purge_rate_limits(db: Db, clock: SharedClock) -> tokio::task::JoinHandle<()> {
+    jobs::every(PURGE_EVERY, "purge rate limits", move || {
+        let db = db.clone();
         let now = clock.now();
-        match rate_limits::purge(&db, now - PURGE_QUIET_FOR, now).await {
-            Ok(0) => {}
-            Ok(purged) => tracing::debug!(purged, "stale rate-limit rows deleted"),
-            Err(error) => tracing::warn!(%error, "could not purge rate-limit rows"),
+        async move {
+            rate_limits::purge(&db, now - PURGE_QUIET_FOR, now)
+                .await
+                .map_err(|e| e.to_string())
         }
-    }
+    })
 }
 
 fn leptos_options(config: &Config, addr: SocketAddr) -> LeptosOptions {
     LeptosOptions::builder()
         .output_name("portcullis")
-        .site_root(config.site_root.to_string_lossy().as_ref())
+        .site_root(config.http.site_root.to_string_lossy().as_ref())
         .site_pkg_dir("pkg")
         .site_addr(addr)
         .env(if config.is_production() {
@@ -183,9 +168,9 @@ fn leptos_options(config: &Config, addr: SocketAddr) -> LeptosOptions {
         .build()
 }
 
-fn router(state: AppState) -> Router {
+fn router(state: AppState, config: &Config) -> Router {
     let routes = generate_route_list(App);
-    let development = !state.config.is_production();
+    let development = !config.is_production();
     let page_context = {
         let state = state.clone();
         move || {
@@ -194,11 +179,7 @@ fn router(state: AppState) -> Router {
         }
     };
     let shell_options = state.leptos_options.clone();
-    let limits = Limits::new(
-        state.config.max_concurrent_requests,
-        state.config.request_timeout,
-    );
-    Router::new()
+    let app = Router::new()
         .merge(routes::router())
         .leptos_routes_with_context(&state, routes, page_context.clone(), move || {
             shell(shell_options.clone())
@@ -207,12 +188,15 @@ fn router(state: AppState) -> Router {
             AppState,
             _,
         >(page_context, shell))
-        .layer(middleware::from_fn_with_state(state.clone(), csrf::guard))
         .layer(middleware::from_fn_with_state(
-            state.clone(),
-            security_headers::harden,
+            state.public_origin.clone(),
+            csrf::guard,
+        ));
+    security_headers::harden(app, config.cookies.secure())
+        .layer(middleware::from_fn_with_state(
+            Limits::new(config.load),
+            limits::enforce,
         ))
-        .layer(middleware::from_fn_with_state(limits, limits::enforce))
         .layer(middleware::from_fn(request_id::request_id))
         .with_state(state)
 }

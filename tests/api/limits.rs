@@ -68,7 +68,8 @@ async fn one_shot(address: &str, request: &[u8]) -> String {
     String::from_utf8_lossy(&answer).into_owned()
 }
 
-const HEALTH_AND_CLOSE: &[u8] = b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+const HEALTH_AND_CLOSE: &[u8] =
+    b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
 
 /// Opens a connection that sends half a request line, once the server has
 /// room for it: a connection turned away is closed at once, one taken in
@@ -80,11 +81,8 @@ async fn trickler(address: &str) -> TcpStream {
             .await
             .unwrap();
         let mut byte = [0u8; 1];
-        let probe = tokio::time::timeout(
-            std::time::Duration::from_millis(200),
-            slow.read(&mut byte),
-        )
-        .await;
+        let probe =
+            tokio::time::timeout(std::time::Duration::from_millis(200), slow.read(&mut byte)).await;
         if probe.is_err() {
             return slow;
         }
@@ -124,7 +122,11 @@ async fn trickled_headers_are_cut_off_and_connections_are_capped() {
     )
     .await;
     assert!(cut_off.is_ok(), "the slow connection was never closed");
-    assert_eq!(String::from_utf8_lossy(&rest), "", "hyper closes it unanswered");
+    assert_eq!(
+        String::from_utf8_lossy(&rest),
+        "",
+        "hyper closes it unanswered"
+    );
 
     // Its slot is free again (released just after the socket closes).
     let mut served = String::new();

@@ -4,8 +4,8 @@ use portcullis::server::{
 };
 
 use crate::helpers::{test_config, Backend, TestDatabase};
-use crate::sql::TestSql;
 use crate::on_both_backends;
+use crate::sql::TestSql;
 
 on_both_backends!(
     migrations_applied_twice_are_harmless,
@@ -90,7 +90,9 @@ async fn schema_has_the_tables_later_features_need(backend: Backend) {
         ),
     ] {
         let rows: Vec<(i64,)> = sql
-            .rows(&format!("SELECT COUNT(*) FROM (SELECT {columns} FROM {table}) AS t"))
+            .rows(&format!(
+                "SELECT COUNT(*) FROM (SELECT {columns} FROM {table}) AS t"
+            ))
             .await;
         assert_eq!(rows, [(0,)], "{table}");
     }

@@ -9,12 +9,13 @@ use tower_cookies::{
 };
 
 use super::tokens::TokenPair;
+use crate::server::platform::env::{invalid, ConfigError, Env};
 
 /// Path of the refresh cookie: only the auth endpoints (JSON and the UI's
 /// server functions) ever receive it.
 pub const REFRESH_COOKIE_PATH: &str = "/api/auth";
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionCookies {
     secure: bool,
 }
@@ -22,6 +23,23 @@ pub struct SessionCookies {
 impl SessionCookies {
     pub fn new(secure: bool) -> Self {
         Self { secure }
+    }
+
+    /// Secure cookies by default in production, and only those there.
+    pub fn from_env(env: &Env<'_>, production: bool) -> Result<Self, ConfigError> {
+        let secure = env.bool("PORTCULLIS_COOKIE_SECURE", production)?;
+        if production && !secure {
+            return Err(invalid(
+                "PORTCULLIS_COOKIE_SECURE",
+                "must be true in production: session cookies would travel without TLS",
+            ));
+        }
+        Ok(Self { secure })
+    }
+
+    /// Whether the cookies are sent over TLS only; then so is everything.
+    pub fn secure(&self) -> bool {
+        self.secure
     }
 
     /// `__Host-` pins the cookie to this host and path `/`, Secure only.

@@ -9,7 +9,13 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::server::platform::secret::Secret;
+use crate::server::platform::{
+    env::{invalid, ConfigError, Env},
+    secret::Secret,
+};
+
+/// Secrets shorter than this are refused in production.
+pub const MIN_SECRET_BYTES: usize = 32;
 
 /// How access tokens are signed, and which older keys still verify.
 #[derive(Debug, Clone)]
@@ -25,6 +31,101 @@ pub enum SigningKeys {
         current: Secret,
         accepted_public: Vec<[u8; 32]>,
     },
+}
+
+impl SigningKeys {
+    /// Development without configuration gets a random key: its tokens die
+    /// with the process. Production must configure one.
+    pub fn from_env(env: &Env<'_>, production: bool) -> Result<Self, ConfigError> {
+        let get = |name: &str| env.get(name);
+        let algorithm = env.string("PORTCULLIS_JWT_ALGORITHM", "HS256");
+        match algorithm.as_str() {
+            "HS256" => {
+                if get("PORTCULLIS_JWT_SIGNING_KEY").is_some() {
+                    return Err(invalid(
+                    "PORTCULLIS_JWT_SIGNING_KEY",
+                    "is for EdDSA; set PORTCULLIS_JWT_ALGORITHM=EdDSA or use PORTCULLIS_JWT_SECRET",
+                ));
+                }
+                let current = match get("PORTCULLIS_JWT_SECRET") {
+                    Some(v) => hs256_secret("PORTCULLIS_JWT_SECRET", &v, production)?,
+                    None if production => {
+                        return Err(invalid(
+                            "PORTCULLIS_JWT_SECRET",
+                            "required in production (at least 32 random bytes)",
+                        ))
+                    }
+                    // Development without configuration: tokens die with the process.
+                    None => Secret::random(MIN_SECRET_BYTES),
+                };
+                let accepted = env
+                    .list("PORTCULLIS_JWT_ACCEPTED_SECRETS")
+                    .iter()
+                    .map(|s| hs256_secret("PORTCULLIS_JWT_ACCEPTED_SECRETS", s, production))
+                    .collect::<Result<_, _>>()?;
+                Ok(SigningKeys::Hs256 { current, accepted })
+            }
+            "EdDSA" => {
+                if get("PORTCULLIS_JWT_SECRET").is_some() {
+                    return Err(invalid(
+                        "PORTCULLIS_JWT_SECRET",
+                        "is for HS256; EdDSA signs with PORTCULLIS_JWT_SIGNING_KEY",
+                    ));
+                }
+                let current = match get("PORTCULLIS_JWT_SIGNING_KEY") {
+                    Some(v) => Secret::new(key_bytes("PORTCULLIS_JWT_SIGNING_KEY", &v)?.to_vec()),
+                    None if production => {
+                        return Err(invalid(
+                            "PORTCULLIS_JWT_SIGNING_KEY",
+                            "required in production: run `portcullis generate-key` for one",
+                        ))
+                    }
+                    None => Secret::random(32),
+                };
+                let accepted_public = env
+                    .list("PORTCULLIS_JWT_ACCEPTED_PUBLIC_KEYS")
+                    .iter()
+                    .map(|k| key_bytes("PORTCULLIS_JWT_ACCEPTED_PUBLIC_KEYS", k))
+                    .collect::<Result<_, _>>()?;
+                Ok(SigningKeys::EdDsa {
+                    current,
+                    accepted_public,
+                })
+            }
+            other => Err(invalid(
+                "PORTCULLIS_JWT_ALGORITHM",
+                format!("expected `HS256` or `EdDSA`, got `{other}`"),
+            )),
+        }
+    }
+}
+
+fn hs256_secret(
+    variable: &'static str,
+    value: &str,
+    production: bool,
+) -> Result<Secret, ConfigError> {
+    if production && value.len() < MIN_SECRET_BYTES {
+        return Err(invalid(
+            variable,
+            format!("too weak: use at least {MIN_SECRET_BYTES} random bytes"),
+        ));
+    }
+    Ok(Secret::new(value.as_bytes().to_vec()))
+}
+
+/// An Ed25519 key (private seed or public key): 32 bytes, base64url.
+fn key_bytes(variable: &'static str, value: &str) -> Result<[u8; 32], ConfigError> {
+    URL_SAFE_NO_PAD
+        .decode(value.trim().trim_end_matches('='))
+        .ok()
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        .ok_or_else(|| {
+            invalid(
+                variable,
+                "expected 32 bytes in base64url, as `portcullis generate-key` prints",
+            )
+        })
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -17,24 +17,19 @@ use argon2::{
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::{server::domain::password_hash::StoredHash, validate::Password};
+use crate::{
+    server::{
+        domain::password_hash::StoredHash,
+        platform::env::{ConfigError, Env},
+    },
+    validate::Password,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HashingParams {
     pub memory_kib: u32,
     pub iterations: u32,
     pub parallelism: u32,
-}
-
-impl Default for HashingParams {
-    /// OWASP's Argon2id recommendation: 19 MiB, 2 passes, 1 lane.
-    fn default() -> Self {
-        Self {
-            memory_kib: 19_456,
-            iterations: 2,
-            parallelism: 1,
-        }
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +54,41 @@ pub struct HashLimits {
     pub concurrency: usize,
     pub queue_length: usize,
     pub queue_timeout: Duration,
+}
+
+/// How passwords are hashed, and how much hashing runs at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashingConfig {
+    pub params: HashingParams,
+    pub limits: HashLimits,
+}
+
+impl HashingConfig {
+    /// Defaults: OWASP's Argon2id recommendation (19 MiB, 2 passes, 1
+    /// lane), one hash per core, 16 waiting per slot for up to 2 s.
+    pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
+        let params = HashingParams {
+            memory_kib: env.number("PORTCULLIS_ARGON2_MEMORY_KIB", 19_456, 8..=4 * 1024 * 1024)?,
+            iterations: env.number("PORTCULLIS_ARGON2_ITERATIONS", 2, 1..=100)?,
+            parallelism: env.number("PORTCULLIS_ARGON2_PARALLELISM", 1, 1..=64)?,
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let concurrency = env.number("PORTCULLIS_HASH_CONCURRENCY", cores, 1..=1024)?;
+        let limits = HashLimits {
+            concurrency,
+            queue_length: env.number(
+                "PORTCULLIS_HASH_QUEUE_LENGTH",
+                16 * concurrency,
+                1..=1_000_000,
+            )?,
+            queue_timeout: env.timeout_millis(
+                "PORTCULLIS_HASH_QUEUE_TIMEOUT_MS",
+                Duration::from_secs(2),
+                1..=60_000,
+            )?,
+        };
+        Ok(Self { params, limits })
+    }
 }
 
 /// The right to run one hash now. Taking it before a last check (such as

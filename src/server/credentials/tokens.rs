@@ -2,7 +2,7 @@
 //! refresh tokens (opaque random strings, stored only as SHA-256 hashes).
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, TimeDelta, Utc};
 use jsonwebtoken::{decode, decode_header, encode, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::keys::{KeyError, KeySet, SigningKeys};
+use crate::server::platform::env::{ConfigError, Env};
 
 /// Clock skew tolerated when checking `exp`.
 pub const LEEWAY_SECS: i64 = 30;
@@ -49,6 +50,30 @@ pub enum TokenError {
     Expired,
     #[error("could not sign token: {0}")]
     Signing(String),
+}
+
+/// How access tokens are made: signed with which keys, for whom, and for
+/// how long they hold.
+#[derive(Debug, Clone)]
+pub struct TokenConfig {
+    pub signing_keys: SigningKeys,
+    pub access_ttl: TimeDelta,
+    /// The `aud` claim; services that accept the tokens check it.
+    pub audience: String,
+}
+
+impl TokenConfig {
+    pub fn from_env(env: &Env<'_>, production: bool) -> Result<Self, ConfigError> {
+        Ok(Self {
+            signing_keys: SigningKeys::from_env(env, production)?,
+            access_ttl: env.seconds(
+                "PORTCULLIS_ACCESS_TOKEN_TTL_SECS",
+                TimeDelta::minutes(15),
+                1..=24 * 3600,
+            )?,
+            audience: env.string("PORTCULLIS_TOKEN_AUDIENCE", "portcullis"),
+        })
+    }
 }
 
 pub struct AccessTokens {

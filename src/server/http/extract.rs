@@ -105,7 +105,7 @@ impl FromRequestParts<AppState> for ClientInfo {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(client_info(parts, &state.config.trusted_proxies))
+        Ok(client_info(parts, &state.trusted_proxies))
     }
 }
 

@@ -1,16 +1,17 @@
-//! What every handler, middleware and server function can reach.
+//! What every handler and server function can reach. Middlewares take
+//! only the part they need.
 
 use std::sync::Arc;
 
 use axum::extract::FromRef;
+use ipnet::IpNet;
 use leptos::config::LeptosOptions;
 
 use crate::server::{
-    config::Config,
     credentials::{cookies::SessionCookies, password::PasswordHasher, tokens::AccessTokens},
     domain::client::ClientInfo,
     platform::clock::SharedClock,
-    services::Services,
+    services::{Policies, Services},
     store::db::Db,
 };
 
@@ -19,9 +20,11 @@ use crate::server::{
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
-    pub config: Arc<Config>,
     pub clock: SharedClock,
     pub credentials: Arc<Credentials>,
+    pub policies: Arc<Policies>,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<[IpNet]>,
     /// The origin browsers use; requests from any other are refused.
     pub public_origin: Arc<str>,
 }
@@ -40,8 +43,7 @@ impl AppState {
             db: &self.db,
             hasher: &self.credentials.hasher,
             tokens: &self.credentials.tokens,
-            throttle: &self.config.throttle,
-            refresh_ttl: self.config.refresh_token_ttl,
+            policies: &self.policies,
             now: self.clock.now(),
             client,
         }

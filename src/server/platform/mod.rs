@@ -2,6 +2,8 @@
 
 pub mod allocator;
 pub mod clock;
+pub mod env;
+pub mod jobs;
 pub mod secret;
 pub mod serve;
 pub mod shutdown;

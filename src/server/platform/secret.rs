@@ -1,3 +1,5 @@
+//! Key material as its own type, so it never reaches a log or a response.
+
 use std::fmt;
 
 /// Key material that must never reach a log line or a response.
@@ -22,13 +24,6 @@ impl Secret {
         &self.0
     }
 
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 impl fmt::Debug for Secret {

@@ -19,15 +19,30 @@ use hyper_util::{
 use tokio::{net::TcpListener, sync::Semaphore};
 use tower::ServiceExt;
 
+use super::env::{ConfigError, Env};
+
 /// How long in-flight requests get to finish after a shutdown signal.
 const DRAIN_FOR: Duration = Duration::from_secs(30);
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionLimits {
     /// Open connections at once; more are closed on arrival.
     pub max_connections: usize,
     /// The longest a client may take to send a request's headers.
     pub header_timeout: Duration,
+}
+
+impl ConnectionLimits {
+    pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            max_connections: env.number("PORTCULLIS_MAX_CONNECTIONS", 10_000, 1..=1_000_000)?,
+            header_timeout: env.timeout_secs(
+                "PORTCULLIS_HEADER_TIMEOUT_SECS",
+                Duration::from_secs(10),
+                1..=600,
+            )?,
+        })
+    }
 }
 
 pub async fn serve<F>(

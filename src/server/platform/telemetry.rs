@@ -2,10 +2,24 @@
 
 use tracing_subscriber::{fmt, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter};
 
+use super::env::{ConfigError, Env};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Pretty,
     Json,
+}
+
+impl LogFormat {
+    /// JSON in production, where logs are collected; readable otherwise.
+    pub fn from_env(env: &Env<'_>, production: bool) -> Result<Self, ConfigError> {
+        let default = if production { Self::Json } else { Self::Pretty };
+        env.choice(
+            "PORTCULLIS_LOG_FORMAT",
+            default,
+            &[("pretty", Self::Pretty), ("json", Self::Json)],
+        )
+    }
 }
 
 /// Installs the global subscriber. `RUST_LOG` overrides the default level.

@@ -40,7 +40,7 @@ impl Services<'_> {
         // attempt per slot gets past a block as it is imposed.
         let slot = self.hasher.slot().await?;
         if let Some(refused) =
-            throttle::check_login(self.db, self.throttle, &keys, self.now).await?
+            throttle::check_login(self.db, &self.policies.throttle, &keys, self.now).await?
         {
             drop(slot);
             return Err(self.throttled(refused, "refused", user_id).await);
@@ -67,7 +67,8 @@ impl Services<'_> {
                 )
                 .await;
                 let imposed =
-                    throttle::login_failed(self.db, self.throttle, &keys, self.now).await?;
+                    throttle::login_failed(self.db, &self.policies.throttle, &keys, self.now)
+                        .await?;
                 drop(slot);
                 for block in imposed {
                     self.throttled(block, "blocked", user_id).await;
@@ -75,7 +76,7 @@ impl Services<'_> {
                 return Err(ServiceError::InvalidCredentials);
             }
         };
-        throttle::login_succeeded(self.db, self.throttle, &keys).await?;
+        throttle::login_succeeded(self.db, &self.policies.throttle, &keys).await?;
         drop(slot);
         if verified.needs_rehash {
             self.upgrade_hash(&user, &password).await;

@@ -11,7 +11,7 @@ pub mod throttle;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use self::throttle::ThrottlePolicy;
+use self::{sessions::SessionPolicy, throttle::ThrottlePolicy};
 use crate::{
     model::User,
     server::{
@@ -80,14 +80,20 @@ impl From<TokenError> for ServiceError {
     }
 }
 
+/// The settings of the rules, fixed at start-up.
+#[derive(Debug, Clone)]
+pub struct Policies {
+    pub sessions: SessionPolicy,
+    pub throttle: ThrottlePolicy,
+}
+
 /// What the use cases need from the running application, bound to one
 /// request: this client, at this moment.
 pub struct Services<'a> {
     pub db: &'a Db,
     pub hasher: &'a PasswordHasher,
     pub tokens: &'a AccessTokens,
-    pub throttle: &'a ThrottlePolicy,
-    pub refresh_ttl: chrono::Duration,
+    pub policies: &'a Policies,
     pub now: DateTime<Utc>,
     pub client: &'a ClientInfo,
 }

@@ -11,6 +11,7 @@ use crate::{
     server::{
         credentials::tokens::{hash_refresh_token, Principal, RefreshToken, TokenPair},
         domain::events::{EventType, Outcome},
+        platform::env::{ConfigError, Env},
         store::{
             refresh_tokens::{self, NewRefresh, RefreshRecord, TokenAndUser},
             users::UserRecord,
@@ -21,6 +22,25 @@ use crate::{
 /// How long a just-rotated refresh token is still honoured, so two tabs
 /// refreshing at the same moment do not sign the user out.
 pub const REUSE_GRACE: TimeDelta = TimeDelta::seconds(10);
+
+/// How long sessions last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionPolicy {
+    /// A session's absolute lifetime: its refresh tokens all end then.
+    pub refresh_ttl: TimeDelta,
+}
+
+impl SessionPolicy {
+    pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            refresh_ttl: env.seconds(
+                "PORTCULLIS_REFRESH_TOKEN_TTL_SECS",
+                TimeDelta::days(7),
+                1..=365 * 24 * 3600,
+            )?,
+        })
+    }
+}
 
 /// A signed-in session: the user and a fresh token pair.
 #[derive(Debug)]
@@ -53,7 +73,7 @@ impl Services<'_> {
     /// way of signing in ends here.
     pub async fn issue_session(&self, user: UserRecord) -> Result<Issued, ServiceError> {
         let family_id = Uuid::new_v4();
-        let refresh_expires_at = self.now + self.refresh_ttl;
+        let refresh_expires_at = self.now + self.policies.sessions.refresh_ttl;
         let refresh = RefreshToken::generate();
         let hash = refresh.hash();
         refresh_tokens::insert(

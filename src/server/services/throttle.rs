@@ -2,9 +2,9 @@
 //! exponentially per account and per client address; sign-up and refresh
 //! have plain per-address rate limits. All counts live in the database.
 
-use std::{net::IpAddr, time::Duration};
+use std::net::IpAddr;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -15,6 +15,7 @@ use crate::{
             client::ClientInfo,
             events::{EventType, Outcome},
         },
+        platform::env::{invalid, ConfigError, Env},
         store::{
             db::Db,
             rate_limits::{self, Reset},
@@ -27,7 +28,7 @@ use crate::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
     pub max: u32,
-    pub window: Duration,
+    pub window: TimeDelta,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,8 +40,8 @@ pub struct ThrottlePolicy {
     /// Failed sign-ins from one address, over any accounts, before backing off.
     pub login_failures_per_ip: u32,
     /// The first delay; each further failure doubles it, up to `backoff_max`.
-    pub backoff_base: Duration,
-    pub backoff_max: Duration,
+    pub backoff_base: TimeDelta,
+    pub backoff_max: TimeDelta,
     pub signup_per_ip: RateLimit,
     pub refresh_per_ip: RateLimit,
 }
@@ -51,17 +52,67 @@ impl Default for ThrottlePolicy {
             enabled: true,
             login_failures_per_account: 5,
             login_failures_per_ip: 20,
-            backoff_base: Duration::from_secs(5),
-            backoff_max: Duration::from_secs(15 * 60),
+            backoff_base: TimeDelta::seconds(5),
+            backoff_max: TimeDelta::minutes(15),
             signup_per_ip: RateLimit {
                 max: 20,
-                window: Duration::from_secs(3600),
+                window: TimeDelta::hours(1),
             },
             refresh_per_ip: RateLimit {
                 max: 600,
-                window: Duration::from_secs(60),
+                window: TimeDelta::minutes(1),
             },
         }
+    }
+}
+
+impl ThrottlePolicy {
+    pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let count = |name, default| env.number(name, default, 1..=1_000_000);
+        let backoff_base = env.seconds(
+            "PORTCULLIS_LOGIN_BACKOFF_BASE_SECS",
+            defaults.backoff_base,
+            1..=3600,
+        )?;
+        let backoff_max = env.seconds(
+            "PORTCULLIS_LOGIN_BACKOFF_MAX_SECS",
+            defaults.backoff_max,
+            1..=24 * 3600,
+        )?;
+        if backoff_max < backoff_base {
+            return Err(invalid(
+                "PORTCULLIS_LOGIN_BACKOFF_MAX_SECS",
+                "must not be shorter than PORTCULLIS_LOGIN_BACKOFF_BASE_SECS",
+            ));
+        }
+        Ok(Self {
+            enabled: env.bool("PORTCULLIS_THROTTLE", defaults.enabled)?,
+            login_failures_per_account: count(
+                "PORTCULLIS_LOGIN_FAILURES_PER_ACCOUNT",
+                defaults.login_failures_per_account,
+            )?,
+            login_failures_per_ip: count(
+                "PORTCULLIS_LOGIN_FAILURES_PER_IP",
+                defaults.login_failures_per_ip,
+            )?,
+            backoff_base,
+            backoff_max,
+            signup_per_ip: RateLimit {
+                max: count(
+                    "PORTCULLIS_SIGNUP_LIMIT_PER_HOUR",
+                    defaults.signup_per_ip.max,
+                )?,
+                ..defaults.signup_per_ip
+            },
+            refresh_per_ip: RateLimit {
+                max: count(
+                    "PORTCULLIS_REFRESH_LIMIT_PER_MINUTE",
+                    defaults.refresh_per_ip.max,
+                )?,
+                ..defaults.refresh_per_ip
+            },
+        })
     }
 }
 
@@ -95,17 +146,18 @@ pub struct Throttled {
 impl ThrottlePolicy {
     /// Failures are forgotten after this long without another one; always
     /// longer than the longest delay, so backing off keeps growing.
-    fn failure_memory(&self) -> Duration {
-        Duration::from_secs(3600).max(self.backoff_max * 2)
+    fn failure_memory(&self) -> TimeDelta {
+        let twice_the_longest = self.backoff_max.checked_mul(2).unwrap_or(TimeDelta::MAX);
+        TimeDelta::hours(1).max(twice_the_longest)
     }
 
     /// The delay after `failures` failures when `free` are allowed.
-    pub fn backoff(&self, failures: i64, free: u32) -> Option<Duration> {
+    pub fn backoff(&self, failures: i64, free: u32) -> Option<TimeDelta> {
         let beyond = failures.checked_sub(i64::from(free))?;
         if beyond < 0 {
             return None;
         }
-        let factor = 2u32.checked_pow(beyond.min(31) as u32).unwrap_or(u32::MAX);
+        let factor = 2i32.checked_pow(beyond.min(30) as u32).unwrap_or(i32::MAX);
         Some(
             self.backoff_base
                 .checked_mul(factor)
@@ -158,10 +210,6 @@ fn seconds_until(until: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
     millis.div_ceil(1000).max(1)
 }
 
-fn chrono(d: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
-}
-
 /// Whether a sign-in may go ahead: refused while the account or the
 /// address is blocked.
 pub async fn check_login(
@@ -194,7 +242,7 @@ pub async fn login_failed(
     if !policy.enabled {
         return Ok(Vec::new());
     }
-    let cut_off = now - chrono(policy.failure_memory());
+    let cut_off = now - policy.failure_memory();
     let mut imposed = Vec::new();
     for (key, scope, free) in [
         (
@@ -206,7 +254,7 @@ pub async fn login_failed(
     ] {
         let count = rate_limits::hit(db, key, Reset::AfterQuiet, cut_off, now).await?;
         if let Some(delay) = policy.backoff(count.hits, free) {
-            let until = now + chrono(delay);
+            let until = now + delay;
             rate_limits::block_until(db, key, until).await?;
             imposed.push(Throttled {
                 scope,
@@ -247,7 +295,7 @@ pub async fn rate_limit(
         return Ok(None);
     }
     let key = format!("{prefix}{}", address_key(client));
-    let window = chrono(limit.window);
+    let window = limit.window;
     let count = rate_limits::hit(db, &key, Reset::FixedWindow, now - window, now).await?;
     Ok((count.hits > i64::from(limit.max)).then(|| Throttled {
         scope,
@@ -258,7 +306,15 @@ pub async fn rate_limit(
 impl Services<'_> {
     /// Counts this request against a per-address limit.
     pub(super) async fn rate_limit(&self, scope: Scope) -> Result<(), ServiceError> {
-        match rate_limit(self.db, self.throttle, scope, self.client, self.now).await? {
+        match rate_limit(
+            self.db,
+            &self.policies.throttle,
+            scope,
+            self.client,
+            self.now,
+        )
+        .await?
+        {
             Some(refused) => Err(self.throttled(refused, "refused", None).await),
             None => Ok(()),
         }
@@ -290,11 +346,11 @@ mod tests {
     fn backoff_starts_at_the_threshold_doubles_and_is_capped() {
         let policy = ThrottlePolicy::default();
         assert_eq!(policy.backoff(4, 5), None);
-        assert_eq!(policy.backoff(5, 5), Some(Duration::from_secs(5)));
-        assert_eq!(policy.backoff(6, 5), Some(Duration::from_secs(10)));
-        assert_eq!(policy.backoff(9, 5), Some(Duration::from_secs(80)));
-        assert_eq!(policy.backoff(13, 5), Some(Duration::from_secs(900)));
-        assert_eq!(policy.backoff(i64::MAX, 5), Some(Duration::from_secs(900)));
+        assert_eq!(policy.backoff(5, 5), Some(TimeDelta::seconds(5)));
+        assert_eq!(policy.backoff(6, 5), Some(TimeDelta::seconds(10)));
+        assert_eq!(policy.backoff(9, 5), Some(TimeDelta::seconds(80)));
+        assert_eq!(policy.backoff(13, 5), Some(TimeDelta::seconds(900)));
+        assert_eq!(policy.backoff(i64::MAX, 5), Some(TimeDelta::seconds(900)));
         assert!(policy.failure_memory() > policy.backoff_max);
     }
 

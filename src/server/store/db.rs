@@ -16,6 +16,8 @@ use sqlx::{
     PgPool, Sqlite, SqliteConnection, SqlitePool,
 };
 
+use crate::server::platform::env::{invalid, ConfigError, Env};
+
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -32,6 +34,33 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// (sqlx rolls it back only when the connection is next used) and would
 /// hold its row locks until then.
 pub const POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT: &str = "10s";
+
+/// Which database, and how many connections to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbConfig {
+    /// `sqlite:…`, `postgres://…` or `postgresql://…`.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+impl DbConfig {
+    pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
+        let url = env.string("DATABASE_URL", "sqlite://data/portcullis.db");
+        if !["sqlite:", "postgres://", "postgresql://"]
+            .iter()
+            .any(|scheme| url.starts_with(scheme))
+        {
+            return Err(invalid(
+                "DATABASE_URL",
+                "expected a sqlite:, postgres:// or postgresql:// URL",
+            ));
+        }
+        Ok(Self {
+            url,
+            max_connections: env.number("PORTCULLIS_DB_MAX_CONNECTIONS", 10, 1..=1000)?,
+        })
+    }
+}
 
 #[derive(Debug, Clone)]
 pub enum Db {

@@ -2,6 +2,8 @@
 //! browser could send on its own (anything but a bearer-token call) must
 //! come from our own origin.
 
+use std::sync::Arc;
+
 use axum::{
     extract::{Request, State},
     http::{header, Method, StatusCode},
@@ -9,10 +11,11 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use crate::server::http::{error::ApiError, extract::bearer_token, state::AppState};
+use crate::server::http::{error::ApiError, extract::bearer_token};
 
-pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if is_forged(&state, &request) {
+/// Refuses a forged request; `origin` is the one browsers see for this site.
+pub async fn guard(State(origin): State<Arc<str>>, request: Request, next: Next) -> Response {
+    if is_forged(&origin, &request) {
         return ApiError::new(
             StatusCode::FORBIDDEN,
             "csrf",
@@ -23,7 +26,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     next.run(request).await
 }
 
-fn is_forged(state: &AppState, request: &Request) -> bool {
+fn is_forged(origin: &str, request: &Request) -> bool {
     let unsafe_method = !matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
@@ -46,7 +49,7 @@ fn is_forged(state: &AppState, request: &Request) -> bool {
         .map(|v| v.to_str().unwrap_or(""))
     {
         None => false,
-        Some(origin) if origin.eq_ignore_ascii_case(&state.public_origin) => false,
+        Some(sent) if sent.eq_ignore_ascii_case(origin) => false,
         // Under `Referrer-Policy: no-referrer` a browser's own form post says
         // `Origin: null`; its fetch metadata then tells where it came from.
         Some("null") => site.as_deref() != Some("same-origin"),

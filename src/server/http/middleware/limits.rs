@@ -12,7 +12,36 @@ use axum::{
 };
 use tokio::sync::Semaphore;
 
-use crate::server::http::error::ApiError;
+use crate::server::{
+    http::error::ApiError,
+    platform::env::{ConfigError, Env},
+};
+
+/// How much the server takes on at once, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadLimits {
+    /// Requests served at once; more get 503 at once instead of queueing.
+    pub max_concurrent_requests: usize,
+    /// The longest any request may take, body upload included.
+    pub request_timeout: Duration,
+}
+
+impl LoadLimits {
+    pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            max_concurrent_requests: env.number(
+                "PORTCULLIS_MAX_CONCURRENT_REQUESTS",
+                1024,
+                1..=1_000_000,
+            )?,
+            request_timeout: env.timeout_secs(
+                "PORTCULLIS_REQUEST_TIMEOUT_SECS",
+                Duration::from_secs(30),
+                1..=600,
+            )?,
+        })
+    }
+}
 
 #[derive(Clone)]
 pub struct Limits {
@@ -21,10 +50,10 @@ pub struct Limits {
 }
 
 impl Limits {
-    pub fn new(max_concurrent: usize, timeout: Duration) -> Self {
+    pub fn new(load: LoadLimits) -> Self {
         Self {
-            slots: Arc::new(Semaphore::new(max_concurrent)),
-            timeout,
+            slots: Arc::new(Semaphore::new(load.max_concurrent_requests)),
+            timeout: load.request_timeout,
         }
     }
 }

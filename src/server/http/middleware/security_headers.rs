@@ -3,15 +3,13 @@
 //! headers on every response.
 
 use axum::{
-    extract::{Request, State},
     http::{header, HeaderValue},
-    middleware::Next,
     response::Response,
+    Router,
 };
 use leptos::{nonce::use_nonce, prelude::use_context};
 use leptos_axum::ResponseOptions;
-
-use crate::server::http::state::AppState;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 /// Two years; browsers then refuse plain HTTP to this host.
 const HSTS: &str = "max-age=63072000; includeSubDomains";
@@ -33,24 +31,20 @@ pub fn set_page_csp(development: bool) {
     }
 }
 
-/// Hardening headers for every response.
-pub async fn harden(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    if state.config.cookie_secure {
-        headers.insert(
+/// Hardening headers on every response, HSTS only when served over TLS.
+/// They never vary, so tower-http's header layers set them.
+pub fn harden<S>(router: Router<S>, hsts: bool) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let fixed =
+        |name, value| SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value));
+    router
+        .layer(fixed(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(fixed(header::REFERRER_POLICY, "no-referrer"))
+        .layer(fixed(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(SetResponseHeaderLayer::overriding(
             header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static(HSTS),
-        );
-    }
-    response
+            move |_: &Response| hsts.then_some(HeaderValue::from_static(HSTS)),
+        ))
 }

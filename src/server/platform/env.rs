@@ -1,0 +1,237 @@
+//! Reading settings from the environment. Every layer reads its own
+//! section through [`Env`]; a bad value names its variable.
+
+use std::{fmt, ops::RangeInclusive, time::Duration};
+
+use chrono::TimeDelta;
+
+/// A configuration problem, naming the variable at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.variable, self.reason)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+pub fn invalid(variable: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        reason: reason.into(),
+    }
+}
+
+/// The environment, or a map standing in for it in tests. Empty values
+/// count as unset.
+pub struct Env<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl<'a> Env<'a> {
+    pub fn new(lookup: &'a dyn Fn(&str) -> Option<String>) -> Self {
+        Self { lookup }
+    }
+
+    pub fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    pub fn is_set(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    pub fn string(&self, name: &str, default: &str) -> String {
+        self.get(name).unwrap_or_else(|| default.to_owned())
+    }
+
+    pub fn bool(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        let Some(value) = self.get(name) else {
+            return Ok(default);
+        };
+        match value.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" => Ok(false),
+            other => Err(invalid(
+                name,
+                format!("expected true or false, got `{other}`"),
+            )),
+        }
+    }
+
+    /// A whole number within `range`.
+    pub fn number<T>(
+        &self,
+        name: &'static str,
+        default: T,
+        range: RangeInclusive<T>,
+    ) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
+    {
+        let Some(raw) = self.get(name) else {
+            return Ok(default);
+        };
+        match raw.trim().parse::<T>() {
+            Ok(n) if range.contains(&n) => Ok(n),
+            _ => Err(invalid(
+                name,
+                format!(
+                    "expected a whole number from {} to {}, got `{raw}`",
+                    range.start(),
+                    range.end()
+                ),
+            )),
+        }
+    }
+
+    /// A span of whole seconds within `range`, for times the server
+    /// compares with stored timestamps.
+    pub fn seconds(
+        &self,
+        name: &'static str,
+        default: TimeDelta,
+        range: RangeInclusive<u32>,
+    ) -> Result<TimeDelta, ConfigError> {
+        Ok(self
+            .whole(name, range)?
+            .map_or(default, |secs| TimeDelta::seconds(i64::from(secs))))
+    }
+
+    /// A timeout in whole seconds within `range`.
+    pub fn timeout_secs(
+        &self,
+        name: &'static str,
+        default: Duration,
+        range: RangeInclusive<u32>,
+    ) -> Result<Duration, ConfigError> {
+        Ok(self
+            .whole(name, range)?
+            .map_or(default, |secs| Duration::from_secs(u64::from(secs))))
+    }
+
+    /// A timeout in whole milliseconds within `range`.
+    pub fn timeout_millis(
+        &self,
+        name: &'static str,
+        default: Duration,
+        range: RangeInclusive<u32>,
+    ) -> Result<Duration, ConfigError> {
+        Ok(self
+            .whole(name, range)?
+            .map_or(default, |ms| Duration::from_millis(u64::from(ms))))
+    }
+
+    /// A whole number within `range`, if set.
+    fn whole(
+        &self,
+        name: &'static str,
+        range: RangeInclusive<u32>,
+    ) -> Result<Option<u32>, ConfigError> {
+        if !self.is_set(name) {
+            return Ok(None);
+        }
+        self.number(name, *range.start(), range).map(Some)
+    }
+
+    /// One of `choices`, by name.
+    pub fn choice<T: Copy>(
+        &self,
+        name: &'static str,
+        default: T,
+        choices: &[(&str, T)],
+    ) -> Result<T, ConfigError> {
+        let Some(value) = self.get(name) else {
+            return Ok(default);
+        };
+        let value = value.trim();
+        choices
+            .iter()
+            .find(|(label, _)| *label == value)
+            .map(|(_, choice)| *choice)
+            .ok_or_else(|| {
+                let expected: Vec<String> = choices
+                    .iter()
+                    .map(|(label, _)| format!("`{label}`"))
+                    .collect();
+                invalid(
+                    name,
+                    format!("expected {}, got `{value}`", expected.join(" or ")),
+                )
+            })
+    }
+
+    /// Comma-separated values, blanks dropped; empty when unset.
+    pub fn list(&self, name: &str) -> Vec<String> {
+        self.get(name)
+            .map(|value| {
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with<T>(vars: &[(&str, &str)], read: impl FnOnce(&Env<'_>) -> T) -> T {
+        let lookup = |name: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        read(&Env::new(&lookup))
+    }
+
+    #[test]
+    fn blank_values_count_as_unset_and_take_the_default() {
+        with(&[("N", "  ")], |env| {
+            assert_eq!(env.number("N", 7_u32, 1..=10), Ok(7));
+            assert_eq!(env.string("N", "x"), "x");
+        });
+    }
+
+    #[test]
+    fn out_of_range_and_garbage_name_the_variable() {
+        with(&[("N", "0"), ("B", "maybe"), ("C", "xml")], |env| {
+            assert_eq!(env.number("N", 7_u32, 1..=10).unwrap_err().variable, "N");
+            assert_eq!(env.bool("B", true).unwrap_err().variable, "B");
+            let err = env
+                .choice("C", 1, &[("pretty", 1), ("json", 2)])
+                .unwrap_err();
+            assert_eq!(err.to_string(), "C: expected `pretty` or `json`, got `xml`");
+        });
+    }
+
+    #[test]
+    fn durations_come_out_in_their_unit() {
+        with(&[("S", "90"), ("M", "250")], |env| {
+            let one = TimeDelta::seconds(1);
+            assert_eq!(env.seconds("S", one, 1..=100), Ok(TimeDelta::seconds(90)));
+            assert_eq!(env.seconds("unset", one, 1..=100), Ok(one));
+            assert_eq!(
+                env.timeout_millis("M", Duration::ZERO, 1..=1000),
+                Ok(Duration::from_millis(250))
+            );
+        });
+    }
+
+    #[test]
+    fn lists_drop_blanks() {
+        with(&[("L", " a, ,b ,")], |env| {
+            assert_eq!(env.list("L"), ["a", "b"]);
+            assert!(env.list("unset").is_empty());
+        });
+    }
+}
