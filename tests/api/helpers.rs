@@ -165,6 +165,15 @@ pub fn test_config(database_url: &str, overrides: &[(&str, &str)]) -> Config {
     Config::from_lookup(|k| vars.get(k).cloned()).expect("valid test configuration")
 }
 
+/// The cookie names when not served over TLS.
+pub const ACCESS: &str = "portcullis_access";
+pub const REFRESH: &str = "portcullis_refresh";
+
+/// The `error` code of an error body.
+pub fn error_code(body: &Value) -> &str {
+    body["error"].as_str().unwrap_or_default()
+}
+
 pub const TEST_JWT_SECRET: &str = "test-secret-0123456789abcdef-0123456789";
 /// A password the strength estimator accepts.
 pub const GOOD_PASSWORD: &str = "plinth-violet-forage-42";

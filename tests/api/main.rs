@@ -13,14 +13,20 @@
 mod helpers;
 mod sql;
 
-mod auth;
+mod audit;
 mod config;
 mod headers;
 mod health;
 mod keys;
 mod limits;
+mod login;
 mod migrations;
 mod pages;
+mod profile;
+mod refresh;
+mod requests;
 mod server_fns;
 mod sessions;
+mod signup;
 mod throttle;
+mod tokens;

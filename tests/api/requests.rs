@@ -1,0 +1,137 @@
+//! Requests the API refuses before any rule runs: forged, malformed, unauthenticated.
+
+use serde_json::{json, Value};
+
+use crate::helpers::{error_code, spawn_app, Backend, GOOD_PASSWORD};
+use crate::on_both_backends;
+
+on_both_backends!(
+    cross_site_requests_with_cookies_are_refused,
+    malformed_requests_get_clear_4xx_answers,
+);
+
+async fn cross_site_requests_with_cookies_are_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.signup(&app.client).await;
+    // A cookie-authenticated profile change carrying these request headers.
+    let rename = |headers: &'static [(&'static str, &'static str)], name: &'static str| {
+        let mut request = app.client.put(app.url("/api/auth/profile"));
+        for (header, value) in headers {
+            request = request.header(*header, *value);
+        }
+        async move {
+            request
+                .json(&json!({ "display_name": name }))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+
+    let foreign_origin = rename(&[("origin", "https://evil.example")], "Hacked").await;
+    let cross_site = app
+        .client
+        .post(app.url("/api/auth/logout"))
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    let same_origin = app
+        .client
+        .put(app.url("/api/auth/profile"))
+        .header("origin", app.address.as_str())
+        .header("sec-fetch-site", "same-origin")
+        .json(&json!({ "display_name": "Legit" }))
+        .send()
+        .await
+        .unwrap();
+    let null_origin_alone = rename(&[("origin", "null")], "Hacked").await;
+    let sibling_subdomain = rename(&[("sec-fetch-site", "same-site")], "Hacked").await;
+    // What a browser sends for its own form post under no-referrer.
+    let own_form_post = rename(
+        &[("origin", "null"), ("sec-fetch-site", "same-origin")],
+        "Own Form",
+    )
+    .await;
+    assert_eq!(own_form_post.status(), 200);
+
+    for response in [
+        foreign_origin,
+        cross_site,
+        null_origin_alone,
+        sibling_subdomain,
+    ] {
+        assert_eq!(response.status(), 403);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(error_code(&body), "csrf");
+    }
+    assert_eq!(same_origin.status(), 200);
+    // The last accepted change stands; none of the refused ones applied.
+    let me: Value = app.me(&app.client).await.json().await.unwrap();
+    assert_eq!(me["user"]["display_name"], "Own Form");
+}
+
+async fn malformed_requests_get_clear_4xx_answers(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let url = app.url("/api/auth/signup");
+    let client = app.new_client();
+
+    let too_large = client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(format!(
+            r#"{{"email":"a@example.com","password":"{}"}}"#,
+            "x".repeat(70 * 1024)
+        ))
+        .send()
+        .await
+        .unwrap();
+    let wrong_type = client
+        .post(&url)
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    let no_type = client
+        .post(&url)
+        .body(r#"{"email":"a@example.com"}"#)
+        .send()
+        .await
+        .unwrap();
+    let malformed = client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{\"email\": ")
+        .send()
+        .await
+        .unwrap();
+    let unknown_field = app
+        .post_json(
+            &client,
+            "/api/auth/signup",
+            &json!({ "email": "a@example.com", "password": GOOD_PASSWORD, "admin": true }),
+        )
+        .await;
+    let wrong_shape = app
+        .post_json(
+            &client,
+            "/api/auth/login",
+            &json!({ "email": 5, "password": [] }),
+        )
+        .await;
+
+    for (response, status, code) in [
+        (too_large, 413, "payload_too_large"),
+        (wrong_type, 415, "unsupported_media_type"),
+        (no_type, 415, "unsupported_media_type"),
+        (malformed, 400, "malformed_json"),
+        (unknown_field, 400, "malformed_json"),
+        (wrong_shape, 400, "malformed_json"),
+    ] {
+        assert_eq!(response.status(), status, "{code}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(error_code(&body), code);
+        assert!(body["request_id"].is_string());
+    }
+}
