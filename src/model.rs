@@ -3,6 +3,57 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Why a request was refused: the `error` of every error body of the JSON
+/// API, and the code the web app sees. Stable: clients match on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidEmail,
+    PasswordTooShort,
+    PasswordTooLong,
+    PasswordTooWeak,
+    InvalidDisplayName,
+    MalformedJson,
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    EmailTaken,
+    InvalidCredentials,
+    /// No valid session: sign in (or refresh) first.
+    Unauthenticated,
+    /// A state-changing request that did not come from this site.
+    Csrf,
+    NotFound,
+    TooManyRequests,
+    RequestTimeout,
+    Unavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    /// As it appears on the wire, e.g. `invalid_credentials`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidEmail => "invalid_email",
+            Self::PasswordTooShort => "password_too_short",
+            Self::PasswordTooLong => "password_too_long",
+            Self::PasswordTooWeak => "password_too_weak",
+            Self::InvalidDisplayName => "invalid_display_name",
+            Self::MalformedJson => "malformed_json",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::EmailTaken => "email_taken",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::Unauthenticated => "unauthenticated",
+            Self::Csrf => "csrf",
+            Self::NotFound => "not_found",
+            Self::TooManyRequests => "too_many_requests",
+            Self::RequestTimeout => "request_timeout",
+            Self::Unavailable => "unavailable",
+            Self::Internal => "internal",
+        }
+    }
+}
+
 /// A user as clients see it. Never carries a password hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
@@ -106,4 +157,37 @@ pub struct SessionsResponse {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActivityResponse {
     pub activity: Vec<ActivityEntry>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn error_codes_are_the_same_in_json_and_in_logs() {
+        use ErrorCode::*;
+        for code in [
+            InvalidEmail,
+            PasswordTooShort,
+            PasswordTooLong,
+            PasswordTooWeak,
+            InvalidDisplayName,
+            MalformedJson,
+            UnsupportedMediaType,
+            PayloadTooLarge,
+            EmailTaken,
+            InvalidCredentials,
+            Unauthenticated,
+            Csrf,
+            NotFound,
+            TooManyRequests,
+            RequestTimeout,
+            Unavailable,
+            Internal,
+        ] {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+            assert_eq!(serde_json::from_str::<ErrorCode>(&json).unwrap(), code);
+        }
+    }
 }

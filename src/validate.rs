@@ -6,6 +6,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::ErrorCode;
+
 pub const PASSWORD_MIN_CHARS: usize = 12;
 pub const PASSWORD_MAX_CHARS: usize = 128;
 pub const EMAIL_MAX_BYTES: usize = 254;
@@ -24,13 +26,13 @@ pub enum ValidationError {
 
 impl ValidationError {
     /// A stable machine-readable code for API clients.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::EmailInvalid => "invalid_email",
-            Self::PasswordTooShort => "password_too_short",
-            Self::PasswordTooLong => "password_too_long",
-            Self::PasswordTooGuessable(_) => "password_too_weak",
-            Self::DisplayNameInvalid => "invalid_display_name",
+            Self::EmailInvalid => ErrorCode::InvalidEmail,
+            Self::PasswordTooShort => ErrorCode::PasswordTooShort,
+            Self::PasswordTooLong => ErrorCode::PasswordTooLong,
+            Self::PasswordTooGuessable(_) => ErrorCode::PasswordTooWeak,
+            Self::DisplayNameInvalid => ErrorCode::InvalidDisplayName,
         }
     }
 

@@ -2,7 +2,7 @@
 //! the same status, code and message as the JSON API, and the same
 //! session effects.
 
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderMap};
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 
@@ -106,13 +106,12 @@ impl Call {
         api.log();
         if !self.is_plain_form() {
             self.response.set_status(api.status());
-            if let Some(secs) = api.retry_after_secs() {
-                self.response
-                    .insert_header(header::RETRY_AFTER, HeaderValue::from(secs));
+            for (name, value) in api.headers() {
+                self.response.insert_header(name, value);
             }
         }
         AppFnError::Refused {
-            code: api.code().to_owned(),
+            code: api.code(),
             message: api.message().to_owned(),
         }
     }

@@ -7,21 +7,24 @@ use leptos::server_fn::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::model::ErrorCode;
+
 /// What the UI shows when a call is refused: a stable code and a message
 /// meant for the person using the page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppFnError {
     #[error("{message}")]
-    Refused { code: String, message: String },
+    Refused { code: ErrorCode, message: String },
     #[error("{0}")]
     Transport(ServerFnErrorErr),
 }
 
 impl AppFnError {
-    pub fn code(&self) -> &str {
+    /// Why the server refused; `None` when it was not reached.
+    pub fn code(&self) -> Option<ErrorCode> {
         match self {
-            Self::Refused { code, .. } => code,
-            Self::Transport(_) => "transport",
+            Self::Refused { code, .. } => Some(*code),
+            Self::Transport(_) => None,
         }
     }
 
@@ -37,7 +40,7 @@ impl AppFnError {
 
     /// True when the session is gone and a refresh (or sign-in) is needed.
     pub fn is_unauthenticated(&self) -> bool {
-        self.code() == "unauthenticated"
+        self.code() == Some(ErrorCode::Unauthenticated)
     }
 }
 

@@ -8,6 +8,7 @@ use crate::on_both_backends;
 on_both_backends!(
     cross_site_requests_with_cookies_are_refused,
     malformed_requests_get_clear_4xx_answers,
+    every_401_says_how_to_authenticate,
 );
 
 async fn cross_site_requests_with_cookies_are_refused(backend: Backend) {
@@ -134,4 +135,42 @@ async fn malformed_requests_get_clear_4xx_answers(backend: Backend) {
         assert_eq!(error_code(&body), code);
         assert!(body["request_id"].is_string());
     }
+}
+
+async fn every_401_says_how_to_authenticate(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let email = app.signup(&app.new_client()).await;
+    let stranger = app.new_client();
+
+    let refusals = [
+        app.me(&stranger).await,
+        app.refresh(&stranger).await,
+        app.login(&stranger, &email, "wrong-password-123").await,
+        stranger
+            .get(app.url("/api/auth/sessions"))
+            .header("authorization", "Bearer not-a-token")
+            .send()
+            .await
+            .unwrap(),
+        // The web app's own calls answer alike.
+        stranger
+            .post(app.url("/api/auth/ui/refresh"))
+            .header("accept", "application/json")
+            .send()
+            .await
+            .unwrap(),
+    ];
+    for response in refusals {
+        assert_eq!(response.status(), 401, "{}", response.url());
+        assert_eq!(
+            response.headers()["www-authenticate"],
+            "Bearer realm=\"portcullis\"",
+            "{}",
+            response.url()
+        );
+    }
+    // Other refusals do not ask for credentials.
+    let missing = app.get("/api/no-such-endpoint").await;
+    assert_eq!(missing.status(), 404);
+    assert!(missing.headers().get("www-authenticate").is_none());
 }

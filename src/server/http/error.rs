@@ -4,19 +4,22 @@
 use std::borrow::Cow;
 
 use axum::{
-    http::{header, HeaderValue, StatusCode},
+    http::{header, HeaderName, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
 use serde::Serialize;
 
 use super::middleware::request_id::current_request_id;
-use crate::server::services::ServiceError;
+use crate::{model::ErrorCode, server::services::ServiceError};
+
+/// What a 401 tells the client to present (RFC 9110 §11.6.1).
+const WWW_AUTHENTICATE: &str = "Bearer realm=\"portcullis\"";
 
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: Cow<'static, str>,
     /// Logged at the point of response, never sent.
     detail: Option<String>,
@@ -25,17 +28,13 @@ pub struct ApiError {
 
 #[derive(Serialize)]
 struct ErrorBody<'a> {
-    error: &'a str,
+    error: ErrorCode,
     message: &'a str,
     request_id: String,
 }
 
 impl ApiError {
-    pub fn new(
-        status: StatusCode,
-        code: &'static str,
-        message: impl Into<Cow<'static, str>>,
-    ) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
         Self {
             status,
             code,
@@ -45,7 +44,7 @@ impl ApiError {
         }
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
@@ -53,24 +52,32 @@ impl ApiError {
     pub fn unauthenticated() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "unauthenticated",
+            ErrorCode::Unauthenticated,
             "Sign in to continue.",
         )
     }
 
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "Nothing is here.")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            "Nothing is here.",
+        )
     }
 
     pub fn unavailable(message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Unavailable,
+            message,
+        )
     }
 
     /// A failure the client cannot act on. `detail` is logged, not sent.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::Internal,
             "Something went wrong on our side. Quote the request id if you report it.",
         )
         .with_detail(detail)
@@ -90,7 +97,7 @@ impl ApiError {
         self.status
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         self.code
     }
 
@@ -98,17 +105,30 @@ impl ApiError {
         &self.message
     }
 
-    pub fn retry_after_secs(&self) -> Option<u64> {
-        self.retry_after_secs
+    /// The headers this refusal carries besides its body: when to try
+    /// again, and for a 401 how to authenticate.
+    pub fn headers(&self) -> Vec<(HeaderName, HeaderValue)> {
+        let mut headers = Vec::new();
+        if let Some(secs) = self.retry_after_secs {
+            headers.push((header::RETRY_AFTER, HeaderValue::from(secs)));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.push((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(WWW_AUTHENTICATE),
+            ));
+        }
+        headers
     }
 
     /// Writes the internal detail, if any, to the log of this request.
     pub fn log(&self) {
         let Some(detail) = &self.detail else { return };
+        let code = self.code.as_str();
         if self.status.is_server_error() {
-            tracing::error!(status = self.status.as_u16(), code = self.code, %detail, "request failed");
+            tracing::error!(status = self.status.as_u16(), code, %detail, "request failed");
         } else {
-            tracing::info!(status = self.status.as_u16(), code = self.code, %detail, "request refused");
+            tracing::info!(status = self.status.as_u16(), code, %detail, "request refused");
         }
     }
 }
@@ -119,7 +139,7 @@ impl std::fmt::Display for ApiError {
             f,
             "{} {}: {}",
             self.status.as_u16(),
-            self.code,
+            self.code.as_str(),
             self.message
         )
     }
@@ -127,17 +147,16 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-impl From<sqlx::Error> for ApiError {
-    fn from(err: sqlx::Error) -> Self {
-        match err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
-                ApiError::unavailable("The service is temporarily unavailable.")
-                    .with_detail(format!("database: {err}"))
-                    .with_retry_after(1)
-            }
-            other => ApiError::internal(format!("database: {other}")),
-        }
+/// An error and everything that caused it, for the log.
+fn with_sources(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
     }
+    text
 }
 
 impl From<ServiceError> for ApiError {
@@ -146,17 +165,17 @@ impl From<ServiceError> for ApiError {
             ServiceError::Invalid(v) => ApiError::bad_request(v.code(), v.message()),
             ServiceError::EmailTaken => ApiError::new(
                 StatusCode::CONFLICT,
-                "email_taken",
+                ErrorCode::EmailTaken,
                 "An account with this email already exists.",
             ),
             ServiceError::InvalidCredentials => ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                "invalid_credentials",
+                ErrorCode::InvalidCredentials,
                 "The email or password is not correct.",
             ),
             ServiceError::WrongCurrentPassword => ApiError::new(
                 StatusCode::FORBIDDEN,
-                "invalid_credentials",
+                ErrorCode::InvalidCredentials,
                 "The current password is not correct.",
             ),
             ServiceError::Unauthenticated => ApiError::unauthenticated(),
@@ -167,11 +186,18 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::Throttled(secs) => ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
-                "too_many_requests",
+                ErrorCode::TooManyRequests,
                 format!("Too many attempts. Try again in {}.", wait_text(secs)),
             )
             .with_retry_after(secs),
-            ServiceError::Internal(detail) => ApiError::internal(detail),
+            ServiceError::Database(
+                ref cause @ (sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed),
+            ) => ApiError::unavailable("The service is busy. Try again in a moment.")
+                .with_detail(format!("database: {cause}"))
+                .with_retry_after(1),
+            internal @ (ServiceError::Database(_)
+            | ServiceError::Hashing(_)
+            | ServiceError::Token(_)) => ApiError::internal(with_sources(&internal)),
         }
     }
 }
@@ -190,17 +216,52 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let request_id = current_request_id();
         self.log();
+        let headers = self.headers();
         let body = ErrorBody {
             error: self.code,
             message: &self.message,
             request_id,
         };
         let mut response = (self.status, Json(body)).into_response();
-        if let Some(secs) = self.retry_after_secs {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        for (name, value) in headers {
+            response.headers_mut().insert(name, value);
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn internal_errors_log_their_causes_and_show_none() {
+        let err = ServiceError::Hashing(crate::server::credentials::password::HashError::Internal(
+            "argon2 said no".into(),
+        ));
+        let api = ApiError::from(err);
+        assert_eq!(api.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!api.message().contains("argon2"));
+        assert_eq!(
+            api.detail.as_deref(),
+            Some("password hashing: password hashing failed: argon2 said no")
+        );
+        let nested = Outer(std::io::Error::other("disk on fire"));
+        assert_eq!(with_sources(&nested), "outer: disk on fire");
+    }
+
+    #[test]
+    fn a_401_says_how_to_authenticate() {
+        let names: Vec<_> = ApiError::unauthenticated()
+            .headers()
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(names, [header::WWW_AUTHENTICATE]);
+        assert!(ApiError::not_found().headers().is_empty());
     }
 }

@@ -9,6 +9,7 @@ use axum::{
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use crate::model::ErrorCode;
 
 /// Largest request body accepted anywhere.
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
@@ -22,16 +23,16 @@ fn rejection(err: JsonRejection) -> ApiError {
     match err.status() {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "Send the body as JSON with Content-Type: application/json.",
         ),
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             "The request body is larger than 64 KiB.",
         ),
         _ => ApiError::bad_request(
-            "malformed_json",
+            ErrorCode::MalformedJson,
             "The request body is not the JSON this endpoint expects.",
         )
         .with_detail(err.body_text()),

@@ -23,7 +23,6 @@ impl Secret {
     pub fn expose(&self) -> &[u8] {
         &self.0
     }
-
 }
 
 impl fmt::Debug for Secret {

@@ -44,6 +44,7 @@ pub enum ServiceError {
     /// No valid session: missing, expired, revoked or replayed token.
     #[error("not signed in")]
     Unauthenticated,
+    /// Password hashing is saturated.
     #[error("password hashing is saturated")]
     Busy,
     /// Too many attempts; try again after this many seconds.
@@ -52,31 +53,20 @@ pub enum ServiceError {
     /// No such thing for this user.
     #[error("not found")]
     NotFound,
-    #[error("internal: {0}")]
-    Internal(String),
-}
-
-impl From<sqlx::Error> for ServiceError {
-    fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => ServiceError::Busy,
-            other => ServiceError::Internal(format!("database: {other}")),
-        }
-    }
+    #[error("database")]
+    Database(#[from] sqlx::Error),
+    #[error("password hashing")]
+    Hashing(#[source] HashError),
+    #[error("access token")]
+    Token(#[from] TokenError),
 }
 
 impl From<HashError> for ServiceError {
     fn from(e: HashError) -> Self {
         match e {
             HashError::Busy => ServiceError::Busy,
-            HashError::Internal(detail) => ServiceError::Internal(detail),
+            internal @ HashError::Internal(_) => ServiceError::Hashing(internal),
         }
-    }
-}
-
-impl From<TokenError> for ServiceError {
-    fn from(e: TokenError) -> Self {
-        ServiceError::Internal(e.to_string())
     }
 }
 

@@ -11,14 +11,17 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use crate::server::http::{error::ApiError, extract::bearer_token};
+use crate::{
+    model::ErrorCode,
+    server::http::{error::ApiError, extract::bearer_token},
+};
 
 /// Refuses a forged request; `origin` is the one browsers see for this site.
 pub async fn guard(State(origin): State<Arc<str>>, request: Request, next: Next) -> Response {
     if is_forged(&origin, &request) {
         return ApiError::new(
             StatusCode::FORBIDDEN,
-            "csrf",
+            ErrorCode::Csrf,
             "This request did not come from this site.",
         )
         .into_response();

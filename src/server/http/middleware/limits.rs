@@ -12,9 +12,12 @@ use axum::{
 };
 use tokio::sync::Semaphore;
 
-use crate::server::{
-    http::error::ApiError,
-    platform::env::{ConfigError, Env},
+use crate::{
+    model::ErrorCode,
+    server::{
+        http::error::ApiError,
+        platform::env::{ConfigError, Env},
+    },
 };
 
 /// How much the server takes on at once, and for how long.
@@ -77,7 +80,7 @@ pub async fn enforce(State(limits): State<Limits>, request: Request, next: Next)
         Ok(response) => response,
         Err(_) => ApiError::new(
             StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
+            ErrorCode::RequestTimeout,
             "The request took too long.",
         )
         .with_detail(format!("request exceeded {:?}", limits.timeout))
