@@ -28,5 +28,6 @@ mod requests;
 mod server_fns;
 mod sessions;
 mod signup;
+mod store;
 mod throttle;
 mod tokens;

@@ -2,12 +2,13 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{error_code, spawn_app, Backend, GOOD_PASSWORD};
+use crate::helpers::{error_code, spawn_app, Backend, TestApp, GOOD_PASSWORD};
 use crate::on_both_backends;
 
 on_both_backends!(
     password_change_needs_the_current_password_and_ends_other_sessions,
     display_name_can_be_changed,
+    a_password_change_that_fails_part_way_changes_nothing,
 );
 
 async fn password_change_needs_the_current_password_and_ends_other_sessions(backend: Backend) {
@@ -105,4 +106,69 @@ async fn display_name_can_be_changed(backend: Backend) {
     assert_eq!(body["user"]["display_name"], "Grace Hopper");
     assert_eq!(invalid.status(), 400);
     assert_eq!(anonymous.status(), 401);
+}
+
+/// Makes the database refuse the audit record of a successful password
+/// change: a real failure in the middle of the change, injected with a
+/// trigger rather than a mock.
+async fn refuse_password_change_records(app: &TestApp) {
+    let statements: &[&str] = match app.database.backend() {
+        Backend::Sqlite => &["CREATE TRIGGER refuse_password_change \
+             BEFORE INSERT ON audit_events \
+             WHEN NEW.event_type = 'password_change' AND NEW.outcome = 'success' \
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END"],
+        Backend::Postgres => &[
+            "CREATE FUNCTION refuse_password_change() RETURNS trigger AS $$ \
+             BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse_password_change BEFORE INSERT ON audit_events \
+             FOR EACH ROW WHEN (NEW.event_type = 'password_change' AND NEW.outcome = 'success') \
+             EXECUTE FUNCTION refuse_password_change()",
+        ],
+    };
+    for sql in statements {
+        app.sql.execute(sql).await.unwrap();
+    }
+}
+
+async fn a_password_change_that_fails_part_way_changes_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let email = app.signup(&app.client).await;
+    let other_device = app.new_client();
+    assert_eq!(
+        app.login(&other_device, &email, GOOD_PASSWORD)
+            .await
+            .status(),
+        200
+    );
+    refuse_password_change_records(&app).await;
+
+    let change = app
+        .client
+        .put(app.url("/api/auth/profile"))
+        .json(&json!({ "current_password": GOOD_PASSWORD, "new_password": "quarry-lantern-mosaic-77" }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(change.status(), 500);
+    let body: Value = change.json().await.unwrap();
+    assert_eq!(error_code(&body), "internal");
+    assert_eq!(
+        app.refresh(&other_device).await.status(),
+        200,
+        "the other session lives on"
+    );
+    assert_eq!(
+        app.login(&app.new_client(), &email, GOOD_PASSWORD)
+            .await
+            .status(),
+        200,
+        "the old password still works"
+    );
+    assert_eq!(
+        app.login(&app.new_client(), &email, "quarry-lantern-mosaic-77")
+            .await
+            .status(),
+        401
+    );
 }

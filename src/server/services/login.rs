@@ -9,7 +9,10 @@ use super::{
 };
 use crate::{
     server::{
-        domain::events::{EventType, Outcome},
+        domain::{
+            events::{EventType, Outcome},
+            password_hash::StoredHash,
+        },
         store::users::{self, UserRecord},
     },
     validate::{Email, Password},
@@ -89,7 +92,8 @@ impl Services<'_> {
     /// Re-hashes with the current parameters; failure only delays the upgrade.
     async fn upgrade_hash(&self, user: &UserRecord, password: &Password) {
         let result = match self.hasher.hash(password).await {
-            Ok(hash) => users::update_password_hash(self.db, user.id, &hash, self.now)
+            Ok(hash) => self
+                .store_hash(user, &hash)
                 .await
                 .map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
@@ -97,5 +101,11 @@ impl Services<'_> {
         if let Err(error) = result {
             tracing::warn!(user_id = %user.id, %error, "password hash upgrade postponed");
         }
+    }
+
+    async fn store_hash(&self, user: &UserRecord, hash: &StoredHash) -> Result<(), sqlx::Error> {
+        let mut tx = self.db.write_tx().await?;
+        users::update_password_hash(&mut tx, user.id, hash, self.now).await?;
+        tx.commit().await
     }
 }

@@ -89,6 +89,25 @@ pub struct Services<'a> {
 }
 
 impl Services<'_> {
+    /// An audit event of this client, now.
+    fn event(
+        &self,
+        event: EventType,
+        outcome: Outcome,
+        user_id: Option<Uuid>,
+        details: serde_json::Value,
+    ) -> audit::Event<'_> {
+        audit::Event {
+            event,
+            outcome,
+            user_id,
+            client: self.client,
+            details,
+            at: self.now,
+        }
+    }
+
+    /// Records an event on its own; a failure is logged, not returned.
     async fn audit(
         &self,
         event: EventType,
@@ -96,16 +115,7 @@ impl Services<'_> {
         user: Option<Uuid>,
         details: serde_json::Value,
     ) {
-        audit::record(
-            self.db,
-            event,
-            outcome,
-            user,
-            self.client,
-            details,
-            self.now,
-        )
-        .await;
+        audit::record(self.db, self.event(event, outcome, user, details)).await;
     }
 }
 

@@ -9,7 +9,7 @@ use crate::{
         credentials::tokens::Principal,
         domain::events::{EventType, Outcome},
         store::{
-            refresh_tokens,
+            audit, refresh_tokens,
             users::{self, UserRecord},
         },
     },
@@ -77,21 +77,28 @@ impl Services<'_> {
         }
         if let Some(new) = new_password {
             let hash = self.hasher.hash(&new).await?;
-            users::update_password_hash(self.db, user.id, &hash, self.now).await?;
+            // The new hash, the end of every other session and the record
+            // of it land together, or not at all.
+            let mut tx = self.db.write_tx().await?;
+            users::update_password_hash(&mut tx, user.id, &hash, self.now).await?;
             let revoked = refresh_tokens::revoke_user_sessions_except(
-                self.db,
+                &mut tx,
                 user.id,
                 Some(principal.session_id),
                 self.now,
             )
             .await?;
-            self.audit(
-                EventType::PasswordChange,
-                Outcome::Success,
-                Some(user.id),
-                json!({ "other_sessions_revoked": revoked }),
+            audit::record_in(
+                &mut tx,
+                self.event(
+                    EventType::PasswordChange,
+                    Outcome::Success,
+                    Some(user.id),
+                    json!({ "other_sessions_revoked": revoked }),
+                ),
             )
-            .await;
+            .await?;
+            tx.commit().await?;
         }
         self.current_user(principal).await
     }

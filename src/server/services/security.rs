@@ -65,20 +65,25 @@ impl Services<'_> {
     /// Ends every session of the caller but this one; returns how many
     /// tokens were revoked.
     pub async fn revoke_other_sessions(&self, principal: &Principal) -> Result<u64, ServiceError> {
+        let mut tx = self.db.write_tx().await?;
         let revoked = refresh_tokens::revoke_user_sessions_except(
-            self.db,
+            &mut tx,
             principal.user_id,
             Some(principal.session_id),
             self.now,
         )
         .await?;
-        self.audit(
-            EventType::SessionRevoked,
-            Outcome::Success,
-            Some(principal.user_id),
-            json!({ "others": true, "tokens_revoked": revoked }),
+        audit::record_in(
+            &mut tx,
+            self.event(
+                EventType::SessionRevoked,
+                Outcome::Success,
+                Some(principal.user_id),
+                json!({ "others": true, "tokens_revoked": revoked }),
+            ),
         )
-        .await;
+        .await?;
+        tx.commit().await?;
         Ok(revoked)
     }
 

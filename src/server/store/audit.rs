@@ -5,43 +5,58 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::db::{with_pool, with_writer, Db};
+use super::db::{with_pool, with_tx, with_writer, Db, WriteTx};
 use crate::server::domain::{
     client::ClientInfo,
     events::{EventType, Outcome},
 };
 
+/// One event to record: who, from where, what happened.
+pub struct Event<'a> {
+    pub event: EventType,
+    pub outcome: Outcome,
+    pub user_id: Option<Uuid>,
+    pub client: &'a ClientInfo,
+    pub details: Value,
+    pub at: DateTime<Utc>,
+}
+
+const INSERT: &str = "INSERT INTO audit_events \
+    (event_type, user_id, ip, user_agent, outcome, details, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+macro_rules! bind_event {
+    ($query:expr, $e:expr) => {
+        $query
+            .bind($e.event.as_str())
+            .bind($e.user_id)
+            .bind($e.client.ip.as_deref())
+            .bind($e.client.user_agent.as_deref())
+            .bind($e.outcome.as_str())
+            .bind(sqlx::types::Json(&$e.details))
+            .bind($e.at)
+    };
+}
+
 /// Writes one event. A failure is logged, not returned: the action it
 /// records has already happened.
-pub async fn record(
-    db: &Db,
-    event: EventType,
-    outcome: Outcome,
-    user_id: Option<Uuid>,
-    client: &ClientInfo,
-    details: Value,
-    now: DateTime<Utc>,
-) {
-    let details = sqlx::types::Json(details);
-    let result = with_writer!(db, |pool| {
-        sqlx::query(
-        "INSERT INTO audit_events (event_type, user_id, ip, user_agent, outcome, details, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)"
-    )
-    .bind(event.as_str())
-    .bind(user_id)
-    .bind(client.ip.as_deref())
-    .bind(client.user_agent.as_deref())
-    .bind(outcome.as_str())
-    .bind(&details)
-    .bind(now)
-    .execute(pool)
-    .await
-    .map(|_| ())
-    });
+pub async fn record(db: &Db, event: Event<'_>) {
+    let result = with_writer!(db, |pool| bind_event!(sqlx::query(INSERT), event)
+        .execute(pool)
+        .await
+        .map(|_| ()));
     if let Err(err) = result {
-        tracing::error!(event = event.as_str(), error = %err, "could not write audit event");
+        tracing::error!(event = event.event.as_str(), error = %err, "could not write audit event");
     }
+}
+
+/// Writes one event inside `tx`, with the change it records: both land,
+/// or neither.
+pub async fn record_in(tx: &mut WriteTx, event: Event<'_>) -> Result<(), sqlx::Error> {
+    with_tx!(tx, |conn| bind_event!(sqlx::query(INSERT), event)
+        .execute(conn)
+        .await
+        .map(|_| ()))
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

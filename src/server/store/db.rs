@@ -3,8 +3,9 @@
 //! Queries are written once, with `$N` placeholders that both SQLite and
 //! PostgreSQL accept, and run through [`with_pool!`] (reads) or
 //! [`with_writer!`] (writes), which expand the same code for whichever
-//! backend the `DATABASE_URL` selected. A write that must be atomic is one
-//! statement (PostgreSQL) or one batch on the writer (SQLite).
+//! backend the `DATABASE_URL` selected. Writes that must land together go
+//! through [`Db::write_tx`]; the hottest (a refresh-token rotation) is one
+//! statement (PostgreSQL) or one batch on the writer (SQLite) instead.
 
 use std::{path::Path, str::FromStr, time::Duration};
 
@@ -13,7 +14,7 @@ use sqlx::{
     pool::PoolConnection,
     postgres::{PgConnectOptions, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-    PgPool, Sqlite, SqliteConnection, SqlitePool,
+    Database, PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool,
 };
 
 use crate::server::platform::env::{invalid, ConfigError, Env};
@@ -89,40 +90,88 @@ impl SqlitePools {
     }
 
     /// The writer, for a batch that begins and commits its own transaction.
-    pub async fn writer_for_batch(&self) -> Result<CloseUnlessFinished, sqlx::Error> {
-        Ok(CloseUnlessFinished {
-            conn: self.write.acquire().await?,
-            finished: false,
-        })
+    pub async fn writer_for_batch(&self) -> Result<CloseUnlessFinished<Sqlite>, sqlx::Error> {
+        Ok(CloseUnlessFinished::new(self.write.acquire().await?))
     }
 }
 
-/// The writer connection of a batch that opens its own transaction. If the
-/// batch fails part-way, or its future is dropped (the client went away),
-/// sqlx's worker stops before the COMMIT and the connection would go back
-/// to the pool inside the open transaction, taking every later write with
-/// it. Closing the connection instead rolls the transaction back.
-pub struct CloseUnlessFinished {
-    conn: PoolConnection<Sqlite>,
+/// A connection in the middle of work that must finish or not happen: a
+/// batch that opens its own transaction, or a [`WriteTx`]. If the work
+/// stops part-way (an error, or its future dropped because the client went
+/// away), sqlx would hand the connection back to the pool inside the open
+/// transaction: on SQLite taking every later write with it, on PostgreSQL
+/// holding its row locks until the connection is next used. Closing the
+/// connection instead rolls the transaction back at once.
+pub struct CloseUnlessFinished<DB: Database> {
+    conn: PoolConnection<DB>,
     finished: bool,
 }
 
-impl CloseUnlessFinished {
-    pub fn connection(&mut self) -> &mut SqliteConnection {
+impl<DB: Database> CloseUnlessFinished<DB> {
+    fn new(conn: PoolConnection<DB>) -> Self {
+        Self {
+            conn,
+            finished: false,
+        }
+    }
+
+    pub fn connection(&mut self) -> &mut DB::Connection {
         &mut self.conn
     }
 
-    /// The batch ran to its end; the connection may be reused.
+    /// The work ran to its end; the connection may be reused.
     pub fn finished(&mut self) {
         self.finished = true;
     }
 }
 
-impl Drop for CloseUnlessFinished {
+impl<DB: Database> Drop for CloseUnlessFinished<DB> {
     fn drop(&mut self) {
         if !self.finished {
             self.conn.close_on_drop();
         }
+    }
+}
+
+/// A transaction on the writer: every write made through it commits
+/// together in [`WriteTx::commit`], or none does. Dropped before that (an
+/// error returned early, the request abandoned), it rolls back by closing
+/// its connection.
+pub struct WriteTx {
+    conn: TxConnection,
+}
+
+enum TxConnection {
+    Sqlite(CloseUnlessFinished<Sqlite>),
+    Postgres(CloseUnlessFinished<Postgres>),
+}
+
+/// The connection of a [`WriteTx`], for one statement.
+pub enum TxConn<'t> {
+    Sqlite(&'t mut SqliteConnection),
+    Postgres(&'t mut PgConnection),
+}
+
+impl WriteTx {
+    pub fn conn(&mut self) -> TxConn<'_> {
+        match &mut self.conn {
+            TxConnection::Sqlite(c) => TxConn::Sqlite(c.connection()),
+            TxConnection::Postgres(c) => TxConn::Postgres(c.connection()),
+        }
+    }
+
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        match &mut self.conn {
+            TxConnection::Sqlite(c) => {
+                sqlx::query("COMMIT").execute(c.connection()).await?;
+                c.finished();
+            }
+            TxConnection::Postgres(c) => {
+                sqlx::query("COMMIT").execute(c.connection()).await?;
+                c.finished();
+            }
+        }
+        Ok(())
     }
 }
 
@@ -136,6 +185,17 @@ macro_rules! with_pool {
                 $body
             }
             $crate::server::store::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs the same statement on the connection of a [`WriteTx`]; `$conn` is
+/// bound to `&mut SqliteConnection` or `&mut PgConnection` in turn.
+macro_rules! with_tx {
+    ($tx:expr, |$conn:ident| $body:expr) => {
+        match $tx.conn() {
+            $crate::server::store::db::TxConn::Sqlite($conn) => $body,
+            $crate::server::store::db::TxConn::Postgres($conn) => $body,
         }
     };
 }
@@ -155,7 +215,7 @@ macro_rules! with_writer {
 }
 
 // For the table modules beside this one; nothing outside `store` runs SQL.
-pub(crate) use {with_pool, with_writer};
+pub(crate) use {with_pool, with_tx, with_writer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -236,6 +296,26 @@ impl Db {
             Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await,
         }
         .map_err(DbError::Migrate)
+    }
+
+    /// Begins a transaction on the writer (SQLite: `BEGIN IMMEDIATE`, so it
+    /// holds the write lock from the start and cannot fail to upgrade).
+    pub async fn write_tx(&self) -> Result<WriteTx, sqlx::Error> {
+        let conn = match self {
+            Db::Sqlite(pools) => {
+                let mut conn = pools.writer_for_batch().await?;
+                sqlx::query("BEGIN IMMEDIATE")
+                    .execute(conn.connection())
+                    .await?;
+                TxConnection::Sqlite(conn)
+            }
+            Db::Postgres(pool) => {
+                let mut conn = CloseUnlessFinished::new(pool.acquire().await?);
+                sqlx::query("BEGIN").execute(conn.connection()).await?;
+                TxConnection::Postgres(conn)
+            }
+        };
+        Ok(WriteTx { conn })
     }
 
     /// A round trip to the database.

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    db::{with_pool, with_writer, Db, SqlitePools},
+    db::{with_pool, with_tx, with_writer, Db, SqlitePools, WriteTx},
     users::UserRecord,
 };
 use crate::server::domain::events::{EventType, Outcome};
@@ -260,21 +260,22 @@ pub async fn revoke_family(
     .map(|r| r.rows_affected()))
 }
 
-/// Revokes every session of a user but `keep` (the caller's own).
+/// Revokes every session of a user but `keep` (the caller's own), inside
+/// `tx`, so the change that calls for it commits together with it.
 pub async fn revoke_user_sessions_except(
-    db: &Db,
+    tx: &mut WriteTx,
     user_id: Uuid,
     keep: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {
-    with_writer!(db, |pool| sqlx::query(
+    with_tx!(tx, |conn| sqlx::query(
         "UPDATE refresh_tokens SET revoked_at = $1 \
          WHERE user_id = $2 AND revoked_at IS NULL AND ($3 IS NULL OR family_id <> $3)"
     )
     .bind(now)
     .bind(user_id)
     .bind(keep)
-    .execute(pool)
+    .execute(conn)
     .await
     .map(|r| r.rows_affected()))
 }

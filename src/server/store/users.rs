@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::db::{with_pool, with_writer, Db};
+use super::db::{with_pool, with_tx, with_writer, Db, WriteTx};
 use crate::server::domain::password_hash::StoredHash;
 
 pub const DEFAULT_ROLE: &str = "user";
@@ -116,19 +116,21 @@ pub async fn update_display_name(
     .map(|_| ()))
 }
 
+/// Replaces the password hash, inside `tx`: a password change commits
+/// together with what it ends.
 pub async fn update_password_hash(
-    db: &Db,
+    tx: &mut WriteTx,
     id: Uuid,
     hash: &StoredHash,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    with_writer!(db, |pool| sqlx::query(
+    with_tx!(tx, |conn| sqlx::query(
         "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3"
     )
     .bind(&hash.0)
     .bind(now)
     .bind(id)
-    .execute(pool)
+    .execute(conn)
     .await
     .map(|_| ()))
 }
