@@ -3,7 +3,10 @@
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
-export PATH := $(HOME)/.cargo/bin:$(PATH)
+# wasm-opt comes from npm (scripts/setup.sh); cargo-leptos takes the first on PATH.
+WASM_OPT_DIR ?= $(HOME)/.cache/portcullis/binaryen
+export WASM_OPT_DIR
+export PATH := $(WASM_OPT_DIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
 # The PostgreSQL server the tests create their databases on.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres

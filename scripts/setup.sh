@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CARGO_LEPTOS_VERSION=0.3.10
-WASM_OPT_VERSION=0.116.1 # binaryen 116; Debian's binaryen 108 breaks hydration
+BINARYEN_VERSION=116.0.0 # Debian's binaryen 108 breaks hydration
 export PATH="$HOME/.cargo/bin:$PATH"
 
 say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
@@ -43,11 +43,15 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen_ver
   cargo install wasm-bindgen-cli --version "$bindgen_version"
 fi
 
-# 4. wasm-opt from crates.io (cargo-leptos runs it on release builds).
-if [ "$(command -v wasm-opt || true)" != "$HOME/.cargo/bin/wasm-opt" ] \
-  || ! wasm-opt --version 2>/dev/null | grep -q 'version 116'; then
-  say "installing wasm-opt $WASM_OPT_VERSION"
-  cargo install wasm-opt --version "$WASM_OPT_VERSION" --locked
+# 4. wasm-opt 116 (cargo-leptos runs the first one on PATH for release
+#    builds). npm's binaryen package ships it as JavaScript: seconds to
+#    install, where building the wasm-opt crate takes about 20 minutes.
+#    The Makefile puts $WASM_OPT_DIR/node_modules/.bin first on PATH.
+WASM_OPT_DIR="${WASM_OPT_DIR:-$HOME/.cache/portcullis/binaryen}"
+if ! "$WASM_OPT_DIR/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -q "version ${BINARYEN_VERSION%%.*}"; then
+  say "installing wasm-opt (npm binaryen@$BINARYEN_VERSION)"
+  mkdir -p "$WASM_OPT_DIR"
+  (cd "$WASM_OPT_DIR" && npm install --prefix . --no-audit --no-fund --loglevel=error "binaryen@$BINARYEN_VERSION")
 fi
 
 # 5. Debian packages: chromium for the browser tests (Playwright's own
