@@ -12,7 +12,8 @@ postgres://postgres@127.0.0.1:5432/postgres), CARGO_TARGET_DIR; and, to
 iterate on one path, BENCH_ONLY (comma-separated: me, login, refresh,
 signup, pages, flood) and BENCH_BACKENDS (sqlite, postgres). The server's
 log is thrown away unless BENCH_SERVER_LOG names a file to append it to;
-BENCH_RUST_LOG sets its filter (default: error).
+BENCH_RUST_LOG sets its filter (default: error). BENCH_BINARY measures
+another build of the server instead of this tree's release binary.
 """
 
 import datetime
@@ -30,7 +31,8 @@ import urllib.parse
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-BINARY = os.path.join(TARGET, "release", "portcullis")
+# BENCH_BINARY: another build to measure, e.g. main's, to compare in one sitting.
+BINARY = os.environ.get("BENCH_BINARY") or os.path.join(TARGET, "release", "portcullis")
 WASM = os.path.join(ROOT, "target", "site", "pkg", "portcullis.wasm")
 WRK_DIR = os.path.join(ROOT, "bench", "wrk")
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
@@ -334,6 +336,7 @@ def report(results: list, wasm: dict, cores: int) -> str:
         "",
         f"Release build; server pinned to core {SERVER_CORE}, wrk (1 thread) to core {LOAD_CORE}; "
         f"median of {RUNS} runs of {SECONDS} s each. Hashing limit = {cores} core(s) ÷ one hash.",
+        f"Server binary: `{BINARY}`." if os.environ.get("BENCH_BINARY") else "",
         "",
         "| figure | " + " | ".join(r["backend"] for r in results) + " |",
         "| --- | " + " | ".join("---" for _ in results) + " |",
