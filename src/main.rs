@@ -57,10 +57,10 @@ fn hash_timing() -> ExitCode {
     }
     let mut measured = times.split_off(2);
     measured.sort();
-    let median = measured
-        .get(measured.len() / 2)
-        .copied()
-        .unwrap_or_default();
+    let Some(median) = measured.get(measured.len() / 2) else {
+        eprintln!("portcullis: no hash was timed");
+        return ExitCode::FAILURE;
+    };
     println!("{:.3}", median.as_secs_f64() * 1000.0);
     ExitCode::SUCCESS
 }
@@ -73,7 +73,10 @@ fn serve() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(config.log_format);
+    if let Err(err) = telemetry::init(config.log_format) {
+        eprintln!("portcullis: invalid configuration: {err}");
+        return ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -72,8 +72,10 @@ impl Call {
         self.state.credentials.cookies.read_refresh(&self.headers)
     }
 
-    pub fn apply(&self, effects: SessionEffects<'_>) {
-        effects.apply_to_options(&self.state, &self.response);
+    pub fn apply(&self, effects: SessionEffects<'_>) -> Result<(), AppFnError> {
+        effects
+            .apply_to_options(&self.state, &self.response)
+            .map_err(|broken| self.refuse_with(ApiError::from(broken)))
     }
 
     /// A plain HTML form post (no WASM) rather than the app's fetch.
@@ -86,10 +88,15 @@ impl Call {
 
     /// Sets the session cookies and sends the browser on to `next` (when
     /// it is a local path) or `default`.
-    pub fn signed_in(&self, issued: &Issued, next: Option<&str>, default: &str) -> User {
-        self.apply(SessionEffects::set(&issued.tokens));
+    pub fn signed_in(
+        &self,
+        issued: &Issued,
+        next: Option<&str>,
+        default: &str,
+    ) -> Result<User, AppFnError> {
+        self.apply(SessionEffects::set(&issued.tokens))?;
         self.redirect_to_next(next, default);
-        User::from(&issued.user)
+        Ok(User::from(&issued.user))
     }
 
     /// Sends the browser on to `next` when it is a local path.
@@ -102,7 +109,10 @@ impl Call {
     /// form post keeps leptos' redirect back to the form (which shows
     /// the error), so its status is left alone.
     pub fn refuse(&self, err: ServiceError) -> AppFnError {
-        let api = ApiError::from(err);
+        self.refuse_with(ApiError::from(err))
+    }
+
+    fn refuse_with(&self, api: ApiError) -> AppFnError {
         api.log();
         if !self.is_plain_form() {
             self.response.set_status(api.status());

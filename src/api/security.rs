@@ -14,7 +14,7 @@ use crate::server::{http::effects::SessionEffects, services::ServiceError};
 #[server(prefix = "/api/auth/ui", endpoint = "sessions", input = GetUrl)]
 pub async fn list_sessions() -> Result<Vec<SessionSummary>, AppFnError> {
     let call = Call::new().await?;
-    call.apply(SessionEffects::no_store());
+    call.apply(SessionEffects::no_store())?;
     let principal = call.require_principal()?;
     call.services()
         .sessions(&principal)
@@ -51,7 +51,7 @@ pub async fn revoke_other_sessions() -> Result<(), AppFnError> {
 #[server(prefix = "/api/auth/ui", endpoint = "activity", input = GetUrl)]
 pub async fn get_activity() -> Result<Vec<ActivityEntry>, AppFnError> {
     let call = Call::new().await?;
-    call.apply(SessionEffects::no_store());
+    call.apply(SessionEffects::no_store())?;
     let principal = call.require_principal()?;
     call.services()
         .activity(&principal)

@@ -29,7 +29,7 @@ pub async fn signup(
         .signup(&email, &password, display_name.as_deref())
         .await
         .map_err(|e| call.refuse_form::<Signup>(e, "/signup", next.as_deref()))?;
-    Ok(call.signed_in(&issued, next.as_deref(), "/account"))
+    call.signed_in(&issued, next.as_deref(), "/account")
 }
 
 /// Signs in, then sends the browser to `next` (a local path) or home.
@@ -46,7 +46,7 @@ pub async fn login(
         .await
         .map_err(|e| call.refuse_form::<Login>(e, "/login", next.as_deref()))?;
     let LoginOutcome::SignedIn(issued) = outcome;
-    Ok(call.signed_in(&issued, next.as_deref(), "/"))
+    call.signed_in(&issued, next.as_deref(), "/")
 }
 
 #[server(prefix = "/api/auth/ui", endpoint = "logout")]
@@ -59,7 +59,7 @@ pub async fn logout() -> Result<(), AppFnError> {
         .logout(raw.as_deref(), principal.as_ref())
         .await;
     // Whatever happened, this browser is signed out.
-    call.apply(SessionEffects::sign_out());
+    call.apply(SessionEffects::sign_out())?;
     result.map_err(|e| call.refuse(e))?;
     call.redirect_to_next(None, "/");
     Ok(())
@@ -74,12 +74,12 @@ pub async fn refresh() -> Result<SessionInfo, AppFnError> {
     };
     match result {
         Ok(issued) => {
-            call.apply(SessionEffects::set(&issued.tokens));
+            call.apply(SessionEffects::set(&issued.tokens))?;
             Ok(issued.session_info())
         }
         Err(err) => {
             if matches!(err, ServiceError::Unauthenticated) {
-                call.apply(SessionEffects::clear());
+                call.apply(SessionEffects::clear())?;
             }
             Err(call.refuse(err))
         }
@@ -93,7 +93,7 @@ pub async fn refresh() -> Result<SessionInfo, AppFnError> {
 #[server(prefix = "/api/auth/ui", endpoint = "me", input = GetUrl)]
 pub async fn get_session() -> Result<Option<CurrentSession>, AppFnError> {
     let call = Call::new().await?;
-    call.apply(SessionEffects::no_store());
+    call.apply(SessionEffects::no_store())?;
     let services = call.services();
     if let Some(principal) = call.principal() {
         match services.current_session(&principal).await {
@@ -107,11 +107,11 @@ pub async fn get_session() -> Result<Option<CurrentSession>, AppFnError> {
     };
     match services.refresh(&raw).await {
         Ok(issued) => {
-            call.apply(SessionEffects::set(&issued.tokens));
+            call.apply(SessionEffects::set(&issued.tokens))?;
             Ok(Some(issued.current_session(services.now)))
         }
         Err(ServiceError::Unauthenticated) => {
-            call.apply(SessionEffects::clear());
+            call.apply(SessionEffects::clear())?;
             Ok(None)
         }
         Err(err) => Err(call.refuse(err)),

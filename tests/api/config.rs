@@ -51,3 +51,15 @@ fn production_refuses_to_start_with_insecure_cookies() {
     assert_eq!(code, Some(2));
     assert!(stderr.contains("PORTCULLIS_COOKIE_SECURE"), "{stderr}");
 }
+
+#[test]
+fn a_log_filter_that_does_not_parse_is_refused_not_ignored() {
+    let (code, stderr) = start_binary(&[
+        ("PORTCULLIS_LISTEN_ADDR", "127.0.0.1:0"),
+        ("DATABASE_URL", "sqlite::memory:"),
+        ("RUST_LOG", "info,sqlx=loud"),
+    ]);
+
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("RUST_LOG"), "{stderr}");
+}

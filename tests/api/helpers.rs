@@ -347,7 +347,7 @@ pub fn cookie_value(set_cookie: &str) -> String {
 fn init_test_logging() {
     if std::env::var_os("TEST_LOG").is_some() {
         let config = test_config("sqlite::memory:", &[]);
-        portcullis::server::platform::telemetry::init(config.log_format);
+        portcullis::server::platform::telemetry::init(config.log_format).expect("RUST_LOG parses");
     }
 }
 

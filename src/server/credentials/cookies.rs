@@ -15,6 +15,14 @@ use crate::server::platform::env::{invalid, ConfigError, Env};
 /// server functions) ever receive it.
 pub const REFRESH_COOKIE_PATH: &str = "/api/auth";
 
+/// A cookie that would not make a valid header: a token with bytes no
+/// token should have.
+#[derive(Debug, thiserror::Error)]
+#[error("the {name} cookie is not a valid header value")]
+pub struct CookieError {
+    name: &'static str,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionCookies {
     secure: bool,
@@ -59,11 +67,11 @@ impl SessionCookies {
         }
     }
 
-    pub fn access(&self, token: &str, max_age_secs: i64) -> HeaderValue {
+    pub fn access(&self, token: &str, max_age_secs: i64) -> Result<HeaderValue, CookieError> {
         self.build(self.access_name(), token, "/", SameSite::Lax, max_age_secs)
     }
 
-    pub fn refresh(&self, token: &str, max_age_secs: i64) -> HeaderValue {
+    pub fn refresh(&self, token: &str, max_age_secs: i64) -> Result<HeaderValue, CookieError> {
         self.build(
             self.refresh_name(),
             token,
@@ -75,31 +83,35 @@ impl SessionCookies {
 
     /// Set-Cookie values for a freshly issued session: each cookie lives
     /// exactly as long as its token.
-    pub fn for_session(&self, tokens: &TokenPair, now: DateTime<Utc>) -> [HeaderValue; 2] {
-        [
+    pub fn for_session(
+        &self,
+        tokens: &TokenPair,
+        now: DateTime<Utc>,
+    ) -> Result<[HeaderValue; 2], CookieError> {
+        Ok([
             self.access(
                 &tokens.access_token,
                 (tokens.access_expires_at - now).num_seconds(),
-            ),
+            )?,
             self.refresh(
                 tokens.refresh_token.expose(),
                 (tokens.refresh_expires_at - now).num_seconds(),
-            ),
-        ]
+            )?,
+        ])
     }
 
     /// Set-Cookie values that delete both cookies.
-    pub fn clear_both(&self) -> [HeaderValue; 2] {
-        [
-            self.build(self.access_name(), "", "/", SameSite::Lax, 0),
+    pub fn clear_both(&self) -> Result<[HeaderValue; 2], CookieError> {
+        Ok([
+            self.build(self.access_name(), "", "/", SameSite::Lax, 0)?,
             self.build(
                 self.refresh_name(),
                 "",
                 REFRESH_COOKIE_PATH,
                 SameSite::Strict,
                 0,
-            ),
-        ]
+            )?,
+        ])
     }
 
     fn build(
@@ -109,7 +121,7 @@ impl SessionCookies {
         path: &'static str,
         same_site: SameSite,
         max_age_secs: i64,
-    ) -> HeaderValue {
+    ) -> Result<HeaderValue, CookieError> {
         let cookie = Cookie::build((name, value.to_owned()))
             .path(path)
             .http_only(true)
@@ -117,8 +129,9 @@ impl SessionCookies {
             .same_site(same_site)
             .max_age(time::Duration::seconds(max_age_secs.max(0)))
             .build();
-        // Tokens are base64url and JWTs: always valid header bytes.
-        HeaderValue::from_str(&cookie.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
+        // Tokens are base64url and JWTs, so this fails only on a bug; then
+        // the response fails too, rather than carry a broken cookie.
+        HeaderValue::from_str(&cookie.to_string()).map_err(|_| CookieError { name })
     }
 
     pub fn read_access(&self, headers: &HeaderMap) -> Option<String> {
@@ -148,7 +161,7 @@ mod tests {
     #[test]
     fn secure_cookies_use_host_and_secure_prefixes() {
         let c = SessionCookies::new(true);
-        let access = c.access("t", 900);
+        let access = c.access("t", 900).unwrap();
         let access = access.to_str().unwrap();
         assert!(access.starts_with("__Host-portcullis_access=t"));
         for attr in [
@@ -160,7 +173,7 @@ mod tests {
         ] {
             assert!(access.contains(attr), "{access} lacks {attr}");
         }
-        let refresh = c.refresh("r", 60);
+        let refresh = c.refresh("r", 60).unwrap();
         let refresh = refresh.to_str().unwrap();
         assert!(refresh.starts_with("__Secure-portcullis_refresh=r"));
         for attr in ["HttpOnly", "Secure", "Path=/api/auth", "SameSite=Strict"] {
@@ -171,7 +184,7 @@ mod tests {
     #[test]
     fn clearing_matches_the_attributes_of_creation() {
         let c = SessionCookies::new(false);
-        let [access, refresh] = c.clear_both();
+        let [access, refresh] = c.clear_both().unwrap();
         let (access, refresh) = (access.to_str().unwrap(), refresh.to_str().unwrap());
         assert!(
             access.starts_with("portcullis_access=;")
@@ -180,6 +193,12 @@ mod tests {
         );
         assert!(refresh.contains("Max-Age=0") && refresh.contains("Path=/api/auth"));
         assert!(!access.contains("Secure"));
+    }
+
+    #[test]
+    fn a_value_that_cannot_be_a_header_is_an_error_not_an_empty_cookie() {
+        let c = SessionCookies::new(false);
+        assert!(c.access("line\nbreak", 60).is_err());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use leptos_axum::ResponseOptions;
 
 use super::state::AppState;
-use crate::server::credentials::tokens::TokenPair;
+use crate::server::credentials::{cookies::CookieError, tokens::TokenPair};
 
 #[derive(Debug, Clone, Copy)]
 enum Cookies<'a> {
@@ -56,13 +56,13 @@ impl<'a> SessionEffects<'a> {
     }
 
     /// The headers, each to be added (`Set-Cookie`) or set (the others).
-    fn headers(&self, state: &AppState) -> Vec<(HeaderName, HeaderValue)> {
+    fn headers(&self, state: &AppState) -> Result<Vec<(HeaderName, HeaderValue)>, CookieError> {
         let mut headers = vec![(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))];
         let cookies = &state.credentials.cookies;
         let set_cookies = match self.cookies {
             Cookies::Keep => Vec::new(),
-            Cookies::Set(tokens) => cookies.for_session(tokens, state.clock.now()).to_vec(),
-            Cookies::Clear => cookies.clear_both().to_vec(),
+            Cookies::Set(tokens) => cookies.for_session(tokens, state.clock.now())?.to_vec(),
+            Cookies::Clear => cookies.clear_both()?.to_vec(),
         };
         headers.extend(set_cookies.into_iter().map(|c| (header::SET_COOKIE, c)));
         if self.clear_site_data {
@@ -71,28 +71,34 @@ impl<'a> SessionEffects<'a> {
                 HeaderValue::from_static("\"cookies\""),
             ));
         }
-        headers
+        Ok(headers)
     }
 
     /// For a response an axum handler builds.
-    pub fn apply(&self, state: &AppState, target: &mut HeaderMap) {
-        for (name, value) in self.headers(state) {
+    pub fn apply(&self, state: &AppState, target: &mut HeaderMap) -> Result<(), CookieError> {
+        for (name, value) in self.headers(state)? {
             if name == header::SET_COOKIE {
                 target.append(name, value);
             } else {
                 target.insert(name, value);
             }
         }
+        Ok(())
     }
 
     /// For the response of a server function.
-    pub fn apply_to_options(&self, state: &AppState, target: &ResponseOptions) {
-        for (name, value) in self.headers(state) {
+    pub fn apply_to_options(
+        &self,
+        state: &AppState,
+        target: &ResponseOptions,
+    ) -> Result<(), CookieError> {
+        for (name, value) in self.headers(state)? {
             if name == header::SET_COOKIE {
                 target.append_header(name, value);
             } else {
                 target.insert_header(name, value);
             }
         }
+        Ok(())
     }
 }

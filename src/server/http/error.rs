@@ -11,7 +11,10 @@ use axum::{
 use serde::Serialize;
 
 use super::middleware::request_id::current_request_id;
-use crate::{model::ErrorCode, server::services::ServiceError};
+use crate::{
+    model::ErrorCode,
+    server::{credentials::cookies::CookieError, services::ServiceError},
+};
 
 /// What a 401 tells the client to present (RFC 9110 §11.6.1).
 const WWW_AUTHENTICATE: &str = "Bearer realm=\"portcullis\"";
@@ -199,6 +202,12 @@ impl From<ServiceError> for ApiError {
             | ServiceError::Hashing(_)
             | ServiceError::Token(_)) => ApiError::internal(with_sources(&internal)),
         }
+    }
+}
+
+impl From<CookieError> for ApiError {
+    fn from(err: CookieError) -> Self {
+        ApiError::internal(err)
     }
 }
 

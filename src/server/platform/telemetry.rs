@@ -2,7 +2,7 @@
 
 use tracing_subscriber::{fmt, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter};
 
-use super::env::{ConfigError, Env};
+use super::env::{invalid, ConfigError, Env};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -22,11 +22,18 @@ impl LogFormat {
     }
 }
 
-/// Installs the global subscriber. `RUST_LOG` overrides the default level.
+/// The levels logged unless `RUST_LOG` says otherwise.
+const DEFAULT_FILTER: &str = "info,sqlx=warn,tower_http=warn";
+
+/// Installs the global subscriber. `RUST_LOG` overrides the default levels;
+/// a `RUST_LOG` that does not parse is an error, not silently ignored.
 /// Calling it twice (as tests do) keeps the first subscriber.
-pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+pub fn init(format: LogFormat) -> Result<(), ConfigError> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.trim().is_empty() => EnvFilter::try_new(&directives)
+            .map_err(|e| invalid("RUST_LOG", format!("not a log filter: {e}")))?,
+        _ => EnvFilter::new(DEFAULT_FILTER),
+    };
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
         LogFormat::Json => registry
@@ -41,4 +48,5 @@ pub fn init(format: LogFormat) {
     };
     // Already installed: nothing to do.
     drop(result);
+    Ok(())
 }

@@ -28,10 +28,10 @@ pub struct ProfileBody {
 }
 
 /// `{"user": …}`, never cached.
-fn user_response(state: &AppState, user: User) -> Response {
+fn user_response(state: &AppState, user: User) -> Result<Response, ApiError> {
     let mut response = Json(UserResponse { user }).into_response();
-    SessionEffects::no_store().apply(state, response.headers_mut());
-    response
+    SessionEffects::no_store().apply(state, response.headers_mut())?;
+    Ok(response)
 }
 
 pub async fn me(
@@ -40,7 +40,7 @@ pub async fn me(
     CurrentUser(principal): CurrentUser,
 ) -> Result<Response, ApiError> {
     let user = state.services(&client).current_user(&principal).await?;
-    Ok(user_response(&state, User::from(&user)))
+    user_response(&state, User::from(&user))
 }
 
 pub async fn update_profile(
@@ -58,5 +58,5 @@ pub async fn update_profile(
         .services(&client)
         .update_profile(&principal, change)
         .await?;
-    Ok(user_response(&state, User::from(&user)))
+    user_response(&state, User::from(&user))
 }

@@ -17,12 +17,12 @@ use crate::{
 };
 
 /// `response`, never cached.
-fn no_store(state: &AppState, mut response: Response) -> Response {
-    SessionEffects::no_store().apply(state, response.headers_mut());
-    response
+fn no_store(state: &AppState, mut response: Response) -> Result<Response, ApiError> {
+    SessionEffects::no_store().apply(state, response.headers_mut())?;
+    Ok(response)
 }
 
-fn json_no_store(state: &AppState, body: impl Serialize) -> Response {
+fn json_no_store(state: &AppState, body: impl Serialize) -> Result<Response, ApiError> {
     no_store(state, Json(body).into_response())
 }
 
@@ -32,7 +32,7 @@ pub async fn sessions(
     CurrentUser(principal): CurrentUser,
 ) -> Result<Response, ApiError> {
     let sessions = state.services(&client).sessions(&principal).await?;
-    Ok(json_no_store(&state, SessionsResponse { sessions }))
+    json_no_store(&state, SessionsResponse { sessions })
 }
 
 pub async fn revoke_session(
@@ -47,7 +47,7 @@ pub async fn revoke_session(
         .services(&client)
         .revoke_session(&principal, id)
         .await?;
-    Ok(no_store(&state, StatusCode::NO_CONTENT.into_response()))
+    no_store(&state, StatusCode::NO_CONTENT.into_response())
 }
 
 pub async fn revoke_other_sessions(
@@ -59,7 +59,7 @@ pub async fn revoke_other_sessions(
         .services(&client)
         .revoke_other_sessions(&principal)
         .await?;
-    Ok(no_store(&state, StatusCode::NO_CONTENT.into_response()))
+    no_store(&state, StatusCode::NO_CONTENT.into_response())
 }
 
 pub async fn activity(
@@ -68,5 +68,5 @@ pub async fn activity(
     CurrentUser(principal): CurrentUser,
 ) -> Result<Response, ApiError> {
     let activity = state.services(&client).activity(&principal).await?;
-    Ok(json_no_store(&state, ActivityResponse { activity }))
+    json_no_store(&state, ActivityResponse { activity })
 }

@@ -64,7 +64,7 @@ fn session_response(
     issued: Issued,
     transport: Transport,
     with_user: bool,
-) -> Response {
+) -> Result<Response, ApiError> {
     let mut body = SessionResponse {
         session: issued.session_info(),
         user: with_user.then(|| User::from(&issued.user)),
@@ -83,8 +83,8 @@ fn session_response(
         }
     };
     let mut response = Json(body).into_response();
-    effects.apply(state, response.headers_mut());
-    response
+    effects.apply(state, response.headers_mut())?;
+    Ok(response)
 }
 
 pub async fn signup(
@@ -98,7 +98,7 @@ pub async fn signup(
         .await?;
     let user = User::from(&issued.user);
     let mut response = (StatusCode::CREATED, Json(UserResponse { user })).into_response();
-    SessionEffects::set(&issued.tokens).apply(&state, response.headers_mut());
+    SessionEffects::set(&issued.tokens).apply(&state, response.headers_mut())?;
     Ok(response)
 }
 
@@ -112,7 +112,7 @@ pub async fn login(
         .login(&body.email, &body.password)
         .await?;
     let LoginOutcome::SignedIn(issued) = outcome;
-    Ok(session_response(&state, issued, body.transport, true))
+    session_response(&state, issued, body.transport, true)
 }
 
 pub async fn refresh(
@@ -140,7 +140,9 @@ pub async fn refresh(
         None => Err(ServiceError::Unauthenticated),
     };
     match result {
-        Ok(issued) => Ok(session_response(&state, issued, transport, false)),
+        Ok(issued) => {
+            session_response(&state, issued, transport, false).map_err(IntoResponse::into_response)
+        }
         Err(err) => {
             let mut response = ApiError::from(err).into_response();
             let effects = if response.status() == StatusCode::UNAUTHORIZED {
@@ -148,8 +150,10 @@ pub async fn refresh(
             } else {
                 SessionEffects::no_store()
             };
-            effects.apply(&state, response.headers_mut());
-            Err(response)
+            match effects.apply(&state, response.headers_mut()) {
+                Ok(()) => Err(response),
+                Err(broken) => Err(ApiError::from(broken).into_response()),
+            }
         }
     }
 }
@@ -166,6 +170,6 @@ pub async fn logout(
         .logout(raw.as_deref(), principal.as_ref())
         .await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
-    SessionEffects::sign_out().apply(&state, response.headers_mut());
+    SessionEffects::sign_out().apply(&state, response.headers_mut())?;
     Ok(response)
 }
