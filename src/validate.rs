@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::{Deserialize, Serialize};
 
 use crate::model::ErrorCode;
@@ -271,16 +272,18 @@ pub fn safe_next(next: &str) -> Option<&str> {
     ok.then_some(next)
 }
 
+/// What a query value (`?next=`) keeps as it is: RFC 3986's unreserved
+/// characters and `/`, so a path stays readable.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
 /// Percent-encodes a path for use as a query value (`?next=`).
 pub fn query_value(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    utf8_percent_encode(s, QUERY_VALUE).to_string()
 }
 
 /// The address of a form page, keeping a safe `next` along.
@@ -428,6 +431,16 @@ mod tests {
         ));
         assert!(obvious_weakness("plinth-violet-forage-42", &["ada@example.com", "Ada"]).is_none());
         assert!(obvious_weakness("correct horse battery staple", &[]).is_none());
+    }
+
+    #[test]
+    fn form_pages_carry_next_percent_encoded() {
+        assert_eq!(
+            form_page("/login", Some("/account?tab=a b&x=é~_.-")),
+            "/login?next=/account%3Ftab%3Da%20b%26x%3D%C3%A9~_.-"
+        );
+        assert_eq!(form_page("/login", Some("//evil.example")), "/login");
+        assert_eq!(form_page("/signup", None), "/signup");
     }
 
     #[test]
