@@ -7,8 +7,8 @@
 //! - [`credentials`]: passwords, signing keys, tokens, cookies; no SQL, no HTTP.
 //! - [`services`]: the use cases, called by the JSON API and the server
 //!   functions alike.
-//! - [`config`]: the settings of every layer, read from the environment.
 //! - [`http`]: axum state, extractors, middleware and JSON routes.
+//! - [`config`]: gathers the settings every layer reads for itself.
 //! - [`startup`]: builds the application from all of the above.
 
 pub mod config;

@@ -9,7 +9,7 @@ use crate::{
         credentials::tokens::Principal,
         domain::events::{EventType, Outcome},
         store::{
-            audit, refresh_tokens,
+            audit,
             users::{self, UserRecord},
         },
     },
@@ -81,13 +81,7 @@ impl Services<'_> {
             // of it land together, or not at all.
             let mut tx = self.db.write_tx().await?;
             users::update_password_hash(&mut tx, user.id, &hash, self.now).await?;
-            let revoked = refresh_tokens::revoke_user_sessions_except(
-                &mut tx,
-                user.id,
-                Some(principal.session_id),
-                self.now,
-            )
-            .await?;
+            let revoked = self.end_other_sessions(&mut tx, principal).await?;
             audit::record_in(
                 &mut tx,
                 self.event(

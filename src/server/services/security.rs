@@ -13,7 +13,7 @@ use crate::{
             device,
             events::{EventType, Outcome},
         },
-        store::{audit, refresh_tokens},
+        store::{audit, db::WriteTx, refresh_tokens},
     },
 };
 
@@ -66,13 +66,7 @@ impl Services<'_> {
     /// tokens were revoked.
     pub async fn revoke_other_sessions(&self, principal: &Principal) -> Result<u64, ServiceError> {
         let mut tx = self.db.write_tx().await?;
-        let revoked = refresh_tokens::revoke_user_sessions_except(
-            &mut tx,
-            principal.user_id,
-            Some(principal.session_id),
-            self.now,
-        )
-        .await?;
+        let revoked = self.end_other_sessions(&mut tx, principal).await?;
         audit::record_in(
             &mut tx,
             self.event(
@@ -85,6 +79,22 @@ impl Services<'_> {
         .await?;
         tx.commit().await?;
         Ok(revoked)
+    }
+
+    /// Ends every session of the caller's user but the caller's own, as
+    /// part of `tx`; returns how many tokens were revoked.
+    pub(super) async fn end_other_sessions(
+        &self,
+        tx: &mut WriteTx,
+        principal: &Principal,
+    ) -> Result<u64, sqlx::Error> {
+        refresh_tokens::revoke_user_sessions_except(
+            tx,
+            principal.user_id,
+            Some(principal.session_id),
+            self.now,
+        )
+        .await
     }
 
     /// The caller's recent security activity, newest first.
