@@ -177,12 +177,21 @@ impl AccessTokens {
 }
 
 /// A fresh access token and refresh token, with when each runs out.
-#[derive(Debug)]
 pub struct TokenPair {
     pub access_token: String,
     pub access_expires_at: DateTime<Utc>,
     pub refresh_token: RefreshToken,
     pub refresh_expires_at: DateTime<Utc>,
+}
+
+// By hand, so neither token can be printed.
+impl std::fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("access_expires_at", &self.access_expires_at)
+            .field("refresh_expires_at", &self.refresh_expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TokenPair {
@@ -375,5 +384,28 @@ mod tests {
         assert_eq!(a.hash().len(), 32);
         assert_eq!(a.hash(), hash_refresh_token(a.expose()));
         assert!(!format!("{a:?}").contains(a.expose()));
+    }
+
+    #[test]
+    fn a_token_pair_never_prints_its_tokens() {
+        let t = tokens();
+        let (access_token, access_expires_at) = t
+            .issue(
+                Uuid::new_v4(),
+                Uuid::new_v4(),
+                "a@example.com",
+                "user",
+                now(),
+            )
+            .unwrap();
+        let pair = TokenPair {
+            access_token: access_token.clone(),
+            access_expires_at,
+            refresh_token: RefreshToken::generate(),
+            refresh_expires_at: access_expires_at,
+        };
+        let shown = format!("{pair:?}");
+        assert!(!shown.contains(&access_token), "{shown}");
+        assert!(!shown.contains(pair.refresh_token.expose()), "{shown}");
     }
 }
