@@ -81,10 +81,11 @@ impl HashingConfig {
                 16 * concurrency,
                 1..=1_000_000,
             )?,
-            queue_timeout: env.timeout_millis(
+            queue_timeout: env.timeout(
                 "PORTCULLIS_HASH_QUEUE_TIMEOUT_MS",
                 Duration::from_secs(2),
                 1..=60_000,
+                Duration::from_millis(1),
             )?,
         };
         Ok(Self { params, limits })

@@ -42,7 +42,7 @@ impl<'a> Env<'a> {
         (self.lookup)(name).filter(|v| !v.trim().is_empty())
     }
 
-    pub fn is_set(&self, name: &str) -> bool {
+    fn is_set(&self, name: &str) -> bool {
         self.get(name).is_some()
     }
 
@@ -103,28 +103,15 @@ impl<'a> Env<'a> {
             .map_or(default, |secs| TimeDelta::seconds(i64::from(secs))))
     }
 
-    /// A timeout in whole seconds within `range`.
-    pub fn timeout_secs(
+    /// A timeout: a whole number of `unit`s within `range`.
+    pub fn timeout(
         &self,
         name: &'static str,
         default: Duration,
         range: RangeInclusive<u32>,
+        unit: Duration,
     ) -> Result<Duration, ConfigError> {
-        Ok(self
-            .whole(name, range)?
-            .map_or(default, |secs| Duration::from_secs(u64::from(secs))))
-    }
-
-    /// A timeout in whole milliseconds within `range`.
-    pub fn timeout_millis(
-        &self,
-        name: &'static str,
-        default: Duration,
-        range: RangeInclusive<u32>,
-    ) -> Result<Duration, ConfigError> {
-        Ok(self
-            .whole(name, range)?
-            .map_or(default, |ms| Duration::from_millis(u64::from(ms))))
+        Ok(self.whole(name, range)?.map_or(default, |n| unit * n))
     }
 
     /// A whole number within `range`, if set.
@@ -221,7 +208,7 @@ mod tests {
             assert_eq!(env.seconds("S", one, 1..=100), Ok(TimeDelta::seconds(90)));
             assert_eq!(env.seconds("unset", one, 1..=100), Ok(one));
             assert_eq!(
-                env.timeout_millis("M", Duration::ZERO, 1..=1000),
+                env.timeout("M", Duration::ZERO, 1..=1000, Duration::from_millis(1)),
                 Ok(Duration::from_millis(250))
             );
         });

@@ -36,10 +36,11 @@ impl ConnectionLimits {
     pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
             max_connections: env.number("PORTCULLIS_MAX_CONNECTIONS", 10_000, 1..=1_000_000)?,
-            header_timeout: env.timeout_secs(
+            header_timeout: env.timeout(
                 "PORTCULLIS_HEADER_TIMEOUT_SECS",
                 Duration::from_secs(10),
                 1..=600,
+                Duration::from_secs(1),
             )?,
         })
     }

@@ -37,10 +37,11 @@ impl LoadLimits {
                 1024,
                 1..=1_000_000,
             )?,
-            request_timeout: env.timeout_secs(
+            request_timeout: env.timeout(
                 "PORTCULLIS_REQUEST_TIMEOUT_SECS",
                 Duration::from_secs(30),
                 1..=600,
+                Duration::from_secs(1),
             )?,
         })
     }
