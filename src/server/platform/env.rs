@@ -103,6 +103,51 @@ impl<'a> Env<'a> {
             .map_or(default, |secs| TimeDelta::seconds(i64::from(secs))))
     }
 
+    /// A span written with a unit, `90s`, `45m`, `72h` or `3d` (bare
+    /// numbers are seconds), within `range` seconds.
+    pub fn span(
+        &self,
+        name: &'static str,
+        default: TimeDelta,
+        range: RangeInclusive<u32>,
+    ) -> Result<TimeDelta, ConfigError> {
+        let Some(raw) = self.get(name) else {
+            return Ok(default);
+        };
+        let value = raw.trim();
+        let (digits, unit) = match value.char_indices().last() {
+            Some((at, c)) if c.is_ascii_alphabetic() => value.split_at(at),
+            _ => (value, "s"),
+        };
+        let per_unit: u64 = match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 24 * 3600,
+            _ => 0,
+        };
+        let seconds = digits
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(per_unit))
+            .filter(|_| per_unit > 0)
+            .and_then(|secs| u32::try_from(secs).ok())
+            .filter(|secs| range.contains(secs));
+        match seconds {
+            Some(secs) => Ok(TimeDelta::seconds(i64::from(secs))),
+            None => Err(invalid(
+                name,
+                format!(
+                    "expected a span like `90s`, `45m`, `72h` or `3d`, from {} to {} seconds, \
+                     got `{value}`",
+                    range.start(),
+                    range.end()
+                ),
+            )),
+        }
+    }
+
     /// A timeout: a whole number of `unit`s within `range`.
     pub fn timeout(
         &self,
@@ -211,6 +256,31 @@ mod tests {
                 env.timeout("M", Duration::ZERO, 1..=1000, Duration::from_millis(1)),
                 Ok(Duration::from_millis(250))
             );
+        });
+    }
+
+    #[test]
+    fn spans_take_a_unit_and_bare_numbers_are_seconds() {
+        let vars = [
+            ("S", "90"),
+            ("M", "45m"),
+            ("H", " 72h "),
+            ("D", "3d"),
+            ("X", "3w"),
+            ("Y", "d"),
+            ("Z", "-1s"),
+            ("BIG", "400d"),
+        ];
+        with(&vars, |env| {
+            let span = |name| env.span(name, TimeDelta::zero(), 1..=365 * 24 * 3600);
+            assert_eq!(span("S"), Ok(TimeDelta::seconds(90)));
+            assert_eq!(span("M"), Ok(TimeDelta::minutes(45)));
+            assert_eq!(span("H"), Ok(TimeDelta::hours(72)));
+            assert_eq!(span("D"), Ok(TimeDelta::days(3)));
+            assert_eq!(span("unset"), Ok(TimeDelta::zero()));
+            for bad in ["X", "Y", "Z", "BIG"] {
+                assert_eq!(span(bad).unwrap_err().variable, bad);
+            }
         });
     }
 
