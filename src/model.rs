@@ -23,6 +23,8 @@ pub enum ErrorCode {
     /// A state-changing request that did not come from this site.
     Csrf,
     NotFound,
+    /// CONNECT and TRACE, which no route takes.
+    MethodNotAllowed,
     TooManyRequests,
     RequestTimeout,
     Unavailable,
@@ -49,6 +51,7 @@ impl ErrorCode {
             Self::TooManyRequests => "too_many_requests",
             Self::RequestTimeout => "request_timeout",
             Self::Unavailable => "unavailable",
+            Self::MethodNotAllowed => "method_not_allowed",
             Self::Internal => "internal",
         }
     }
@@ -180,6 +183,7 @@ mod tests {
             Unauthenticated,
             Csrf,
             NotFound,
+            MethodNotAllowed,
             TooManyRequests,
             RequestTimeout,
             Unavailable,

@@ -13,7 +13,9 @@ use crate::{
         credentials::tokens::Principal,
         domain::client::ClientInfo,
         http::{
-            effects::SessionEffects, error::ApiError, extract::principal_from_headers,
+            effects::SessionEffects,
+            error::ApiError,
+            extract::{access_token_session, principal_from_headers},
             state::AppState,
         },
         services::{Issued, ServiceError, Services},
@@ -70,6 +72,12 @@ impl Call {
     /// The refresh token from its cookie, if the browser sent one.
     pub fn refresh_cookie(&self) -> Option<String> {
         self.state.credentials.cookies.read_refresh(&self.headers)
+    }
+
+    /// The session of the access cookie, lapsed or not, that a refresh
+    /// must continue.
+    pub fn access_token_session(&self) -> Option<uuid::Uuid> {
+        access_token_session(&self.state, &self.headers)
     }
 
     pub fn apply(&self, effects: SessionEffects<'_>) -> Result<(), AppFnError> {

@@ -58,9 +58,13 @@ pub async fn logout() -> Result<(), AppFnError> {
         .services()
         .logout(raw.as_deref(), principal.as_ref())
         .await;
-    // Whatever happened, this browser is signed out.
+    // Whatever happened, this browser is signed out; one that was signed
+    // out already (a stale page) has nothing to be told.
     call.apply(SessionEffects::sign_out())?;
-    result.map_err(|e| call.refuse(e))?;
+    match result {
+        Ok(()) | Err(ServiceError::Unauthenticated) => {}
+        Err(err) => return Err(call.refuse(err)),
+    }
     call.redirect_to_next(None, "/");
     Ok(())
 }
@@ -69,7 +73,11 @@ pub async fn logout() -> Result<(), AppFnError> {
 pub async fn refresh() -> Result<SessionInfo, AppFnError> {
     let call = Call::new().await?;
     let result = match call.refresh_cookie() {
-        Some(raw) => call.services().refresh(&raw).await,
+        Some(raw) => {
+            call.services()
+                .refresh(&raw, call.access_token_session())
+                .await
+        }
         None => Err(ServiceError::Unauthenticated),
     };
     match result {
@@ -87,33 +95,19 @@ pub async fn refresh() -> Result<SessionInfo, AppFnError> {
 }
 
 /// The signed-in user and session, or `None`. Never an error for being
-/// signed out. When the access token has lapsed (a tab asleep past its
-/// expiry) but the refresh cookie is good, the session is renewed here; the
-/// refresh cookie reaches this path, though never a page load.
+/// signed out, and never a change: a GET renews nothing. A browser whose
+/// access token lapsed (a tab asleep past its expiry) renews with
+/// [`refresh`], a POST, and asks again.
 #[server(prefix = "/api/auth/ui", endpoint = "me", input = GetUrl)]
 pub async fn get_session() -> Result<Option<CurrentSession>, AppFnError> {
     let call = Call::new().await?;
     call.apply(SessionEffects::no_store())?;
-    let services = call.services();
-    if let Some(principal) = call.principal() {
-        match services.current_session(&principal).await {
-            Ok(session) => return Ok(Some(session)),
-            Err(ServiceError::Unauthenticated) => {}
-            Err(err) => return Err(call.refuse(err)),
-        }
-    }
-    let Some(raw) = call.refresh_cookie() else {
+    let Some(principal) = call.principal() else {
         return Ok(None);
     };
-    match services.refresh(&raw).await {
-        Ok(issued) => {
-            call.apply(SessionEffects::set(&issued.tokens))?;
-            Ok(Some(issued.current_session(services.now)))
-        }
-        Err(ServiceError::Unauthenticated) => {
-            call.apply(SessionEffects::clear())?;
-            Ok(None)
-        }
+    match call.services().current_session(&principal).await {
+        Ok(session) => Ok(Some(session)),
+        Err(ServiceError::Unauthenticated) => Ok(None),
         Err(err) => Err(call.refuse(err)),
     }
 }

@@ -155,14 +155,19 @@ mod browser {
     }
 
     /// Page loads never carry the refresh cookie, so a page rendered after
-    /// the access token lapsed shows the signed-out state. Asking once from
-    /// the browser lets the server renew the session if it still can.
+    /// the access token lapsed shows the signed-out state. One refresh (a
+    /// POST) from the browser renews the session if it still can; without
+    /// a live refresh cookie it fails quietly and nothing changes.
     fn renew_a_lapsed_session(auth: AuthState) {
         let asked = RwSignal::new(false);
         Effect::new(move |_| {
             if auth.signed_in() == Some(false) && !asked.get_untracked() {
                 asked.set(true);
-                auth.reload();
+                leptos::task::spawn_local(async move {
+                    if refresh().await.is_ok() {
+                        auth.changed();
+                    }
+                });
             }
         });
     }

@@ -18,7 +18,7 @@ use super::{
         middleware::{
             csrf,
             limits::{self, Limits},
-            request_id, security_headers,
+            methods, request_id, security_headers,
         },
         routes,
         state::{AppState, Credentials},
@@ -28,11 +28,12 @@ use super::{
         jobs,
         serve::{self, ConnectionLimits},
     },
-    services::Policies,
-    store::{
-        db::{Db, DbError},
-        rate_limits,
+    services::{
+        retention::{self, RetentionPolicy},
+        sessions::SessionPolicy,
+        Policies,
     },
+    store::db::{Db, DbError},
 };
 use crate::app::{shell, App};
 
@@ -56,11 +57,12 @@ pub struct Application {
     db: Db,
     clock: SharedClock,
     connection_limits: ConnectionLimits,
+    sessions: SessionPolicy,
+    retention: RetentionPolicy,
 }
 
-/// How often stale throttling rows are deleted, and how quiet they must be.
+/// How often rows that ran out are deleted.
 const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
-const PURGE_QUIET_FOR: chrono::TimeDelta = chrono::TimeDelta::days(1);
 
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
@@ -114,6 +116,8 @@ impl Application {
             router: router(state, &config),
             db,
             clock,
+            sessions: config.sessions,
+            retention: config.retention,
         })
     }
 
@@ -131,7 +135,12 @@ impl Application {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let purger = purge_rate_limits(self.db.clone(), self.clock.clone());
+        let purger = purge(
+            self.db.clone(),
+            self.clock.clone(),
+            self.sessions,
+            self.retention,
+        );
         let result =
             serve::serve(self.listener, self.router, self.connection_limits, shutdown).await;
         purger.abort();
@@ -140,15 +149,20 @@ impl Application {
     }
 }
 
-/// Deletes throttling rows nobody has hit for a day, so the table holds
-/// only recent attackers and not every address ever seen.
-fn purge_rate_limits(db: Db, clock: SharedClock) -> tokio::task::JoinHandle<()> {
-    jobs::every(PURGE_EVERY, "purge rate limits", move || {
+/// Deletes, every few minutes, the rows that ran out (see `retention`).
+fn purge(
+    db: Db,
+    clock: SharedClock,
+    sessions: SessionPolicy,
+    retention: RetentionPolicy,
+) -> tokio::task::JoinHandle<()> {
+    jobs::every(PURGE_EVERY, "purge", move || {
         let db = db.clone();
         let now = clock.now();
         async move {
-            rate_limits::purge(&db, now - PURGE_QUIET_FOR, now)
+            retention::purge(&db, &sessions, &retention, now)
                 .await
+                .map(|purged| purged.total())
                 .map_err(|e| e.to_string())
         }
     })
@@ -192,11 +206,13 @@ fn router(state: AppState, config: &Config) -> Router {
             state.public_origin.clone(),
             csrf::guard,
         ));
-    security_headers::harden(app, config.cookies.secure())
+    let app = app
+        .layer(middleware::from_fn(limits::limit_body))
         .layer(middleware::from_fn_with_state(
             Limits::new(config.load),
             limits::enforce,
         ))
-        .layer(middleware::from_fn(request_id::request_id))
-        .with_state(state)
+        .layer(middleware::from_fn(methods::refuse_connect_and_trace))
+        .layer(middleware::from_fn(request_id::request_id));
+    security_headers::harden(app, config.cookies.secure()).with_state(state)
 }

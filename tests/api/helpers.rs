@@ -253,6 +253,52 @@ impl TestApp {
         .await
     }
 
+    /// Signs up a new user, then signs in as a bearer client (tokens in
+    /// the body, no cookies).
+    pub async fn bearer_session(&self) -> BearerSession {
+        let email = self.signup(&self.new_client()).await;
+        let response = self
+            .post_json(
+                &self.new_client(),
+                "/api/auth/login",
+                &json!({ "email": email, "password": GOOD_PASSWORD, "transport": "bearer" }),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "bearer sign-in of {email}");
+        let body: Value = response.json().await.unwrap();
+        BearerSession {
+            email,
+            access: body["access_token"].as_str().unwrap().to_owned(),
+            refresh: body["refresh_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Refreshes `refresh_token` as a bearer client.
+    pub async fn bearer_refresh(&self, refresh_token: &str) -> reqwest::Response {
+        self.post_json(
+            &self.new_client(),
+            "/api/auth/refresh",
+            &json!({ "refresh_token": refresh_token, "transport": "bearer" }),
+        )
+        .await
+    }
+
+    /// `method` on `path` with `Authorization: Bearer <access>`.
+    pub async fn with_bearer(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        access: &str,
+    ) -> reqwest::Response {
+        self.new_client()
+            .request(method, self.url(path))
+            .bearer_auth(access)
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("request failed")
+    }
+
     pub async fn me(&self, client: &reqwest::Client) -> reqwest::Response {
         client
             .get(self.url("/api/auth/me"))
@@ -276,6 +322,24 @@ impl TestApp {
             .await
             .expect("request failed")
     }
+}
+
+/// A signed-in bearer client's tokens.
+#[derive(Debug, Clone)]
+pub struct BearerSession {
+    pub email: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+/// The claims of a JWT, read without checking it.
+pub fn jwt_claims(jwt: &str) -> Value {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1).expect("a JWT has three parts");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url payload");
+    serde_json::from_slice(&bytes).expect("JSON claims")
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {

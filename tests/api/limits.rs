@@ -44,6 +44,8 @@ async fn a_stalled_upload_times_out_and_requests_over_the_cap_get_503() {
     }
     let busy = busy.expect("a request over the cap gets 503");
     assert_eq!(busy.headers()["retry-after"], "1");
+    assert_eq!(busy.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(busy.headers()["x-frame-options"], "DENY");
     let body: Value = busy.json().await.unwrap();
     assert_eq!(body["error"], "unavailable");
     // Liveness still answers: a busy replica is not a dead one.
@@ -55,6 +57,12 @@ async fn a_stalled_upload_times_out_and_requests_over_the_cap_get_503() {
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("request_timeout"), "{answer}");
+    let lower = answer.to_ascii_lowercase();
+    assert!(
+        lower.contains("x-content-type-options: nosniff"),
+        "{answer}"
+    );
+    assert!(lower.contains("referrer-policy: no-referrer"), "{answer}");
     assert_eq!(app.get("/ready").await.status(), 200);
 }
 

@@ -25,6 +25,7 @@ mod pages;
 mod profile;
 mod refresh;
 mod requests;
+mod retention;
 mod server_fns;
 mod sessions;
 mod signup;

@@ -11,6 +11,7 @@ on_both_backends!(
     migrations_applied_twice_are_harmless,
     replicas_starting_at_once_all_come_up,
     schema_has_the_tables_later_features_need,
+    existing_sign_ins_become_sessions_and_keep_their_state,
 );
 
 #[tokio::test]
@@ -82,7 +83,11 @@ async fn schema_has_the_tables_later_features_need(backend: Backend) {
         (
             "refresh_tokens",
             "id, family_id, user_id, token_hash, parent_id, successor_id, issued_at, expires_at, \
-             rotated_at, revoked_at, user_agent, ip",
+             rotated_at, successor_seal, user_agent, ip",
+        ),
+        (
+            "sessions",
+            "id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip",
         ),
         (
             "audit_events",
@@ -99,6 +104,9 @@ async fn schema_has_the_tables_later_features_need(backend: Backend) {
     // Dropped: upstream identities get a table of their own.
     let gone = sql.execute("SELECT external_user_id FROM users").await;
     assert!(gone.is_err(), "users.external_user_id still exists");
+    // Revocation lives on the session, and only there.
+    let gone = sql.execute("SELECT revoked_at FROM refresh_tokens").await;
+    assert!(gone.is_err(), "refresh_tokens.revoked_at still exists");
     sql.close().await;
     db.close().await;
 }
@@ -143,4 +151,173 @@ async fn a_sqlite_file_locked_while_being_created_is_waited_for() {
     db.migrate().await.unwrap();
     db.ping().await.unwrap();
     db.close().await;
+}
+
+/// Applies the project's migrations before `version` to `url`, as an older
+/// release left the database.
+async fn migrate_before(backend: Backend, url: &str, version: i64) {
+    let dir = match backend {
+        Backend::Sqlite => "migrations/sqlite",
+        Backend::Postgres => "migrations/postgres",
+    };
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut migrator = sqlx::migrate::Migrator::new(path).await.unwrap();
+    migrator.migrations = migrator
+        .migrations
+        .iter()
+        .filter(|m| m.version < version)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    match backend {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&format!("{url}?mode=rwc"))
+                .await
+                .unwrap();
+            migrator.run(&pool).await.unwrap();
+            pool.close().await;
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            migrator.run(&pool).await.unwrap();
+            pool.close().await;
+        }
+    }
+}
+
+/// Sign-ins made before sessions had a table carry over: each family is
+/// one session, revoked if it was, described by its newest token.
+async fn existing_sign_ins_become_sessions_and_keep_their_state(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    migrate_before(backend, &database.url, 4).await;
+    let sql = TestSql::open(&database.url).await;
+    let (user, live, revoked) = (
+        "00000000-0000-0000-0000-00000000000a",
+        "00000000-0000-0000-0000-0000000000f1",
+        "00000000-0000-0000-0000-0000000000f2",
+    );
+    let sql_of = match backend {
+        // UUIDs are 16-byte blobs on SQLite.
+        Backend::Sqlite => Literals {
+            id: |u| format!("X'{}'", u.replace('-', "")),
+            time: |t| format!("'{t}'"),
+            bytes: |hex| format!("X'{hex}'"),
+        },
+        Backend::Postgres => Literals {
+            id: |u| format!("'{u}'::uuid"),
+            time: |t| format!("'{t}'::timestamptz"),
+            bytes: |hex| format!("decode('{hex}', 'hex')"),
+        },
+    };
+    let (id, time) = (sql_of.id, sql_of.time);
+    let statements = [
+        format!(
+            "INSERT INTO users (id, email, password_hash, display_name, created_at, updated_at) \
+             VALUES ({}, 'old@example.com', 'x', 'Old', {t}, {t})",
+            id(user),
+            t = time("2026-11-01T00:00:00Z"),
+        ),
+        // A live family of two tokens, the second from another device...
+        token_row(
+            &sql_of,
+            1,
+            live,
+            user,
+            None,
+            "2026-11-20T10:00:00Z",
+            None,
+            "Firefox",
+            "198.51.100.1",
+        ),
+        token_row(
+            &sql_of,
+            2,
+            live,
+            user,
+            Some(1),
+            "2026-11-21T10:00:00Z",
+            None,
+            "Safari",
+            "198.51.100.2",
+        ),
+        // ...and a revoked one.
+        token_row(
+            &sql_of,
+            3,
+            revoked,
+            user,
+            None,
+            "2026-11-22T10:00:00Z",
+            Some("2026-11-23T10:00:00Z"),
+            "Edge",
+            "198.51.100.3",
+        ),
+    ];
+    for statement in &statements {
+        sql.execute(statement)
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+
+    let db = Db::connect(&database.url, 2).await.unwrap();
+    db.migrate().await.unwrap();
+
+    let rows: Vec<(String, String, Option<String>)> = sql
+        .rows(
+            "SELECT user_agent, ip, CASE WHEN revoked_at IS NULL THEN NULL ELSE 'revoked' END \
+             FROM sessions ORDER BY user_agent",
+        )
+        .await;
+    assert_eq!(
+        rows,
+        [
+            (
+                "Edge".to_owned(),
+                "198.51.100.3".to_owned(),
+                Some("revoked".to_owned())
+            ),
+            ("Safari".to_owned(), "198.51.100.2".to_owned(), None),
+        ]
+    );
+    let tokens: i64 = sql.scalar("SELECT COUNT(*) FROM refresh_tokens", &[]).await;
+    assert_eq!(tokens, 3, "no token was lost");
+    sql.close().await;
+    db.close().await;
+}
+
+/// How each backend writes a literal of a kind.
+struct Literals {
+    id: fn(&str) -> String,
+    time: fn(&str) -> String,
+    bytes: fn(&str) -> String,
+}
+
+/// An INSERT of a refresh token as the schema before sessions held it;
+/// `n` numbers the token, `parent` its parent.
+#[allow(clippy::too_many_arguments)]
+fn token_row(
+    sql_of: &Literals,
+    n: u8,
+    family: &str,
+    user: &str,
+    parent: Option<u8>,
+    issued: &str,
+    revoked: Option<&str>,
+    agent: &str,
+    ip: &str,
+) -> String {
+    let token_id = |n: u8| (sql_of.id)(&format!("00000000-0000-0000-0000-0000000000{n:02}"));
+    format!(
+        "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, parent_id, issued_at, \
+         expires_at, rotated_at, revoked_at, user_agent, ip) \
+         VALUES ({}, {}, {}, {}, {}, {}, {}, NULL, {}, '{agent}', '{ip}')",
+        token_id(n),
+        (sql_of.id)(family),
+        (sql_of.id)(user),
+        (sql_of.bytes)(&format!("{n:064x}")),
+        parent.map_or("NULL".to_owned(), token_id),
+        (sql_of.time)(issued),
+        (sql_of.time)("2026-12-30T00:00:00Z"),
+        revoked.map_or("NULL".to_owned(), sql_of.time),
+    )
 }

@@ -174,3 +174,79 @@ async fn every_401_says_how_to_authenticate(backend: Backend) {
     assert_eq!(missing.status(), 404);
     assert!(missing.headers().get("www-authenticate").is_none());
 }
+
+/// CONNECT and TRACE are refused before any route, with the same
+/// hardening headers as every other answer.
+#[tokio::test]
+async fn connect_and_trace_get_405() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = crate::helpers::spawn_app(Backend::Sqlite).await;
+    let trace = app
+        .client
+        .request(reqwest::Method::TRACE, app.url("/api/auth/me"))
+        .header("cookie", "portcullis_access=secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(trace.status(), 405);
+    assert_eq!(trace.headers()["x-content-type-options"], "nosniff");
+    assert!(trace.headers()["allow"].to_str().unwrap().contains("GET"));
+    let body = trace.text().await.unwrap();
+    assert!(!body.contains("secret"), "TRACE echoed the request: {body}");
+    assert!(body.contains("method_not_allowed"), "{body}");
+
+    let mut stream = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    stream
+        .write_all(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = vec![0u8; 4096];
+    let read = stream.read(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]).to_ascii_lowercase();
+    assert!(answer.starts_with("http/1.1 405"), "{answer}");
+    assert!(answer.contains("x-frame-options: deny"), "{answer}");
+}
+
+/// The README promises 64 KiB for every body; server functions took 2 MiB.
+#[tokio::test]
+async fn every_route_takes_at_most_64_kib_of_body() {
+    let app = crate::helpers::spawn_app(Backend::Sqlite).await;
+    let big_name = "x".repeat(100 * 1024);
+    let form = app
+        .client
+        .post(app.url("/api/auth/ui/login"))
+        .header("accept", "application/json")
+        .form(&[("email", big_name.as_str()), ("password", "x")])
+        .send()
+        .await
+        .unwrap();
+    let json = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .json(&json!({ "email": big_name, "password": "x" }))
+        .send()
+        .await
+        .unwrap();
+    for response in [form, json] {
+        assert_eq!(response.status(), 413);
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(error_code(&body), "payload_too_large");
+    }
+    // Just under the limit is read as usual.
+    let fits = app
+        .client
+        .post(app.url("/api/auth/ui/login"))
+        .header("accept", "application/json")
+        .form(&[
+            ("email", "a@example.com"),
+            ("password", &"y".repeat(60 * 1024)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(fits.status(), 413);
+}

@@ -2,6 +2,8 @@
 
 use serde_json::{json, Value};
 
+use reqwest::Method;
+
 use crate::helpers::{spawn_app, Backend, TestApp, GOOD_PASSWORD};
 use crate::on_both_backends;
 
@@ -11,6 +13,8 @@ on_both_backends!(
     revoke_others_keeps_only_this_session,
     other_users_sessions_are_not_found,
     activity_lists_security_events_newest_first,
+    a_revoked_sessions_access_token_is_refused_by_every_account_route,
+    a_disabled_users_access_token_is_refused_by_every_account_route,
 );
 
 async fn sessions(app: &TestApp, client: &reqwest::Client) -> Vec<Value> {
@@ -187,4 +191,117 @@ async fn activity_lists_security_events_newest_first(backend: Backend) {
             ("signup", "success")
         ]
     );
+}
+
+/// Every route that reads or changes the account, as (method, path, body).
+fn account_routes(session_id: &str) -> Vec<(Method, String, Value)> {
+    vec![
+        (Method::GET, "/api/auth/me".into(), json!({})),
+        (
+            Method::PUT,
+            "/api/auth/profile".into(),
+            json!({ "display_name": "Mallory" }),
+        ),
+        (
+            Method::PUT,
+            "/api/auth/profile".into(),
+            json!({ "current_password": GOOD_PASSWORD, "new_password": "an0ther-l0ng-passphrase" }),
+        ),
+        (Method::GET, "/api/auth/sessions".into(), json!({})),
+        (Method::GET, "/api/auth/activity".into(), json!({})),
+        (
+            Method::POST,
+            "/api/auth/sessions/revoke-others".into(),
+            json!({}),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/auth/sessions/{session_id}"),
+            json!({}),
+        ),
+    ]
+}
+
+async fn refused_everywhere(app: &TestApp, access: &str, victim_session: &str) {
+    for (method, path, body) in account_routes(victim_session) {
+        let response = app
+            .new_client()
+            .request(method.clone(), app.url(&path))
+            .bearer_auth(access)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{method} {path}");
+    }
+}
+
+/// The session id of a bearer's access token, from the sessions list.
+async fn own_session_id(app: &TestApp, access: &str) -> String {
+    let response = app
+        .with_bearer(Method::GET, "/api/auth/sessions", access)
+        .await;
+    let body: Value = response.json().await.unwrap();
+    body["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == true)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// An access token outlives the revocation of its session by design; the
+/// account's routes check the session, so it gets nothing there.
+async fn a_revoked_sessions_access_token_is_refused_by_every_account_route(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let stolen = app.bearer_session().await;
+    let stolen_id = own_session_id(&app, &stolen.access).await;
+    let owner = login_with_agent(&app, &stolen.email, FIREFOX).await;
+
+    let revoked = owner
+        .delete(app.url(&format!("/api/auth/sessions/{stolen_id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 204);
+
+    refused_everywhere(&app, &stolen.access, &stolen_id).await;
+    // Nothing was changed by the refused calls: the owner's two other
+    // sessions (its sign-up's and this one) are still there.
+    assert_eq!(sessions(&app, &owner).await.len(), 2);
+    let login = app
+        .login(&app.new_client(), &stolen.email, GOOD_PASSWORD)
+        .await;
+    assert_eq!(login.status(), 200, "the password is unchanged");
+    let me: Value = owner
+        .get(app.url("/api/auth/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(me["user"]["display_name"], "Mallory");
+}
+
+async fn a_disabled_users_access_token_is_refused_by_every_account_route(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let session = app.bearer_session().await;
+    let id = own_session_id(&app, &session.access).await;
+
+    // `1 = 1`: true on both backends. The email is ours, made of [a-z0-9@.-].
+    let disabled = app
+        .sql
+        .execute(&format!(
+            "UPDATE users SET disabled = (1 = 1) WHERE email = '{}'",
+            session.email
+        ))
+        .await
+        .unwrap();
+    assert_eq!(disabled, 1);
+
+    refused_everywhere(&app, &session.access, &id).await;
 }

@@ -5,8 +5,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    set_cookie, set_cookies, spawn_app, spawn_app_with, Backend, ACCESS, GOOD_PASSWORD, REFRESH,
-    TEST_JWT_SECRET,
+    error_code, set_cookie, set_cookies, spawn_app, spawn_app_with, Backend, ACCESS, GOOD_PASSWORD,
+    REFRESH, TEST_JWT_SECRET,
 };
 use crate::on_both_backends;
 
@@ -15,7 +15,9 @@ on_both_backends!(
     forged_and_foreign_access_tokens_are_refused,
     bearer_transport_works_end_to_end,
     secure_cookies_carry_host_and_secure_prefixes,
-    logout_revokes_the_session_and_is_idempotent,
+    logout_revokes_the_session_and_a_second_one_is_401,
+    a_bearer_client_signs_out_with_its_refresh_token,
+    logout_without_any_valid_credential_is_401,
 );
 
 async fn access_tokens_expire(backend: Backend) {
@@ -53,9 +55,10 @@ async fn forged_and_foreign_access_tokens_are_refused(backend: Backend) {
         )
         .unwrap()
     };
-    // Tokens name their key; a forgery names the same one.
+    // Tokens name their key and type; a forgery names the same.
     let header = Header {
         kid: decode_header(&valid).unwrap().kid,
+        typ: Some("at+jwt".into()),
         ..Header::default()
     };
     assert!(header.kid.is_some());
@@ -133,6 +136,25 @@ async fn forged_and_foreign_access_tokens_are_refused(backend: Backend) {
             sign(&c)
         }),
         ("wrong type", with("typ", json!("refresh"))),
+        ("not valid yet", with("nbf", json!(now + 600))),
+        ("issued in the future", with("iat", json!(now + 600))),
+        ("no nbf", {
+            let mut c = claims.clone();
+            c.as_object_mut().unwrap().remove("nbf");
+            sign(&c)
+        }),
+        ("a JWT but not an access token", {
+            let plain = Header {
+                typ: Some("JWT".into()),
+                ..header.clone()
+            };
+            encode(
+                &plain,
+                &claims,
+                &EncodingKey::from_secret(TEST_JWT_SECRET.as_bytes()),
+            )
+            .unwrap()
+        }),
         ("garbage", "not.a.jwt".to_owned()),
     ] {
         assert_eq!(bearer(token).await, 401, "{name}");
@@ -213,7 +235,7 @@ async fn secure_cookies_carry_host_and_secure_prefixes(backend: Backend) {
     assert!(refresh.contains("Secure") && refresh.contains("Path=/api/auth"));
 }
 
-async fn logout_revokes_the_session_and_is_idempotent(backend: Backend) {
+async fn logout_revokes_the_session_and_a_second_one_is_401(backend: Backend) {
     let app = spawn_app(backend).await;
     let refresh_token = app.signup_for_refresh_token(&app.client).await;
 
@@ -242,12 +264,83 @@ async fn logout_revokes_the_session_and_is_idempotent(backend: Backend) {
         401,
         "the refresh token died with the session"
     );
+    // Signed out already: nothing to end, and the client is told so.
     for client in [app.client.clone(), app.new_client()] {
         let again = client
             .post(app.url("/api/auth/logout"))
             .send()
             .await
             .unwrap();
-        assert_eq!(again.status(), 204);
+        assert_eq!(again.status(), 401);
+        assert!(set_cookie(&again, ACCESS).unwrap().contains("Max-Age=0"));
+    }
+}
+
+/// A bearer client has no cookies; it signs out with its refresh token.
+async fn a_bearer_client_signs_out_with_its_refresh_token(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let session = app.bearer_session().await;
+
+    let response = app
+        .post_json(
+            &app.new_client(),
+            "/api/auth/logout",
+            &json!({ "refresh_token": session.refresh }),
+        )
+        .await;
+
+    assert_eq!(response.status(), 204);
+    assert_eq!(app.bearer_refresh(&session.refresh).await.status(), 401);
+    assert_eq!(
+        app.with_bearer(reqwest::Method::GET, "/api/auth/me", &session.access)
+            .await
+            .status(),
+        401,
+        "the session is revoked, so its access token reads nothing"
+    );
+    let again = app
+        .post_json(
+            &app.new_client(),
+            "/api/auth/logout",
+            &json!({ "refresh_token": session.refresh }),
+        )
+        .await;
+    assert_eq!(
+        again.status(),
+        401,
+        "a dead refresh token signs nothing out"
+    );
+}
+
+async fn logout_without_any_valid_credential_is_401(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let nothing = app
+        .new_client()
+        .post(app.url("/api/auth/logout"))
+        .send()
+        .await
+        .unwrap();
+    let unknown_token = app
+        .post_json(
+            &app.new_client(),
+            "/api/auth/logout",
+            &json!({ "refresh_token": "made-up" }),
+        )
+        .await;
+    let bad_access = app
+        .with_bearer(reqwest::Method::POST, "/api/auth/logout", "not.a.jwt")
+        .await;
+    let unknown_cookie = app
+        .new_client()
+        .post(app.url("/api/auth/logout"))
+        .header("cookie", format!("{REFRESH}=made-up"))
+        .send()
+        .await
+        .unwrap();
+
+    for response in [nothing, unknown_token, bad_access, unknown_cookie] {
+        assert_eq!(response.status(), 401);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(error_code(&body), "unauthenticated");
     }
 }

@@ -10,7 +10,7 @@ use crate::server::{
         serve::ConnectionLimits,
         telemetry::LogFormat,
     },
-    services::{sessions::SessionPolicy, throttle::ThrottlePolicy},
+    services::{retention::RetentionPolicy, sessions::SessionPolicy, throttle::ThrottlePolicy},
     store::db::DbConfig,
 };
 
@@ -32,6 +32,7 @@ pub struct Config {
     pub cookies: SessionCookies,
     pub hashing: HashingConfig,
     pub throttle: ThrottlePolicy,
+    pub retention: RetentionPolicy,
     pub log_format: LogFormat,
 }
 
@@ -68,6 +69,7 @@ impl Config {
             sessions: SessionPolicy::from_env(&env)?,
             hashing: HashingConfig::from_env(&env)?,
             throttle: ThrottlePolicy::from_env(&env)?,
+            retention: RetentionPolicy::from_env(&env)?,
             log_format: LogFormat::from_env(&env, production)?,
         };
         if config.sessions.refresh_ttl < config.tokens.access_ttl {

@@ -143,15 +143,23 @@ impl SessionCookies {
     }
 }
 
+/// The cookie `name`, if sent exactly once. Two of the same name mean
+/// someone else planted one (a sibling subdomain can, with a longer path
+/// so that it comes first): both are refused rather than "first one wins".
 fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
+    let mut found = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| Cookie::split_parse(v.to_owned()))
         .filter_map(Result::ok)
-        .find(|c| c.name() == name && !c.value().is_empty())
-        .map(|c| c.value().to_owned())
+        .filter(|c| c.name() == name && !c.value().is_empty());
+    let first = found.next()?;
+    if found.next().is_some() {
+        tracing::warn!(cookie = name, "the cookie was sent twice: both refused");
+        return None;
+    }
+    Some(first.value().to_owned())
 }
 
 #[cfg(test)]
@@ -215,5 +223,27 @@ mod tests {
         );
         assert_eq!(c.read_access(&headers).as_deref(), Some("abc"));
         assert_eq!(c.read_refresh(&headers).as_deref(), Some("def"));
+    }
+
+    #[test]
+    fn a_cookie_sent_twice_is_refused_not_first_one_wins() {
+        let c = SessionCookies::new(false);
+        let mut headers = HeaderMap::new();
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("portcullis_refresh=planted; portcullis_access=abc"),
+        );
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("portcullis_refresh=mine"),
+        );
+        assert_eq!(c.read_refresh(&headers), None);
+        assert_eq!(c.read_access(&headers).as_deref(), Some("abc"));
+        let mut one_header = HeaderMap::new();
+        one_header.append(
+            header::COOKIE,
+            HeaderValue::from_static("portcullis_access=a; portcullis_access=b"),
+        );
+        assert_eq!(c.read_access(&one_header), None);
     }
 }

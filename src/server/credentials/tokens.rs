@@ -12,9 +12,12 @@ use uuid::Uuid;
 use super::keys::{KeyError, KeySet, SigningKeys};
 use crate::server::platform::env::{ConfigError, Env};
 
-/// Clock skew tolerated when checking `exp`.
+/// Clock skew tolerated when checking `exp`, `nbf` and `iat`.
 pub const LEEWAY_SECS: i64 = 30;
 const ACCESS_TOKEN_TYPE: &str = "access";
+/// The header's `typ` for access tokens (RFC 9068), so that no other JWT
+/// signed with the same keys can pass for one.
+pub const ACCESS_TOKEN_MEDIA_TYPE: &str = "at+jwt";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AccessClaims {
@@ -24,6 +27,7 @@ pub struct AccessClaims {
     pub iss: String,
     pub aud: String,
     pub iat: i64,
+    pub nbf: i64,
     pub exp: i64,
     pub jti: String,
     /// The session (refresh-token family) this token belongs to.
@@ -95,9 +99,10 @@ impl AccessTokens {
         let mut validation = Validation::new(keys.algorithm());
         validation.set_issuer(&[&issuer]);
         validation.set_audience(&[&audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        // Expiry is checked against the injected clock in `verify`.
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        // Times are checked against the injected clock in `verify`.
         validation.validate_exp = false;
+        validation.validate_nbf = false;
         validation.leeway = 0;
         Ok(Self {
             keys,
@@ -113,6 +118,8 @@ impl AccessTokens {
         self.keys.jwks()
     }
 
+    /// Signs a token for the user's session; it expires after the TTL or
+    /// at `not_after` (the session's end), whichever comes first.
     pub fn issue(
         &self,
         user_id: Uuid,
@@ -120,8 +127,9 @@ impl AccessTokens {
         email: &str,
         role: &str,
         now: DateTime<Utc>,
+        not_after: DateTime<Utc>,
     ) -> Result<(String, DateTime<Utc>), TokenError> {
-        let expires_at = now + self.ttl;
+        let expires_at = (now + self.ttl).min(not_after);
         let claims = AccessClaims {
             sub: user_id.to_string(),
             email: email.to_owned(),
@@ -129,6 +137,7 @@ impl AccessTokens {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             iat: now.timestamp(),
+            nbf: now.timestamp(),
             exp: expires_at.timestamp(),
             jti: Uuid::new_v4().to_string(),
             sid: session_id.to_string(),
@@ -137,15 +146,40 @@ impl AccessTokens {
         let (kid, key) = self.keys.signing();
         let mut header = Header::new(self.keys.algorithm());
         header.kid = Some(kid.to_owned());
+        header.typ = Some(ACCESS_TOKEN_MEDIA_TYPE.to_owned());
         let token =
             encode(&header, &claims, key).map_err(|e| TokenError::Signing(e.to_string()))?;
         Ok((token, expires_at))
     }
 
     /// Checks the signature (the configured algorithm only, by a key still
-    /// configured), issuer, audience, type and expiry.
+    /// configured), issuer, audience, type and times.
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Principal, TokenError> {
+        let (claims, principal) = self.verify_signed(token, now)?;
+        if claims.exp + LEEWAY_SECS <= now.timestamp() {
+            return Err(TokenError::Expired);
+        }
+        Ok(principal)
+    }
+
+    /// The session of a token this service signed, expired or not: a
+    /// refresh names the session it continues by the lapsed access token.
+    pub fn session_of(&self, token: &str, now: DateTime<Utc>) -> Option<Uuid> {
+        self.verify_signed(token, now)
+            .ok()
+            .map(|(_, principal)| principal.session_id)
+    }
+
+    /// Everything `verify` checks but expiry.
+    fn verify_signed(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(AccessClaims, Principal), TokenError> {
         let header = decode_header(token).map_err(|e| TokenError::Invalid(e.to_string()))?;
+        if header.typ.as_deref() != Some(ACCESS_TOKEN_MEDIA_TYPE) {
+            return Err(TokenError::Invalid("not an access token (typ)".into()));
+        }
         let key = header
             .kid
             .as_deref()
@@ -157,8 +191,12 @@ impl AccessTokens {
         if claims.typ != ACCESS_TOKEN_TYPE {
             return Err(TokenError::Invalid("wrong token type".into()));
         }
-        if claims.exp + LEEWAY_SECS <= now.timestamp() {
-            return Err(TokenError::Expired);
+        let latest_start = now.timestamp() + LEEWAY_SECS;
+        if claims.nbf > latest_start {
+            return Err(TokenError::Invalid("not valid yet (nbf)".into()));
+        }
+        if claims.iat > latest_start {
+            return Err(TokenError::Invalid("issued in the future (iat)".into()));
         }
         let user_id = Uuid::parse_str(&claims.sub)
             .map_err(|_| TokenError::Invalid("subject is not a user id".into()))?;
@@ -166,13 +204,14 @@ impl AccessTokens {
             .map_err(|_| TokenError::Invalid("sid is not a session id".into()))?;
         let expires_at = DateTime::from_timestamp(claims.exp, 0)
             .ok_or_else(|| TokenError::Invalid("exp out of range".into()))?;
-        Ok(Principal {
+        let principal = Principal {
             user_id,
             session_id,
-            email: claims.email,
-            role: claims.role,
+            email: claims.email.clone(),
+            role: claims.role.clone(),
             expires_at,
-        })
+        };
+        Ok((claims, principal))
     }
 }
 
@@ -225,6 +264,37 @@ impl RefreshToken {
     pub fn hash(&self) -> Vec<u8> {
         hash_refresh_token(&self.0)
     }
+
+    /// This token, sealed so that only a holder of `parent` (the token it
+    /// replaces) can open it again: XOR with a hash of the parent, which
+    /// is random and used once. Stored with the parent, it lets a second
+    /// presentation of the parent get this same successor instead of a
+    /// second, independent one. `None` only for a token not made here.
+    pub fn seal_for(&self, parent: &str) -> Option<Vec<u8>> {
+        let bytes = URL_SAFE_NO_PAD.decode(&self.0).ok()?;
+        let pad = seal_pad(parent);
+        (bytes.len() == pad.len()).then(|| bytes.iter().zip(pad).map(|(b, p)| b ^ p).collect())
+    }
+
+    /// The successor sealed by [`seal_for`](Self::seal_for) with `parent`.
+    pub fn unseal(seal: &[u8], parent: &str) -> Option<Self> {
+        let pad = seal_pad(parent);
+        if seal.len() != pad.len() {
+            return None;
+        }
+        let bytes: Vec<u8> = seal.iter().zip(pad).map(|(b, p)| b ^ p).collect();
+        Some(Self(URL_SAFE_NO_PAD.encode(bytes)))
+    }
+}
+
+/// Distinct from the stored hash of the same token, which is public to
+/// anyone who can read the database.
+fn seal_pad(parent: &str) -> [u8; 32] {
+    Sha256::new()
+        .chain_update(b"portcullis successor seal\0")
+        .chain_update(parent.as_bytes())
+        .finalize()
+        .into()
 }
 
 /// The only form in which refresh tokens are stored.
@@ -267,14 +337,26 @@ mod tests {
         DateTime::from_timestamp(1_800_000_000, 0).unwrap()
     }
 
+    /// A session end too far off to matter.
+    fn far(now: DateTime<Utc>) -> DateTime<Utc> {
+        now + Duration::days(7)
+    }
+
     fn tokens() -> AccessTokens {
         hs256(7, &[], "http://issuer", "portcullis")
     }
 
     fn mint(t: &AccessTokens, now: DateTime<Utc>) -> String {
-        t.issue(Uuid::new_v4(), Uuid::new_v4(), "a@example.com", "user", now)
-            .unwrap()
-            .0
+        t.issue(
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            "a@example.com",
+            "user",
+            now,
+            far(now),
+        )
+        .unwrap()
+        .0
     }
 
     #[test]
@@ -283,7 +365,7 @@ mod tests {
         let now = now();
         let id = Uuid::new_v4();
         let (jwt, exp) = t
-            .issue(id, Uuid::new_v4(), "a@example.com", "user", now)
+            .issue(id, Uuid::new_v4(), "a@example.com", "user", now, far(now))
             .unwrap();
 
         let p = t.verify(&jwt, now).unwrap();
@@ -308,7 +390,7 @@ mod tests {
         let other_aud = hs256(7, &[], "http://issuer", "another-service");
         for minted_by in [other_key, other_iss, other_aud, eddsa(7, &[])] {
             let (jwt, _) = minted_by
-                .issue(id, Uuid::new_v4(), "a@example.com", "user", now)
+                .issue(id, Uuid::new_v4(), "a@example.com", "user", now, far(now))
                 .unwrap();
             assert!(matches!(
                 tokens().verify(&jwt, now),
@@ -351,6 +433,7 @@ mod tests {
             iss: "http://issuer".into(),
             aud: "portcullis".into(),
             iat: now.timestamp(),
+            nbf: now.timestamp(),
             exp: now.timestamp() + 60,
             jti: "x".into(),
             sid: Uuid::new_v4().to_string(),
@@ -375,6 +458,136 @@ mod tests {
         ));
     }
 
+    /// Claims as `issue` makes them, signed under `t`'s kid with `typ`.
+    fn forge(t: &AccessTokens, claims: &AccessClaims, typ: &str) -> String {
+        let header = Header {
+            kid: decode_header(mint(t, now())).unwrap().kid,
+            typ: Some(typ.into()),
+            ..Header::default()
+        };
+        encode(
+            &header,
+            claims,
+            &jsonwebtoken::EncodingKey::from_secret(&[7; 32]),
+        )
+        .unwrap()
+    }
+
+    fn claims_at(iat: i64, nbf: i64, exp: i64) -> AccessClaims {
+        AccessClaims {
+            sub: Uuid::new_v4().to_string(),
+            email: "a@example.com".into(),
+            role: "user".into(),
+            iss: "http://issuer".into(),
+            aud: "portcullis".into(),
+            iat,
+            nbf,
+            exp,
+            jti: "x".into(),
+            sid: Uuid::new_v4().to_string(),
+            typ: ACCESS_TOKEN_TYPE.into(),
+        }
+    }
+
+    #[test]
+    fn access_tokens_say_at_jwt_and_other_jwts_fail() {
+        let t = tokens();
+        let now = now();
+        let header = decode_header(mint(&t, now)).unwrap();
+        assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+        let claims = claims_at(now.timestamp(), now.timestamp(), now.timestamp() + 60);
+        assert!(t.verify(&forge(&t, &claims, "at+jwt"), now).is_ok());
+        for typ in ["JWT", "jwt", "id+jwt"] {
+            assert!(matches!(
+                t.verify(&forge(&t, &claims, typ), now),
+                Err(TokenError::Invalid(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn a_token_not_yet_valid_or_issued_in_the_future_fails() {
+        let t = tokens();
+        let now = now();
+        let n = now.timestamp();
+        let issued = t.verify(&mint(&t, now), now).unwrap();
+        assert!(issued.expires_at > now);
+        // Within the leeway, skew is tolerated; beyond it, refused.
+        let skewed = claims_at(n + LEEWAY_SECS, n + LEEWAY_SECS, n + 600);
+        assert!(t.verify(&forge(&t, &skewed, "at+jwt"), now).is_ok());
+        for claims in [
+            claims_at(n, n + LEEWAY_SECS + 1, n + 600),
+            claims_at(n + LEEWAY_SECS + 1, n, n + 600),
+        ] {
+            assert!(matches!(
+                t.verify(&forge(&t, &claims, "at+jwt"), now),
+                Err(TokenError::Invalid(_))
+            ));
+        }
+        // Issued tokens carry nbf = iat.
+        let jwt = mint(&t, now);
+        let data = jsonwebtoken::dangerous::insecure_decode::<AccessClaims>(&jwt).unwrap();
+        assert_eq!(data.claims.nbf, data.claims.iat);
+    }
+
+    #[test]
+    fn access_tokens_never_outlive_their_session() {
+        let t = tokens();
+        let now = now();
+        let session_end = now + Duration::minutes(3);
+        let (jwt, exp) = t
+            .issue(
+                Uuid::new_v4(),
+                Uuid::new_v4(),
+                "a@example.com",
+                "user",
+                now,
+                session_end,
+            )
+            .unwrap();
+        assert_eq!(exp, session_end);
+        assert_eq!(t.verify(&jwt, now).unwrap().expires_at, session_end);
+    }
+
+    #[test]
+    fn the_session_of_a_lapsed_token_is_still_known() {
+        let t = tokens();
+        let now = now();
+        let session = Uuid::new_v4();
+        let (jwt, exp) = t
+            .issue(
+                Uuid::new_v4(),
+                session,
+                "a@example.com",
+                "user",
+                now,
+                far(now),
+            )
+            .unwrap();
+        let later = exp + Duration::hours(1);
+        assert_eq!(t.verify(&jwt, later), Err(TokenError::Expired));
+        assert_eq!(t.session_of(&jwt, later), Some(session));
+        assert_eq!(tokens().session_of("garbage", now), None);
+        let other = hs256(8, &[], "http://issuer", "portcullis");
+        assert_eq!(other.session_of(&jwt, now), None);
+    }
+
+    #[test]
+    fn a_sealed_successor_opens_only_with_its_parent() {
+        let parent = RefreshToken::generate();
+        let successor = RefreshToken::generate();
+        let seal = successor.seal_for(parent.expose()).unwrap();
+        // The seal is neither the token nor its stored hash.
+        assert_ne!(seal, successor.hash());
+        assert_ne!(seal, URL_SAFE_NO_PAD.decode(successor.expose()).unwrap());
+        let opened = RefreshToken::unseal(&seal, parent.expose()).unwrap();
+        assert_eq!(opened.expose(), successor.expose());
+        let other = RefreshToken::generate();
+        let wrong = RefreshToken::unseal(&seal, other.expose()).unwrap();
+        assert_ne!(wrong.expose(), successor.expose());
+        assert!(RefreshToken::unseal(&seal[1..], parent.expose()).is_none());
+    }
+
     #[test]
     fn refresh_tokens_are_random_and_hashed() {
         let a = RefreshToken::generate();
@@ -396,6 +609,7 @@ mod tests {
                 "a@example.com",
                 "user",
                 now(),
+                far(now()),
             )
             .unwrap();
         let pair = TokenPair {

@@ -7,6 +7,7 @@ use axum::{
     http::{header, request::Parts, HeaderMap},
 };
 use ipnet::IpNet;
+use uuid::Uuid;
 
 use super::{error::ApiError, state::AppState};
 use crate::server::{credentials::tokens::Principal, domain::client::ClientInfo};
@@ -28,16 +29,31 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// The access token sent: the bearer header, or else the access cookie.
+fn access_token(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    match bearer_token(headers) {
+        Some(t) => Some(t.to_owned()),
+        None => state.credentials.cookies.read_access(headers),
+    }
+}
+
 pub fn principal_from_headers(state: &AppState, headers: &HeaderMap) -> Option<Principal> {
-    let token = match bearer_token(headers) {
-        Some(t) => t.to_owned(),
-        None => state.credentials.cookies.read_access(headers)?,
-    };
+    let token = access_token(state, headers)?;
     state
         .credentials
         .tokens
         .verify(&token, state.clock.now())
         .ok()
+}
+
+/// The session of the access token sent along, even if it has lapsed: a
+/// refresh must continue that session, not another.
+pub fn access_token_session(state: &AppState, headers: &HeaderMap) -> Option<Uuid> {
+    let token = access_token(state, headers)?;
+    state
+        .credentials
+        .tokens
+        .session_of(&token, state.clock.now())
 }
 
 impl FromRequestParts<AppState> for CurrentUser {
@@ -57,39 +73,49 @@ impl FromRequestParts<AppState> for CurrentUser {
 /// proxy. Then `X-Forwarded-For` is read from the right (the entry our own
 /// proxy added) leftwards, skipping trusted proxies; the first other address
 /// is the client. Entries left of it are the client's to invent, so ignored.
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+/// Entries may carry a port (`1.2.3.4:5678`, `[2001:db8::1]:443`). An entry
+/// that is no address at all makes the client unknown (`None`, one throttle
+/// key for all such), never the proxy: its address is everyone's.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Option<IpAddr> {
     let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(&ip.to_canonical()));
     if !is_trusted(peer) {
-        return peer;
+        return Some(peer);
     }
     let hops: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
+        .map(|v| v.to_str().unwrap_or("\u{fffd}"))
         .flat_map(|v| v.split(','))
         .map(str::trim)
+        .filter(|hop| !hop.is_empty())
         .collect();
     let mut client = peer;
     for hop in hops.into_iter().rev() {
-        match hop.parse::<IpAddr>() {
-            Ok(ip) => {
-                client = ip.to_canonical();
-                if !is_trusted(ip) {
-                    break;
-                }
-            }
-            // Garbage: trust nothing further left.
-            Err(_) => break,
+        let Some(ip) = forwarded_address(hop) else {
+            tracing::warn!(entry = ?hop, "unreadable X-Forwarded-For entry from a trusted proxy");
+            return None;
+        };
+        client = ip.to_canonical();
+        if !is_trusted(ip) {
+            break;
         }
     }
-    client
+    Some(client)
+}
+
+/// One `X-Forwarded-For` entry: an address, with or without a port.
+fn forwarded_address(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .or_else(|_| hop.parse::<SocketAddr>().map(|socket| socket.ip()))
+        .ok()
 }
 
 pub fn client_info(parts: &Parts, trusted_proxies: &[IpNet]) -> ClientInfo {
     let ip = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| client_ip(addr.ip(), &parts.headers, trusted_proxies).to_string());
+        .and_then(|ConnectInfo(addr)| client_ip(addr.ip(), &parts.headers, trusted_proxies))
+        .map(|ip| ip.to_string());
     let user_agent = parts
         .headers
         .get(header::USER_AGENT)
@@ -132,13 +158,16 @@ mod tests {
         // An untrusted peer cannot claim another address.
         assert_eq!(
             client_ip(ip("203.0.113.5"), &headers, &trusted),
-            ip("203.0.113.5")
+            Some(ip("203.0.113.5"))
         );
-        assert_eq!(client_ip(ip("10.1.2.3"), &headers, &[]), ip("10.1.2.3"));
+        assert_eq!(
+            client_ip(ip("10.1.2.3"), &headers, &[]),
+            Some(ip("10.1.2.3"))
+        );
         // A trusted one can.
         assert_eq!(
             client_ip(ip("10.1.2.3"), &headers, &trusted),
-            ip("198.51.100.9")
+            Some(ip("198.51.100.9"))
         );
     }
 
@@ -149,14 +178,43 @@ mod tests {
         // The client prepended a fake address; the real one is the last
         // untrusted hop.
         let headers = forwarded(&["1.1.1.1, 198.51.100.9", "10.0.0.7"]);
-        assert_eq!(client_ip(peer, &headers, &trusted), ip("198.51.100.9"));
+        assert_eq!(
+            client_ip(peer, &headers, &trusted),
+            Some(ip("198.51.100.9"))
+        );
         // Only proxies in the chain: the left-most of them.
         let headers = forwarded(&["10.0.0.9, 10.0.0.7"]);
-        assert_eq!(client_ip(peer, &headers, &trusted), ip("10.0.0.9"));
-        // Garbage stops the walk at the last trusted hop.
-        let headers = forwarded(&["198.51.100.9, not-an-ip"]);
-        assert_eq!(client_ip(peer, &headers, &trusted), peer);
+        assert_eq!(client_ip(peer, &headers, &trusted), Some(ip("10.0.0.9")));
         // No header at all.
-        assert_eq!(client_ip(peer, &HeaderMap::new(), &trusted), peer);
+        assert_eq!(client_ip(peer, &HeaderMap::new(), &trusted), Some(peer));
+    }
+
+    #[test]
+    fn forwarded_entries_with_ports_are_read() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let peer = ip("10.0.0.1");
+        for (entry, client) in [
+            ("198.51.100.9:5678", "198.51.100.9"),
+            ("[2001:db8::1]:443", "2001:db8::1"),
+            ("2001:db8::2", "2001:db8::2"),
+            ("10.0.0.7:80, 198.51.100.10:1", "198.51.100.10"),
+        ] {
+            let headers = forwarded(&[entry]);
+            assert_eq!(
+                client_ip(peer, &headers, &trusted),
+                Some(ip(client)),
+                "{entry}"
+            );
+        }
+    }
+
+    #[test]
+    fn garbage_forwarded_entries_never_become_the_proxys_address() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let peer = ip("10.0.0.1");
+        for entry in ["198.51.100.9, not-an-ip", "unknown", "1.2.3.4:port", "[::1"] {
+            let headers = forwarded(&[entry]);
+            assert_eq!(client_ip(peer, &headers, &trusted), None, "{entry}");
+        }
     }
 }

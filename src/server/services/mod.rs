@@ -3,6 +3,7 @@
 
 pub mod login;
 pub mod profile;
+pub mod retention;
 pub mod security;
 pub mod sessions;
 pub mod signup;

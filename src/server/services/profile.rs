@@ -23,11 +23,9 @@ pub struct ProfileChange<'a> {
 }
 
 impl Services<'_> {
+    /// The bearer's user, while their session is alive (see `authorize`).
     pub async fn current_user(&self, principal: &Principal) -> Result<UserRecord, ServiceError> {
-        match users::find_by_id(self.db, principal.user_id).await? {
-            Some(user) if !user.disabled => Ok(user),
-            _ => Err(ServiceError::Unauthenticated),
-        }
+        self.authorize(principal).await.map(|(_, user)| user)
     }
 
     /// Changes the display name and/or password. A password change needs

@@ -13,7 +13,7 @@ use crate::{
             device,
             events::{EventType, Outcome},
         },
-        store::{audit, db::WriteTx, refresh_tokens},
+        store::{audit, db::WriteTx, sessions},
     },
 };
 
@@ -26,16 +26,18 @@ impl Services<'_> {
         &self,
         principal: &Principal,
     ) -> Result<Vec<SessionSummary>, ServiceError> {
-        let rows = refresh_tokens::live_sessions(self.db, principal.user_id, self.now).await?;
+        self.authorize(principal).await?;
+        let rows = sessions::live_for_user(self.db, principal.user_id, self.now, self.idle_since())
+            .await?;
         Ok(rows
             .into_iter()
             .map(|row| SessionSummary {
-                id: row.family_id.to_string(),
+                id: row.id.to_string(),
                 device: device::describe(row.user_agent.as_deref()),
                 ip: row.ip,
-                signed_in_at: rfc3339(row.signed_in_at),
+                signed_in_at: rfc3339(row.created_at),
                 last_used_at: rfc3339(row.last_used_at),
-                current: row.family_id == principal.session_id,
+                current: row.id == principal.session_id,
             })
             .collect())
     }
@@ -47,9 +49,8 @@ impl Services<'_> {
         principal: &Principal,
         session_id: Uuid,
     ) -> Result<(), ServiceError> {
-        if !refresh_tokens::revoke_user_session(self.db, principal.user_id, session_id, self.now)
-            .await?
-        {
+        self.authorize(principal).await?;
+        if !sessions::revoke_for_user(self.db, principal.user_id, session_id, self.now).await? {
             return Err(ServiceError::NotFound);
         }
         self.audit(
@@ -62,9 +63,9 @@ impl Services<'_> {
         Ok(())
     }
 
-    /// Ends every session of the caller but this one; returns how many
-    /// tokens were revoked.
+    /// Ends every session of the caller but this one; returns how many.
     pub async fn revoke_other_sessions(&self, principal: &Principal) -> Result<u64, ServiceError> {
+        self.authorize(principal).await?;
         let mut tx = self.db.write_tx().await?;
         let revoked = self.end_other_sessions(&mut tx, principal).await?;
         audit::record_in(
@@ -73,7 +74,7 @@ impl Services<'_> {
                 EventType::SessionRevoked,
                 Outcome::Success,
                 Some(principal.user_id),
-                json!({ "others": true, "tokens_revoked": revoked }),
+                json!({ "others": true, "sessions_revoked": revoked }),
             ),
         )
         .await?;
@@ -82,19 +83,14 @@ impl Services<'_> {
     }
 
     /// Ends every session of the caller's user but the caller's own, as
-    /// part of `tx`; returns how many tokens were revoked.
+    /// part of `tx`; returns how many.
     pub(super) async fn end_other_sessions(
         &self,
         tx: &mut WriteTx,
         principal: &Principal,
     ) -> Result<u64, sqlx::Error> {
-        refresh_tokens::revoke_user_sessions_except(
-            tx,
-            principal.user_id,
-            Some(principal.session_id),
-            self.now,
-        )
-        .await
+        sessions::revoke_all_but_in(tx, principal.user_id, Some(principal.session_id), self.now)
+            .await
     }
 
     /// The caller's recent security activity, newest first.
@@ -102,6 +98,7 @@ impl Services<'_> {
         &self,
         principal: &Principal,
     ) -> Result<Vec<ActivityEntry>, ServiceError> {
+        self.authorize(principal).await?;
         let rows = audit::recent_for_user(self.db, principal.user_id, ACTIVITY_LIMIT).await?;
         Ok(rows
             .into_iter()

@@ -13,30 +13,54 @@ use crate::{
         domain::events::{EventType, Outcome},
         platform::env::{ConfigError, Env},
         store::{
-            refresh_tokens::{self, NewRefresh, RefreshRecord, TokenAndUser},
+            refresh_tokens::{self, NewRefresh, Presented, Rotation},
+            sessions::{self, NewSession, SessionRecord},
             users::UserRecord,
         },
     },
 };
-
-/// How long a just-rotated refresh token is still honoured, so two tabs
-/// refreshing at the same moment do not sign the user out.
-pub const REUSE_GRACE: TimeDelta = TimeDelta::seconds(10);
 
 /// How long sessions last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionPolicy {
     /// A session's absolute lifetime: its refresh tokens all end then.
     pub refresh_ttl: TimeDelta,
+    /// A session not refreshed for this long can no longer be.
+    pub idle_timeout: TimeDelta,
+    /// How long a just-rotated refresh token is still honoured, so two tabs
+    /// refreshing at the same moment do not sign the user out. Both get
+    /// the same successor; after the window, presenting it again is reuse.
+    pub reuse_grace: TimeDelta,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self {
+            refresh_ttl: TimeDelta::days(7),
+            idle_timeout: TimeDelta::days(3),
+            reuse_grace: TimeDelta::seconds(5),
+        }
+    }
 }
 
 impl SessionPolicy {
     pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
+        let defaults = Self::default();
         Ok(Self {
             refresh_ttl: env.seconds(
                 "PORTCULLIS_REFRESH_TOKEN_TTL_SECS",
-                TimeDelta::days(7),
+                defaults.refresh_ttl,
                 1..=365 * 24 * 3600,
+            )?,
+            idle_timeout: env.span(
+                "PORTCULLIS_SESSION_IDLE_TIMEOUT",
+                defaults.idle_timeout,
+                60..=365 * 24 * 3600,
+            )?,
+            reuse_grace: env.seconds(
+                "PORTCULLIS_REFRESH_REUSE_GRACE_SECS",
+                defaults.reuse_grace,
+                0..=60,
             )?,
         })
     }
@@ -72,32 +96,40 @@ impl Services<'_> {
     /// Starts a session for `user`, who has just proven who they are. Every
     /// way of signing in ends here.
     pub async fn issue_session(&self, user: UserRecord) -> Result<Issued, ServiceError> {
-        let family_id = Uuid::new_v4();
-        let refresh_expires_at = self.now + self.policies.sessions.refresh_ttl;
+        let session = NewSession {
+            id: Uuid::new_v4(),
+            user_id: user.id,
+            created_at: self.now,
+            expires_at: self.now + self.policies.sessions.refresh_ttl,
+            user_agent: self.client.user_agent.as_deref(),
+            ip: self.client.ip.as_deref(),
+        };
         let refresh = RefreshToken::generate();
         let hash = refresh.hash();
-        refresh_tokens::insert(
-            self.db,
-            &self.new_refresh(&user, family_id, &hash, None, refresh_expires_at),
+        let mut tx = self.db.write_tx().await?;
+        sessions::insert_in(&mut tx, &session).await?;
+        refresh_tokens::insert_in(
+            &mut tx,
+            &self.new_refresh(&user, session.id, &hash, session.expires_at),
         )
         .await?;
-        self.mint(user, family_id, refresh, refresh_expires_at)
+        tx.commit().await?;
+        self.mint(user, session.id, refresh, session.expires_at)
     }
 
     fn new_refresh<'t>(
         &'t self,
         user: &UserRecord,
-        family_id: Uuid,
+        session_id: Uuid,
         token_hash: &'t [u8],
-        parent_id: Option<Uuid>,
         expires_at: DateTime<Utc>,
     ) -> NewRefresh<'t> {
         NewRefresh {
             id: Uuid::new_v4(),
-            family_id,
+            family_id: session_id,
             user_id: user.id,
             token_hash,
-            parent_id,
+            parent_id: None,
             issued_at: self.now,
             expires_at,
             user_agent: self.client.user_agent.as_deref(),
@@ -105,143 +137,206 @@ impl Services<'_> {
         }
     }
 
-    /// Signs an access token to go with `refresh_token`.
+    /// Signs an access token to go with `refresh_token`; neither outlives
+    /// the session.
     fn mint(
         &self,
         user: UserRecord,
         session_id: Uuid,
         refresh_token: RefreshToken,
-        refresh_expires_at: DateTime<Utc>,
+        session_ends_at: DateTime<Utc>,
     ) -> Result<Issued, ServiceError> {
-        let (access_token, access_expires_at) =
-            self.tokens
-                .issue(user.id, session_id, &user.email, &user.role, self.now)?;
+        let (access_token, access_expires_at) = self.tokens.issue(
+            user.id,
+            session_id,
+            &user.email,
+            &user.role,
+            self.now,
+            session_ends_at,
+        )?;
         Ok(Issued {
             user,
             session_id,
             tokens: TokenPair {
                 access_token,
-                // An access token never outlives its session.
-                access_expires_at: access_expires_at.min(refresh_expires_at),
+                access_expires_at,
                 refresh_token,
-                refresh_expires_at,
+                refresh_expires_at: session_ends_at,
             },
         })
     }
 
+    /// Sessions used since then are not idle.
+    pub(super) fn idle_since(&self) -> DateTime<Utc> {
+        self.now - self.policies.sessions.idle_timeout
+    }
+
+    fn is_live(&self, session: &SessionRecord) -> bool {
+        session.is_live(self.now, self.idle_since())
+    }
+
     /// Rotates `raw`: the old token is spent and a new one issued. A spent
-    /// token presented again after the grace window revokes its family.
-    pub async fn refresh(&self, raw: &str) -> Result<Issued, ServiceError> {
+    /// token presented again within the grace window gets the successor it
+    /// already has; after it, it revokes its session. `continues`, the
+    /// session of the access token sent along (if any), must be the token's.
+    pub async fn refresh(
+        &self,
+        raw: &str,
+        continues: Option<Uuid>,
+    ) -> Result<Issued, ServiceError> {
         self.rate_limit(Scope::RefreshIp).await?;
-        let Some(TokenAndUser {
-            token: record,
+        let hash = hash_refresh_token(raw);
+        let Some(presented) = refresh_tokens::find_presented(self.db, &hash).await? else {
+            return Err(ServiceError::Unauthenticated);
+        };
+        if continues.is_some_and(|session| session != presented.session.id) {
+            // Someone tossed in a refresh cookie of another session.
+            tracing::warn!(
+                user_id = %presented.user.id,
+                "refresh token of another session than the access token: refused"
+            );
+            return Err(ServiceError::Unauthenticated);
+        }
+        if !self.is_live(&presented.session) {
+            return Err(ServiceError::Unauthenticated);
+        }
+        if presented.user.disabled {
+            sessions::revoke(self.db, presented.session.id, self.now).await?;
+            return Err(ServiceError::Unauthenticated);
+        }
+        if presented.token.rotated_at.is_some() {
+            return self.presented_again(raw, presented).await;
+        }
+
+        let successor = RefreshToken::generate();
+        let successor_hash = successor.hash();
+        let Some(seal) = successor.seal_for(raw) else {
+            return Err(ServiceError::Unauthenticated);
+        };
+        let Presented {
+            token,
+            session,
             user,
-        }) = refresh_tokens::find_with_user(self.db, &hash_refresh_token(raw)).await?
+        } = presented;
+        let new = self.new_refresh(&user, session.id, &successor_hash, session.expires_at);
+        let rotation = Rotation {
+            parent_id: token.id,
+            successor_seal: &seal,
+            idle_since: self.idle_since(),
+            audit_details: json!({ "session": session.id }),
+        };
+        if refresh_tokens::rotate(self.db, &new, rotation, self.now).await? {
+            return self.mint(user, session.id, successor, session.expires_at);
+        }
+        // Lost a race: another refresh rotated it, or the session ended.
+        match refresh_tokens::find_presented(self.db, &hash).await? {
+            Some(now_stored) if now_stored.token.rotated_at.is_some() => {
+                self.presented_again(raw, now_stored).await
+            }
+            _ => Err(ServiceError::Unauthenticated),
+        }
+    }
+
+    /// A token already rotated, presented again: within the grace window
+    /// (another tab refreshing at the same moment), the same successor;
+    /// after it, a replay, so the session ends.
+    async fn presented_again(
+        &self,
+        raw: &str,
+        presented: Presented,
+    ) -> Result<Issued, ServiceError> {
+        let Presented {
+            token,
+            session,
+            user,
+        } = presented;
+        let rotated_at = token.rotated_at.unwrap_or(self.now);
+        if self.now - rotated_at > self.policies.sessions.reuse_grace {
+            return self.reuse_detected(&session).await;
+        }
+        if !self.is_live(&session) {
+            return Err(ServiceError::Unauthenticated);
+        }
+        let Some(successor) = token
+            .successor_seal
+            .as_deref()
+            .and_then(|seal| RefreshToken::unseal(seal, raw))
         else {
             return Err(ServiceError::Unauthenticated);
         };
-        if record.revoked_at.is_some() || record.expires_at <= self.now {
-            return Err(ServiceError::Unauthenticated);
-        }
-        if user.disabled {
-            refresh_tokens::revoke_family(self.db, record.family_id, self.now).await?;
-            return Err(ServiceError::Unauthenticated);
-        }
-        let refresh = RefreshToken::generate();
-        let hash = refresh.hash();
-        let successor = self.new_refresh(
-            &user,
-            record.family_id,
-            &hash,
-            Some(record.id),
-            record.expires_at,
-        );
-
-        let expires_at = record.expires_at;
-        let rotated_at = match record.rotated_at {
-            Some(at) => at,
-            None if refresh_tokens::rotate(
-                self.db,
-                record.id,
-                &successor,
-                self.now,
-                json!({ "session": record.family_id }),
-            )
-            .await? =>
-            {
-                return self.mint(user, record.family_id, refresh, expires_at);
-            }
-            // Lost a race: another refresh rotated it, or a sign-out
-            // revoked it.
-            None => match refresh_tokens::find_by_hash(self.db, &hash_refresh_token(raw)).await? {
-                Some(now_stored) if now_stored.revoked_at.is_none() => {
-                    now_stored.rotated_at.unwrap_or(self.now)
-                }
-                _ => return Err(ServiceError::Unauthenticated),
-            },
-        };
-        if !self.within_grace(rotated_at) {
-            return self.reuse_detected(&record).await;
-        }
-        // A concurrent refresh (another tab): hand out a sibling, unless the
-        // session ended meanwhile.
-        if !refresh_tokens::insert_unless_revoked(self.db, &successor).await? {
-            return Err(ServiceError::Unauthenticated);
-        }
         self.audit(
             EventType::Refresh,
             Outcome::Success,
             Some(user.id),
-            json!({ "session": record.family_id }),
+            json!({ "session": session.id, "repeated": true }),
         )
         .await;
-        self.mint(user, record.family_id, refresh, expires_at)
+        self.mint(user, session.id, successor, session.expires_at)
     }
 
-    fn within_grace(&self, rotated_at: DateTime<Utc>) -> bool {
-        self.now - rotated_at <= REUSE_GRACE
-    }
-
-    async fn reuse_detected(&self, record: &RefreshRecord) -> Result<Issued, ServiceError> {
-        let revoked = refresh_tokens::revoke_family(self.db, record.family_id, self.now).await?;
-        tracing::warn!(user_id = %record.user_id, session = %record.family_id, "refresh token reuse: session revoked");
+    async fn reuse_detected(&self, session: &SessionRecord) -> Result<Issued, ServiceError> {
+        sessions::revoke(self.db, session.id, self.now).await?;
+        tracing::warn!(user_id = %session.user_id, session = %session.id, "refresh token reuse: session revoked");
         self.audit(
             EventType::RefreshReuse,
             Outcome::Failure,
-            Some(record.user_id),
-            json!({ "session": record.family_id, "tokens_revoked": revoked }),
+            Some(session.user_id),
+            json!({ "session": session.id }),
         )
         .await;
         Err(ServiceError::Unauthenticated)
     }
 
-    /// Ends the session that `raw` (or else `principal`) belongs to. Never
-    /// fails for a missing or unknown session: signing out is idempotent.
+    /// Ends the session that `raw` (or else `principal`) belongs to. A
+    /// refresh token counts while its session is alive; an access token
+    /// while it is valid. With neither, `Unauthenticated`.
     pub async fn logout(
         &self,
         raw: Option<&str>,
         principal: Option<&Principal>,
     ) -> Result<(), ServiceError> {
         let from_refresh = match raw {
-            Some(raw) => refresh_tokens::find_by_hash(self.db, &hash_refresh_token(raw))
+            Some(raw) => refresh_tokens::find_presented(self.db, &hash_refresh_token(raw))
                 .await?
-                .map(|r| (r.family_id, r.user_id)),
+                .filter(|p| self.is_live(&p.session))
+                .map(|p| (p.session.id, p.user.id)),
             None => None,
         };
-        let session = from_refresh.or_else(|| principal.map(|p| (p.session_id, p.user_id)));
-        if let Some((family_id, user_id)) = session {
-            let revoked = refresh_tokens::revoke_family(self.db, family_id, self.now).await?;
-            if revoked > 0 {
-                self.audit(
-                    EventType::Logout,
-                    Outcome::Success,
-                    Some(user_id),
-                    json!({ "session": family_id }),
-                )
-                .await;
-            }
+        let Some((session_id, user_id)) =
+            from_refresh.or_else(|| principal.map(|p| (p.session_id, p.user_id)))
+        else {
+            return Err(ServiceError::Unauthenticated);
+        };
+        if sessions::revoke(self.db, session_id, self.now).await? {
+            self.audit(
+                EventType::Logout,
+                Outcome::Success,
+                Some(user_id),
+                json!({ "session": session_id }),
+            )
+            .await;
         }
         Ok(())
+    }
+
+    /// The bearer's user, while their session is alive and they are not
+    /// disabled: every use case acting for a signed-in user starts here.
+    /// An access token outlives a revocation; this check does not.
+    pub async fn authorize(
+        &self,
+        principal: &Principal,
+    ) -> Result<(SessionRecord, UserRecord), ServiceError> {
+        match sessions::unrevoked_with_user(
+            self.db,
+            principal.session_id,
+            principal.user_id,
+            self.now,
+        )
+        .await?
+        {
+            Some((session, user)) if !user.disabled => Ok((session, user)),
+            _ => Err(ServiceError::Unauthenticated),
+        }
     }
 
     /// The user and the state of their session, for the web app. A revoked
@@ -250,16 +345,11 @@ impl Services<'_> {
         &self,
         principal: &Principal,
     ) -> Result<CurrentSession, ServiceError> {
-        let user = self.current_user(principal).await?;
-        let Some(session_expires_at) =
-            refresh_tokens::live_session_expiry(self.db, principal.session_id, self.now).await?
-        else {
-            return Err(ServiceError::Unauthenticated);
-        };
+        let (session, user) = self.authorize(principal).await?;
         Ok(CurrentSession {
             user: User::from(&user),
             access_expires_in_secs: (principal.expires_at - self.now).num_seconds().max(0),
-            session_expires_at: super::rfc3339(session_expires_at),
+            session_expires_at: super::rfc3339(session.expires_at),
         })
     }
 }

@@ -86,3 +86,17 @@ pub async fn recent_for_user(
     .fetch_all(pool)
     .await)
 }
+
+/// Deletes up to `batch` of the oldest events from before `before`;
+/// returns how many.
+pub async fn purge_before(db: &Db, before: DateTime<Utc>, batch: i64) -> Result<u64, sqlx::Error> {
+    with_writer!(db, |pool| sqlx::query(
+        "DELETE FROM audit_events WHERE id IN ( \
+           SELECT id FROM audit_events WHERE created_at < $1 ORDER BY id LIMIT $2)"
+    )
+    .bind(before)
+    .bind(batch)
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))
+}

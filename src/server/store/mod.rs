@@ -5,4 +5,5 @@ pub mod audit;
 pub mod db;
 pub mod rate_limits;
 pub mod refresh_tokens;
+pub mod sessions;
 pub mod users;

@@ -41,6 +41,39 @@ impl UserRecord {
 const COLUMNS: &str =
     "id, email, password_hash, display_name, role, disabled, created_at, updated_at";
 
+/// The user's columns in a join with another table, as `u.* AS u_*`.
+pub const JOINED_COLUMNS: &str = "u.id AS u_id, u.email AS u_email, \
+    u.password_hash AS u_password_hash, u.display_name AS u_display_name, u.role AS u_role, \
+    u.disabled AS u_disabled, u.created_at AS u_created_at, u.updated_at AS u_updated_at";
+
+/// A user read through [`JOINED_COLUMNS`]; flatten it into the join's row.
+#[derive(sqlx::FromRow)]
+pub struct JoinedUser {
+    u_id: Uuid,
+    u_email: String,
+    u_password_hash: Option<String>,
+    u_display_name: String,
+    u_role: String,
+    u_disabled: bool,
+    u_created_at: DateTime<Utc>,
+    u_updated_at: DateTime<Utc>,
+}
+
+impl From<JoinedUser> for UserRecord {
+    fn from(u: JoinedUser) -> Self {
+        Self {
+            id: u.u_id,
+            email: u.u_email,
+            password_hash: u.u_password_hash,
+            display_name: u.u_display_name,
+            role: u.u_role,
+            disabled: u.u_disabled,
+            created_at: u.u_created_at,
+            updated_at: u.u_updated_at,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum InsertUserError {
     #[error("email already registered")]

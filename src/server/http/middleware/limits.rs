@@ -5,8 +5,9 @@
 use std::{sync::Arc, time::Duration};
 
 use axum::{
+    body::Body,
     extract::{Request, State},
-    http::StatusCode,
+    http::{header, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -15,7 +16,7 @@ use tokio::sync::Semaphore;
 use crate::{
     model::ErrorCode,
     server::{
-        http::error::ApiError,
+        http::{error::ApiError, json::BODY_LIMIT_BYTES},
         platform::env::{ConfigError, Env},
     },
 };
@@ -87,4 +88,26 @@ pub async fn enforce(State(limits): State<Limits>, request: Request, next: Next)
         .with_detail(format!("request exceeded {:?}", limits.timeout))
         .into_response(),
     }
+}
+
+/// One body limit for every route, server functions included: axum's
+/// `DefaultBodyLimit` binds only its own extractors, and leptos reads the
+/// body itself. A declared length over it is refused before any of the
+/// body is read; a body without one is cut off where it passes the limit.
+pub async fn limit_body(request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > BODY_LIMIT_BYTES as u64) {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::PayloadTooLarge,
+            "The request body is larger than 64 KiB.",
+        )
+        .into_response();
+    }
+    next.run(request.map(|body| Body::new(http_body_util::Limited::new(body, BODY_LIMIT_BYTES))))
+        .await
 }

@@ -1,7 +1,9 @@
-//! Layers every request passes through, outermost first: request id,
-//! load limits, security headers, CSRF.
+//! Layers every request passes through, outermost first: hardening
+//! headers (so every answer carries them, refusals included), request id,
+//! CONNECT/TRACE refusal, load limits, CSRF; pages add their CSP.
 
 pub mod csrf;
 pub mod limits;
+pub mod methods;
 pub mod request_id;
 pub mod security_headers;

@@ -16,7 +16,7 @@ use crate::{
         http::{
             effects::SessionEffects,
             error::ApiError,
-            extract::principal_from_headers,
+            extract::{access_token_session, principal_from_headers},
             json::{ApiJson, OptionalJson},
             state::AppState,
         },
@@ -48,6 +48,12 @@ pub struct LoginBody {
     password: String,
     #[serde(default)]
     transport: Transport,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogoutBody {
+    refresh_token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -135,8 +141,9 @@ pub async fn refresh(
             state.credentials.cookies.read_refresh(&headers),
         ),
     };
+    let continues = access_token_session(&state, &headers);
     let result = match raw {
-        Some(raw) => state.services(&client).refresh(&raw).await,
+        Some(raw) => state.services(&client).refresh(&raw, continues).await,
         None => Err(ServiceError::Unauthenticated),
     };
     match result {
@@ -158,18 +165,30 @@ pub async fn refresh(
     }
 }
 
+/// Ends the session of the refresh token in the body, else of the refresh
+/// cookie, else of the access token. With none of them valid, 401: the
+/// client learns its sign-out did not happen. The cookies go either way.
 pub async fn logout(
     State(state): State<AppState>,
     client: ClientInfo,
     headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let raw = state.credentials.cookies.read_refresh(&headers);
+    OptionalJson(body): OptionalJson<LogoutBody>,
+) -> Result<Response, Response> {
+    let raw = body
+        .and_then(|b| b.refresh_token)
+        .or_else(|| state.credentials.cookies.read_refresh(&headers));
     let principal = principal_from_headers(&state, &headers);
-    state
+    let mut response = match state
         .services(&client)
         .logout(raw.as_deref(), principal.as_ref())
-        .await?;
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    SessionEffects::sign_out().apply(&state, response.headers_mut())?;
-    Ok(response)
+        .await
+    {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(err) => ApiError::from(err).into_response(),
+    };
+    match SessionEffects::sign_out().apply(&state, response.headers_mut()) {
+        Ok(()) if response.status().is_success() => Ok(response),
+        Ok(()) => Err(response),
+        Err(broken) => Err(ApiError::from(broken).into_response()),
+    }
 }
