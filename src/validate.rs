@@ -64,13 +64,20 @@ impl fmt::Display for ValidationError {
 
 impl std::error::Error for ValidationError {}
 
-/// A trimmed, lower-cased, syntactically valid email address.
+/// A syntactically valid email address in its one canonical form: trimmed,
+/// lower-cased, NFKC-normalised (fullwidth letters are plain ones), and on
+/// the server with its domain as an IDNA A-label (`bücher.de` is
+/// `xn--bcher-kva.de`), so every spelling of an address is one account.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Email(String);
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
-        let normalized = raw.trim().to_lowercase();
+        // Refuse the absurd before normalising: NFKC can expand the input.
+        if raw.len() > EMAIL_MAX_BYTES * 4 {
+            return Err(ValidationError::EmailInvalid);
+        }
+        let normalized = ascii_domain(nfkc(raw.trim()).trim().to_lowercase())?;
         if normalized.len() > EMAIL_MAX_BYTES
             || !email_address::EmailAddress::is_valid(&normalized)
             // The crate accepts quoted local parts and IP literals; sign-in
@@ -153,6 +160,25 @@ impl Password {
 fn nfkc(raw: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
     raw.nfkc().collect()
+}
+
+/// The domain as an IDNA A-label. Only the server converts: the browser's
+/// check is a hint, and the tables would weigh on the WASM bundle.
+#[cfg(feature = "ssr")]
+fn ascii_domain(email: String) -> Result<String, ValidationError> {
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return Ok(email);
+    };
+    if domain.is_ascii() {
+        return Ok(email);
+    }
+    let domain = idna::domain_to_ascii(domain).map_err(|_| ValidationError::EmailInvalid)?;
+    Ok(format!("{local}@{domain}"))
+}
+
+#[cfg(not(feature = "ssr"))]
+fn ascii_domain(email: String) -> Result<String, ValidationError> {
+    Ok(email)
 }
 
 #[cfg(feature = "hydrate")]
@@ -333,6 +359,27 @@ mod tests {
         assert_eq!(
             Email::parse("  Ada@Example.COM ").unwrap().as_str(),
             "ada@example.com"
+        );
+    }
+
+    #[test]
+    fn every_spelling_of_an_address_is_one_canonical_form() {
+        for (spelling, canonical) in [
+            ("ＡＤＡ@ＥＸＡＭＰＬＥ.ＣＯＭ", "ada@example.com"),
+            ("ada@bücher.de", "ada@xn--bcher-kva.de"),
+            ("Ada@BÜCHER.de", "ada@xn--bcher-kva.de"),
+            ("ada@xn--bcher-kva.de", "ada@xn--bcher-kva.de"),
+            ("\u{2003}ada@example.com", "ada@example.com"),
+        ] {
+            assert_eq!(
+                Email::parse(spelling).map(|e| e.as_str().to_owned()),
+                Ok(canonical.to_owned()),
+                "{spelling}"
+            );
+        }
+        assert_eq!(
+            Email::parse(&"ａ".repeat(10_000)),
+            Err(ValidationError::EmailInvalid)
         );
     }
 

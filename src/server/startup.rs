@@ -11,7 +11,7 @@ use super::{
     config::Config,
     credentials::{
         keys::KeyError,
-        password::{HashError, PasswordHasher},
+        password::{HashCount, HashError, PasswordHasher},
         tokens::AccessTokens,
     },
     http::{
@@ -59,6 +59,7 @@ pub struct Application {
     connection_limits: ConnectionLimits,
     sessions: SessionPolicy,
     retention: RetentionPolicy,
+    hashes: HashCount,
 }
 
 /// How often rows that ran out are deleted.
@@ -97,6 +98,7 @@ impl Application {
             )?,
             cookies: config.cookies,
         };
+        let hashes = credentials.hasher.computed();
         let state = AppState {
             leptos_options: leptos_options(&config, local_addr),
             db: db.clone(),
@@ -118,7 +120,13 @@ impl Application {
             clock,
             sessions: config.sessions,
             retention: config.retention,
+            hashes,
         })
+    }
+
+    /// How many password hashes this server has computed, live.
+    pub fn hashes_computed(&self) -> HashCount {
+        self.hashes.clone()
     }
 
     /// The bound address; with port 0 in the config, the port the OS chose.

@@ -44,7 +44,7 @@ fn production_refuses_to_start_with_insecure_cookies() {
     let (code, stderr) = start_binary(&[
         ("PORTCULLIS_ENV", "production"),
         ("PORTCULLIS_PUBLIC_URL", "https://auth.example.com"),
-        ("PORTCULLIS_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        ("PORTCULLIS_JWT_SECRET", "kV3q9ZtX1mB7rP2wY8sL4nD6hF0gJ5cA"),
         ("PORTCULLIS_COOKIE_SECURE", "false"),
     ]);
 
@@ -62,4 +62,36 @@ fn a_log_filter_that_does_not_parse_is_refused_not_ignored() {
 
     assert_eq!(code, Some(2));
     assert!(stderr.contains("RUST_LOG"), "{stderr}");
+}
+
+#[test]
+fn production_refuses_a_long_secret_that_is_not_random() {
+    for secret in [
+        "0123456789abcdef0123456789abcdef",
+        "passwordpasswordpasswordpassword",
+    ] {
+        let (code, stderr) = start_binary(&[
+            ("PORTCULLIS_ENV", "production"),
+            ("PORTCULLIS_PUBLIC_URL", "https://auth.example.com"),
+            ("PORTCULLIS_JWT_SECRET", secret),
+        ]);
+
+        assert_eq!(code, Some(2), "{secret}");
+        assert!(stderr.contains("PORTCULLIS_JWT_SECRET"), "{stderr}");
+        assert!(!stderr.contains(secret), "the secret is never echoed");
+    }
+}
+
+/// Development's defaults (random keys, plain cookies) must not end up
+/// serving other hosts by omission.
+#[test]
+fn listening_beyond_loopback_needs_an_explicit_environment() {
+    let (code, stderr) = start_binary(&[
+        ("PORTCULLIS_LISTEN_ADDR", "0.0.0.0:0"),
+        ("DATABASE_URL", "sqlite::memory:"),
+    ]);
+
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("PORTCULLIS_ENV"), "{stderr}");
+    assert!(stderr.contains("0.0.0.0:0"), "{stderr}");
 }

@@ -3,7 +3,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use portcullis::server::{
-    config::Config, platform::clock::ManualClock, startup::Application, store::db::Db,
+    config::Config, credentials::password::HashCount, platform::clock::ManualClock,
+    startup::Application, store::db::Db,
 };
 use serde_json::{json, Value};
 
@@ -187,6 +188,8 @@ pub struct TestApp {
     pub sql: TestSql,
     pub database: TestDatabase,
     pub clock: Arc<ManualClock>,
+    /// Password hashes the server has computed.
+    pub hashes: HashCount,
 }
 
 impl TestApp {
@@ -361,6 +364,7 @@ pub async fn spawn_app_on(database: TestDatabase, overrides: &[(&str, &str)]) ->
         .expect("application builds");
     let address = format!("http://{}", app.local_addr());
     let db = app.db().clone();
+    let hashes = app.hashes_computed();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     TestApp {
         address,
@@ -369,6 +373,7 @@ pub async fn spawn_app_on(database: TestDatabase, overrides: &[(&str, &str)]) ->
         sql: TestSql::open(&database.url).await,
         database,
         clock,
+        hashes,
     }
 }
 

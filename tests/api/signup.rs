@@ -8,6 +8,8 @@ use crate::helpers::{
 use crate::on_both_backends;
 
 on_both_backends!(
+    a_taken_email_costs_the_same_hashing_as_a_new_one,
+    fullwidth_and_idna_spellings_of_an_email_are_one_account,
     signup_signs_the_new_user_in,
     signup_refuses_a_taken_email_in_any_case,
     signup_explains_refused_input,
@@ -150,4 +152,59 @@ async fn twenty_concurrent_signups_create_one_user(backend: Backend) {
         )
         .await;
     assert_eq!(users, 1);
+}
+
+/// The time to answer must not tell whether an email is taken: both
+/// answers hash the password once (counted, not timed).
+async fn a_taken_email_costs_the_same_hashing_as_a_new_one(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let taken = app.signup(&app.new_client()).await;
+    let signup = |email: String| {
+        let app = &app;
+        async move {
+            let before = app.hashes.get();
+            let response = app
+                .post_json(
+                    &app.new_client(),
+                    "/api/auth/signup",
+                    &json!({ "email": email, "password": GOOD_PASSWORD }),
+                )
+                .await;
+            (response.status().as_u16(), app.hashes.get() - before)
+        }
+    };
+
+    let (new_status, new_hashes) = signup("brand-new@example.com".to_owned()).await;
+    let (taken_status, taken_hashes) = signup(taken).await;
+
+    assert_eq!((new_status, taken_status), (201, 409));
+    assert_eq!(new_hashes, 1);
+    assert_eq!(taken_hashes, new_hashes);
+}
+
+async fn fullwidth_and_idna_spellings_of_an_email_are_one_account(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let first = app
+        .post_json(
+            &app.new_client(),
+            "/api/auth/signup",
+            &json!({ "email": "ada@bücher.example", "password": GOOD_PASSWORD }),
+        )
+        .await;
+    assert_eq!(first.status(), 201);
+    let body: Value = first.json().await.unwrap();
+    assert_eq!(body["user"]["email"], "ada@xn--bcher-kva.example");
+
+    for spelling in ["ada@xn--bcher-kva.example", "ＡＤＡ@BÜCHER.example"] {
+        let again = app
+            .post_json(
+                &app.new_client(),
+                "/api/auth/signup",
+                &json!({ "email": spelling, "password": GOOD_PASSWORD }),
+            )
+            .await;
+        assert_eq!(again.status(), 409, "{spelling}");
+        let login = app.login(&app.new_client(), spelling, GOOD_PASSWORD).await;
+        assert_eq!(login.status(), 200, "{spelling}");
+    }
 }

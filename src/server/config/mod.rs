@@ -72,6 +72,19 @@ impl Config {
             retention: RetentionPolicy::from_env(&env)?,
             log_format: LogFormat::from_env(&env, production)?,
         };
+        // Development's defaults (random keys, plain cookies) are for this
+        // machine only; serving other hosts is a choice to state.
+        let reachable = !config.http.listen_addr.ip().is_loopback();
+        if reachable && env.get("PORTCULLIS_ENV").is_none() {
+            return Err(invalid(
+                "PORTCULLIS_ENV",
+                format!(
+                    "must be set to listen on {}, which other hosts can reach: \
+                     `production`, or `development` to do without its safeguards",
+                    config.http.listen_addr
+                ),
+            ));
+        }
         if config.sessions.refresh_ttl < config.tokens.access_ttl {
             return Err(invalid(
                 "PORTCULLIS_REFRESH_TOKEN_TTL_SECS",
@@ -104,7 +117,7 @@ mod tests {
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
-    const STRONG: &str = "0123456789abcdef0123456789abcdef";
+    const STRONG: &str = "kV3q9ZtX1mB7rP2wY8sL4nD6hF0gJ5cA";
 
     #[test]
     fn zero_configuration_works_in_development() {

@@ -105,13 +105,32 @@ fn hs256_secret(
     value: &str,
     production: bool,
 ) -> Result<Secret, ConfigError> {
-    if production && value.len() < MIN_SECRET_BYTES {
+    if production && (value.len() < MIN_SECRET_BYTES || !looks_random(value)) {
         return Err(invalid(
             variable,
-            format!("too weak: use at least {MIN_SECRET_BYTES} random bytes"),
+            format!(
+                "too weak: use at least {MIN_SECRET_BYTES} random bytes, \
+                 e.g. `openssl rand -base64 32`"
+            ),
         ));
     }
     Ok(Secret::new(value.as_bytes().to_vec()))
+}
+
+/// Whether a secret is about as hard to guess as random text: zxcvbn
+/// (which sees repeats, runs, words, keyboard patterns) must estimate at
+/// least 10^30 guesses. Its estimate tops out near 10^19, so the secret is
+/// judged in pieces of 16 characters and the pieces' estimates multiplied:
+/// a random 32-character secret reaches about 10^32, a passphrase of
+/// common words or a padded pattern stays far below.
+fn looks_random(secret: &str) -> bool {
+    const MIN_GUESSES_LOG10: f64 = 30.0;
+    let chars: Vec<char> = secret.chars().collect();
+    let guesses_log10: f64 = chars
+        .chunks(16)
+        .map(|piece| zxcvbn::zxcvbn(&piece.iter().collect::<String>(), &[]).guesses_log10())
+        .sum();
+    guesses_log10 >= MIN_GUESSES_LOG10
 }
 
 /// An Ed25519 key (private seed or public key): 32 bytes, base64url.
@@ -297,6 +316,30 @@ mod tests {
             .unwrap();
         let public = ed25519_public(&d.try_into().unwrap());
         assert_eq!(b64(&public), "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo");
+    }
+
+    #[test]
+    fn production_secrets_must_look_random_not_only_be_long() {
+        for weak in [
+            "0123456789abcdef0123456789abcdef",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "passwordpasswordpasswordpassword",
+            "qwertyuiopasdfghjklzxcvbnmqwertyuiop",
+        ] {
+            assert!(hs256_secret("S", weak, true).is_err(), "{weak}");
+            assert!(
+                hs256_secret("S", weak, false).is_ok(),
+                "development takes it"
+            );
+        }
+        for strong in [
+            "kV3q9ZtX1mB7rP2wY8sL4nD6hF0gJ5cA",
+            // `openssl rand -base64 32` and `-hex 32`
+            "q3Jx0Zc2l7mYt8hR4pW1vN6sK9dF5gB2aE0uI7oL3yQ=",
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        ] {
+            assert!(hs256_secret("S", strong, true).is_ok(), "{strong}");
+        }
     }
 
     #[test]

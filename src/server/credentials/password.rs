@@ -3,7 +3,7 @@
 
 use std::{
     sync::{
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
         Arc,
     },
     time::Duration,
@@ -107,6 +107,22 @@ pub struct PasswordHasher {
     /// Verified against when the account does not exist, so the answer
     /// takes as long as for a real account.
     dummy: StoredHash,
+    computed: HashCount,
+}
+
+/// How many hashes (and verifications) a hasher has computed: how much of
+/// its costly work requests caused. Clones count together.
+#[derive(Debug, Clone, Default)]
+pub struct HashCount(Arc<AtomicU64>);
+
+impl HashCount {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn add_one(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 impl PasswordHasher {
@@ -124,13 +140,21 @@ impl PasswordHasher {
             limits,
             waiting: Arc::new(AtomicUsize::new(0)),
             dummy: StoredHash(dummy),
+            computed: HashCount::default(),
         })
+    }
+
+    /// The count of hashes computed so far, live.
+    pub fn computed(&self) -> HashCount {
+        self.computed.clone()
     }
 
     pub async fn hash(&self, password: &Password) -> Result<StoredHash, HashError> {
         let argon2 = self.argon2.clone();
         let password = password.expose().as_bytes().to_vec();
+        let computed = self.computed.clone();
         self.run_limited(move || {
+            computed.add_one();
             let salt = SaltString::generate(&mut OsRng);
             argon2
                 .hash_password(&password, &salt)
@@ -183,7 +207,9 @@ impl PasswordHasher {
         let argon2 = self.argon2.clone();
         let params = self.params;
         let password = password.expose().as_bytes().to_vec();
+        let computed = self.computed.clone();
         run_in(slot, move || {
+            computed.add_one();
             let parsed = PasswordHash::new(&phc).map_err(|e| HashError::Internal(e.to_string()))?;
             let matches = argon2.verify_password(&password, &parsed).is_ok();
             Ok(Verified {

@@ -25,13 +25,8 @@ impl Services<'_> {
             None => DisplayName::from_email(&email),
         };
         let password = Password::parse_new(password, &[email.as_str(), display_name.as_str()])?;
-        // Spare the hash when the answer is already known.
-        if users::find_by_email(self.db, email.as_str())
-            .await?
-            .is_some()
-        {
-            return Err(ServiceError::EmailTaken);
-        }
+        // Hashed whether or not the email is taken, so the time to answer
+        // does not tell (the insert below finds out).
         let hash = self.hasher.hash(&password).await?;
         let new_user = NewUser {
             email: email.as_str(),
