@@ -74,6 +74,11 @@ impl Call {
         self.state.credentials.cookies.read_refresh(&self.headers)
     }
 
+    /// The device cookie, if this browser signed in here before.
+    pub fn device_cookie(&self) -> Option<String> {
+        self.state.credentials.cookies.read_device(&self.headers)
+    }
+
     /// The session of the access cookie, lapsed or not, that a refresh
     /// must continue.
     pub fn access_token_session(&self) -> Option<uuid::Uuid> {
@@ -102,7 +107,10 @@ impl Call {
         next: Option<&str>,
         default: &str,
     ) -> Result<User, AppFnError> {
-        self.apply(SessionEffects::set(&issued.tokens))?;
+        self.apply(SessionEffects::signed_in(
+            &issued.tokens,
+            issued.device.as_deref(),
+        ))?;
         self.redirect_to_next(next, default);
         Ok(User::from(&issued.user))
     }

@@ -42,7 +42,7 @@ pub async fn login(
     let call = Call::new().await?;
     let outcome = call
         .services()
-        .login(&email, &password)
+        .login(&email, &password, call.device_cookie().as_deref())
         .await
         .map_err(|e| call.refuse_form::<Login>(e, "/login", next.as_deref()))?;
     let LoginOutcome::SignedIn(issued) = outcome;

@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use super::{
     config::Config,
     credentials::{
+        device_cookies::DeviceCookies,
         keys::KeyError,
         password::{HashCount, HashError, PasswordHasher},
         tokens::AccessTokens,
@@ -96,6 +97,7 @@ impl Application {
                 config.tokens.audience.clone(),
                 config.tokens.access_ttl,
             )?,
+            devices: DeviceCookies::new(&config.tokens.signing_keys)?,
             cookies: config.cookies,
         };
         let hashes = credentials.hasher.computed();

@@ -21,6 +21,9 @@ on_both_backends!(
     disabled_throttling_never_refuses,
     a_burst_of_parallel_guesses_gets_only_the_free_attempts,
     counting_a_hit_counts_on_and_starts_over,
+    parallel_guesses_after_a_block_get_one_attempt_across_replicas,
+    others_failing_cannot_lock_the_owner_out_of_a_known_device,
+    the_current_password_check_is_throttled_like_a_sign_in,
 );
 
 /// Counts go up by one per hit and start over once the window has passed;
@@ -386,4 +389,141 @@ async fn a_burst_of_parallel_guesses_gets_only_the_free_attempts(backend: Backen
     let guessed = statuses.iter().filter(|s| **s == 401).count();
     let refused = statuses.iter().filter(|s| **s == 429).count();
     assert_eq!((guessed, refused), (5, 15), "{statuses:?}");
+}
+
+/// After a block runs out, guesses fired at once on every hashing slot of
+/// two replicas are counted before any is checked: one goes ahead, the
+/// block it imposes stops the rest.
+async fn parallel_guesses_after_a_block_get_one_attempt_across_replicas(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let wide = [("PORTCULLIS_HASH_CONCURRENCY", "4")];
+    let first = ServerProcess::start(&database.url, &wide);
+    let second = ServerProcess::start(&database.url, &wide);
+    let client = reqwest::Client::new();
+    let signup = client
+        .post(first.url("/api/auth/signup"))
+        .json(&json!({ "email": "burst@example.com", "password": GOOD_PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signup.status(), 201);
+    let guess = |server: &ServerProcess| {
+        client
+            .post(server.url("/api/auth/login"))
+            .json(&json!({ "email": "burst@example.com", "password": WRONG }))
+            .send()
+    };
+    for _ in 0..5 {
+        assert_eq!(guess(&first).await.unwrap().status(), 401);
+    }
+    assert_eq!(guess(&second).await.unwrap().status(), 429);
+    // The first block is 5 s (real time: these are real processes).
+    tokio::time::sleep(Duration::from_millis(5_500)).await;
+
+    let burst = (0..8).map(|n| guess(if n % 2 == 0 { &first } else { &second }));
+    let statuses: Vec<u16> = futures::future::join_all(burst)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((checked, refused), (1, 7), "{statuses:?}");
+}
+
+/// Signs in as `email` from `address` (via the trusted proxy), sending
+/// `device` as the device cookie; returns the status and the device cookie
+/// it set, if any.
+async fn login_from(
+    app: &TestApp,
+    address: &str,
+    email: &str,
+    password: &str,
+    device: Option<&str>,
+) -> (u16, Option<String>) {
+    let mut request = app
+        .new_client()
+        .post(app.url("/api/auth/login"))
+        .header("x-forwarded-for", address)
+        .json(&json!({ "email": email, "password": password }));
+    if let Some(device) = device {
+        request = request.header("cookie", format!("portcullis_device={device}"));
+    }
+    let response = request.send().await.unwrap();
+    let set = crate::helpers::set_cookie(&response, "portcullis_device")
+        .map(|c| crate::helpers::cookie_value(&c));
+    (response.status().as_u16(), set)
+}
+
+async fn others_failing_cannot_lock_the_owner_out_of_a_known_device(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        &[
+            ("PORTCULLIS_TRUSTED_PROXIES", "127.0.0.1"),
+            ("PORTCULLIS_LOGIN_FAILURES_PER_ACCOUNT_ALL_NETWORKS", "3"),
+        ],
+    )
+    .await;
+    let email = app.signup(&app.new_client()).await;
+    let (status, device) = login_from(&app, "198.51.100.1", &email, GOOD_PASSWORD, None).await;
+    assert_eq!(status, 200);
+    let device = device.expect("a sign-in remembers the browser");
+    let other = app.signup(&app.new_client()).await;
+    let (_, others_device) = login_from(&app, "198.51.100.1", &other, GOOD_PASSWORD, None).await;
+
+    // An attacker fails from one address until the account is blocked...
+    for _ in 0..3 {
+        let (status, _) = login_from(&app, "203.0.113.9", &email, WRONG, None).await;
+        assert_eq!(status, 401);
+    }
+    let (attacker, _) = login_from(&app, "203.0.113.9", &email, GOOD_PASSWORD, None).await;
+    assert_eq!(attacker, 429);
+    // ...everywhere, for a browser the account does not know...
+    let (stranger, _) = login_from(&app, "192.0.2.50", &email, GOOD_PASSWORD, None).await;
+    assert_eq!(stranger, 429);
+    // ...or one that knows another account...
+    let (borrowed, _) = login_from(
+        &app,
+        "192.0.2.51",
+        &email,
+        GOOD_PASSWORD,
+        others_device.as_deref(),
+    )
+    .await;
+    assert_eq!(borrowed, 429);
+    // ...but its owner, on the browser that signed in before, gets in
+    // from yet another address.
+    let (owner, _) = login_from(&app, "198.51.100.2", &email, GOOD_PASSWORD, Some(&device)).await;
+    assert_eq!(owner, 200);
+    // A forged device cookie is no way around the block.
+    let (forged, _) =
+        login_from(&app, "192.0.2.52", &email, GOOD_PASSWORD, Some("AAAA.BBBB")).await;
+    assert_eq!(forged, 429);
+}
+
+/// A stolen session must not guess the password at hashing speed through
+/// the password change; its failures count with the sign-in's.
+async fn the_current_password_check_is_throttled_like_a_sign_in(backend: Backend) {
+    let app = spawn_app_with(backend, &[]).await;
+    let email = app.signup(&app.client).await;
+    let change = |current: &'static str| {
+        app.client
+            .put(app.url("/api/auth/profile"))
+            .json(
+                &json!({ "current_password": current, "new_password": "a-brand-new-passphrase-7" }),
+            )
+            .send()
+    };
+
+    for _ in 0..5 {
+        assert_eq!(change(WRONG).await.unwrap().status(), 403);
+    }
+    let refused = change(GOOD_PASSWORD).await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert!(retry_after(&refused) > 0);
+    assert_eq!(attempt(&app, &email, GOOD_PASSWORD).await.status(), 429);
+    // Once the block passes, the owner can change it.
+    app.clock.advance(Duration::from_secs(5));
+    assert_eq!(change(GOOD_PASSWORD).await.unwrap().status(), 200);
 }

@@ -8,7 +8,7 @@ use tower_cookies::{
     Cookie,
 };
 
-use super::tokens::TokenPair;
+use super::{device_cookies::DEVICE_COOKIE_TTL, tokens::TokenPair};
 use crate::server::platform::env::{invalid, ConfigError, Env};
 
 /// Path of the refresh cookie: only the auth endpoints (JSON and the UI's
@@ -57,6 +57,29 @@ impl SessionCookies {
         } else {
             "portcullis_access"
         }
+    }
+
+    /// The device cookie (see `device_cookies`): sent only to sign-in.
+    pub fn device_name(&self) -> &'static str {
+        if self.secure {
+            "__Secure-portcullis_device"
+        } else {
+            "portcullis_device"
+        }
+    }
+
+    pub fn device(&self, value: &str) -> Result<HeaderValue, CookieError> {
+        self.build(
+            self.device_name(),
+            value,
+            REFRESH_COOKIE_PATH,
+            SameSite::Strict,
+            DEVICE_COOKIE_TTL.num_seconds(),
+        )
+    }
+
+    pub fn read_device(&self, headers: &HeaderMap) -> Option<String> {
+        read_cookie(headers, self.device_name())
     }
 
     pub fn refresh_name(&self) -> &'static str {

@@ -34,6 +34,20 @@ pub enum SigningKeys {
 }
 
 impl SigningKeys {
+    /// A 32-byte key for another purpose (`label`), derived from the
+    /// current signing key: HMAC-SHA256 keyed with it, so the signing key
+    /// itself is never used twice and cannot be recovered from the result.
+    pub fn derive(&self, label: &[u8]) -> Result<[u8; 32], KeyError> {
+        use hmac::{Hmac, Mac};
+        let secret = match self {
+            SigningKeys::Hs256 { current, .. } | SigningKeys::EdDsa { current, .. } => current,
+        };
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.expose())
+            .map_err(|e| KeyError(e.to_string()))?;
+        mac.update(label);
+        Ok(mac.finalize().into_bytes().into())
+    }
+
     /// Development without configuration gets a random key: its tokens die
     /// with the process. Production must configure one.
     pub fn from_env(env: &Env<'_>, production: bool) -> Result<Self, ConfigError> {
@@ -150,6 +164,12 @@ fn key_bytes(variable: &'static str, value: &str) -> Result<[u8; 32], ConfigErro
 #[derive(Debug, thiserror::Error)]
 #[error("signing key unusable: {0}")]
 pub struct KeyError(String);
+
+impl KeyError {
+    pub fn new(reason: impl std::fmt::Display) -> Self {
+        Self(reason.to_string())
+    }
+}
 
 /// A key that verifies tokens.
 struct VerifyingKey {

@@ -3,6 +3,7 @@
 //! them. No SQL and no HTTP handling here.
 
 pub mod cookies;
+pub mod device_cookies;
 pub mod keys;
 pub mod password;
 pub mod tokens;

@@ -18,6 +18,8 @@ enum Cookies<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct SessionEffects<'a> {
     cookies: Cookies<'a>,
+    /// A device cookie to set: this browser just signed in.
+    device: Option<&'a str>,
     clear_site_data: bool,
 }
 
@@ -27,6 +29,7 @@ impl<'a> SessionEffects<'a> {
         Self {
             cookies: Cookies::Keep,
             clear_site_data: false,
+            device: None,
         }
     }
 
@@ -35,6 +38,16 @@ impl<'a> SessionEffects<'a> {
         Self {
             cookies: Cookies::Set(tokens),
             clear_site_data: false,
+            device: None,
+        }
+    }
+
+    /// A sign-in: the session cookies carry `tokens`, and the browser
+    /// is remembered as a device of the account when `device` is given.
+    pub fn signed_in(tokens: &'a TokenPair, device: Option<&'a str>) -> Self {
+        Self {
+            device,
+            ..Self::set(tokens)
         }
     }
 
@@ -43,6 +56,7 @@ impl<'a> SessionEffects<'a> {
         Self {
             cookies: Cookies::Clear,
             clear_site_data: false,
+            device: None,
         }
     }
 
@@ -52,6 +66,7 @@ impl<'a> SessionEffects<'a> {
         Self {
             cookies: Cookies::Clear,
             clear_site_data: true,
+            device: None,
         }
     }
 
@@ -63,6 +78,10 @@ impl<'a> SessionEffects<'a> {
             Cookies::Keep => Vec::new(),
             Cookies::Set(tokens) => cookies.for_session(tokens, state.clock.now())?.to_vec(),
             Cookies::Clear => cookies.clear_both()?.to_vec(),
+        };
+        let set_cookies = match self.device {
+            Some(device) => [set_cookies, vec![cookies.device(device)?]].concat(),
+            None => set_cookies,
         };
         headers.extend(set_cookies.into_iter().map(|c| (header::SET_COOKIE, c)));
         if self.clear_site_data {

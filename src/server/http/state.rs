@@ -8,7 +8,10 @@ use ipnet::IpNet;
 use leptos::config::LeptosOptions;
 
 use crate::server::{
-    credentials::{cookies::SessionCookies, password::PasswordHasher, tokens::AccessTokens},
+    credentials::{
+        cookies::SessionCookies, device_cookies::DeviceCookies, password::PasswordHasher,
+        tokens::AccessTokens,
+    },
     domain::client::ClientInfo,
     platform::clock::SharedClock,
     services::{Policies, Services},
@@ -33,6 +36,7 @@ pub struct AppState {
 pub struct Credentials {
     pub hasher: PasswordHasher,
     pub tokens: AccessTokens,
+    pub devices: DeviceCookies,
     pub cookies: SessionCookies,
 }
 
@@ -43,6 +47,7 @@ impl AppState {
             db: &self.db,
             hasher: &self.credentials.hasher,
             tokens: &self.credentials.tokens,
+            devices: &self.credentials.devices,
             policies: &self.policies,
             now: self.clock.now(),
             client,

@@ -30,30 +30,43 @@ impl Services<'_> {
     /// Unknown email, wrong password and disabled account are one answer,
     /// and take as long: unknown emails are checked against a dummy hash.
     /// Throttling is keyed by the email as given, so it too answers alike.
-    pub async fn login(&self, email: &str, password: &str) -> Result<LoginOutcome, ServiceError> {
+    /// `device_cookie`, if this browser signed in to the account before,
+    /// lets its owner through blocks others caused.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        device_cookie: Option<&str>,
+    ) -> Result<LoginOutcome, ServiceError> {
         let password = Password::parse_for_sign_in(password)?;
         let user = match Email::parse(email) {
             Ok(email) => users::find_by_email(self.db, email.as_str()).await?,
             Err(_) => None,
         };
         let user_id = user.as_ref().map(|u| u.id);
-        let keys = LoginKeys::new(email, self.client);
-        // Checked once a hashing slot is ours, so attempts that queued
-        // together still see the failures recorded meanwhile: at most one
-        // attempt per slot gets past a block as it is imposed.
-        let slot = self.hasher.slot().await?;
-        if let Some(refused) =
-            throttle::check_login(self.db, &self.policies.throttle, &keys, self.now).await?
-        {
-            drop(slot);
-            return Err(self.throttled(refused, "refused", user_id).await);
-        }
+        // A device cookie counts only for the account it was issued to.
+        let device = device_cookie
+            .and_then(|cookie| self.devices.verify(cookie, self.now))
+            .filter(|device| Some(device.user_id) == user_id);
+        let keys = LoginKeys::new(email, self.client, device.as_ref());
+        let claim =
+            match throttle::claim_login(self.db, &self.policies.throttle, keys, self.now).await? {
+                Ok(claim) => claim,
+                Err(refused) => return Err(self.throttled(refused, "refused", user_id).await),
+            };
+        let slot = match self.hasher.slot().await {
+            Ok(slot) => slot,
+            Err(busy) => {
+                claim.withdrawn(self.db).await?;
+                return Err(busy.into());
+            }
+        };
         let stored = user.as_ref().and_then(UserRecord::stored_hash);
-        // The slot is held until the outcome is recorded.
         let (verified, slot) = self
             .hasher
             .verify_in(slot, &password, stored.as_ref())
             .await?;
+        drop(slot);
         let user = match user {
             Some(user) if verified.matches && !user.disabled => user,
             other => {
@@ -69,24 +82,21 @@ impl Services<'_> {
                     json!({ "reason": reason }),
                 )
                 .await;
-                let imposed =
-                    throttle::login_failed(self.db, &self.policies.throttle, &keys, self.now)
-                        .await?;
-                drop(slot);
-                for block in imposed {
+                for block in claim.failed() {
                     self.throttled(block, "blocked", user_id).await;
                 }
                 return Err(ServiceError::InvalidCredentials);
             }
         };
-        throttle::login_succeeded(self.db, &self.policies.throttle, &keys).await?;
-        drop(slot);
+        claim.succeeded(self.db).await?;
         if verified.needs_rehash {
             self.upgrade_hash(&user, &password).await;
         }
         self.audit(EventType::Login, Outcome::Success, Some(user.id), json!({}))
             .await;
-        self.issue_session(user).await.map(LoginOutcome::SignedIn)
+        let mut issued = self.issue_session(user).await?;
+        issued.device = Some(self.devices.issue(issued.user.id, self.now));
+        Ok(LoginOutcome::SignedIn(issued))
     }
 
     /// Re-hashes with the current parameters; failure only delays the upgrade.

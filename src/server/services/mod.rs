@@ -17,6 +17,7 @@ use crate::{
     model::User,
     server::{
         credentials::{
+            device_cookies::DeviceCookies,
             password::{HashError, PasswordHasher},
             tokens::{AccessTokens, TokenError},
         },
@@ -84,6 +85,7 @@ pub struct Services<'a> {
     pub db: &'a Db,
     pub hasher: &'a PasswordHasher,
     pub tokens: &'a AccessTokens,
+    pub devices: &'a DeviceCookies,
     pub policies: &'a Policies,
     pub now: DateTime<Utc>,
     pub client: &'a ClientInfo,

@@ -3,7 +3,10 @@
 
 use serde_json::json;
 
-use super::{ServiceError, Services};
+use super::{
+    throttle::{self, LoginKeys},
+    ServiceError, Services,
+};
 use crate::{
     server::{
         credentials::tokens::Principal,
@@ -44,10 +47,29 @@ impl Services<'_> {
                 let current =
                     Password::parse_for_sign_in(change.current_password.unwrap_or_default())
                         .map_err(|_| ServiceError::WrongCurrentPassword)?;
-                let verified = self
+                // Throttled like a sign-in, on the same counters: a stolen
+                // session must not guess the password at hashing speed.
+                let keys = LoginKeys::new(&user.email, self.client, None);
+                let claim =
+                    match throttle::claim_login(self.db, &self.policies.throttle, keys, self.now)
+                        .await?
+                    {
+                        Ok(claim) => claim,
+                        Err(refused) => {
+                            return Err(self.throttled(refused, "refused", Some(user.id)).await)
+                        }
+                    };
+                let verified = match self
                     .hasher
                     .verify(&current, user.stored_hash().as_ref())
-                    .await?;
+                    .await
+                {
+                    Ok(verified) => verified,
+                    Err(busy) => {
+                        claim.withdrawn(self.db).await?;
+                        return Err(busy.into());
+                    }
+                };
                 if !verified.matches {
                     self.audit(
                         EventType::PasswordChange,
@@ -56,8 +78,12 @@ impl Services<'_> {
                         json!({}),
                     )
                     .await;
+                    for block in claim.failed() {
+                        self.throttled(block, "blocked", Some(user.id)).await;
+                    }
                     return Err(ServiceError::WrongCurrentPassword);
                 }
+                claim.succeeded(self.db).await?;
                 Some(new)
             }
             None => None,

@@ -67,11 +67,23 @@ impl SessionPolicy {
 }
 
 /// A signed-in session: the user and a fresh token pair.
-#[derive(Debug)]
 pub struct Issued {
     pub user: UserRecord,
     pub session_id: Uuid,
     pub tokens: TokenPair,
+    /// A device cookie for the browser, when it proved the password.
+    pub device: Option<String>,
+}
+
+// By hand, so the device cookie is never printed.
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued")
+            .field("user", &self.user)
+            .field("session_id", &self.session_id)
+            .field("tokens", &self.tokens)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Issued {
@@ -163,6 +175,7 @@ impl Services<'_> {
                 refresh_token,
                 refresh_expires_at: session_ends_at,
             },
+            device: None,
         })
     }
 

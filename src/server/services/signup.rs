@@ -45,6 +45,8 @@ impl Services<'_> {
             json!({}),
         )
         .await;
-        self.issue_session(user).await
+        let mut issued = self.issue_session(user).await?;
+        issued.device = Some(self.devices.issue(issued.user.id, self.now));
+        Ok(issued)
     }
 }

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::{ServiceError, Services};
 use crate::{
     server::{
+        credentials::device_cookies::Device,
         domain::{
             client::ClientInfo,
             events::{EventType, Outcome},
@@ -18,7 +19,7 @@ use crate::{
         platform::env::{invalid, ConfigError, Env},
         store::{
             db::Db,
-            rate_limits::{self, Reset},
+            rate_limits::{self, Claim, Reset},
         },
     },
     validate::Email,
@@ -35,8 +36,12 @@ pub struct RateLimit {
 pub struct ThrottlePolicy {
     /// Off only for measurements and benchmarks.
     pub enabled: bool,
-    /// Failed sign-ins on one account before backing off begins.
+    /// Failed sign-ins on one account from one network (an IPv4 address,
+    /// an IPv6 /64), or from one known device, before backing off begins.
     pub login_failures_per_account: u32,
+    /// Failed sign-ins on one account from anywhere but its known devices:
+    /// softer, so that others failing cannot lock the owner out for long.
+    pub login_failures_per_account_all_networks: u32,
     /// Failed sign-ins from one address, over any accounts, before backing off.
     pub login_failures_per_ip: u32,
     /// The first delay; each further failure doubles it, up to `backoff_max`.
@@ -51,6 +56,7 @@ impl Default for ThrottlePolicy {
         Self {
             enabled: true,
             login_failures_per_account: 5,
+            login_failures_per_account_all_networks: 50,
             login_failures_per_ip: 20,
             backoff_base: TimeDelta::seconds(5),
             backoff_max: TimeDelta::minutes(15),
@@ -92,6 +98,10 @@ impl ThrottlePolicy {
                 "PORTCULLIS_LOGIN_FAILURES_PER_ACCOUNT",
                 defaults.login_failures_per_account,
             )?,
+            login_failures_per_account_all_networks: count(
+                "PORTCULLIS_LOGIN_FAILURES_PER_ACCOUNT_ALL_NETWORKS",
+                defaults.login_failures_per_account_all_networks,
+            )?,
             login_failures_per_ip: count(
                 "PORTCULLIS_LOGIN_FAILURES_PER_IP",
                 defaults.login_failures_per_ip,
@@ -119,7 +129,12 @@ impl ThrottlePolicy {
 /// What is being limited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
+    /// One account from one network.
     LoginAccount,
+    /// One account from every network together.
+    LoginAccountAllNetworks,
+    /// One account from one of its known devices.
+    LoginDevice,
     LoginIp,
     SignupIp,
     RefreshIp,
@@ -129,6 +144,8 @@ impl Scope {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::LoginAccount => "login_account",
+            Self::LoginAccountAllNetworks => "login_account_all_networks",
+            Self::LoginDevice => "login_device",
             Self::LoginIp => "login_ip",
             Self::SignupIp => "signup_ip",
             Self::RefreshIp => "refresh_ip",
@@ -167,26 +184,60 @@ impl ThrottlePolicy {
     }
 }
 
-/// The counters one sign-in attempt touches.
+/// The counters one sign-in attempt touches: the account from this
+/// network and from everywhere, and this network over all accounts; or,
+/// from a known device of the account, that device instead of the
+/// account's counters, so failures others cause do not lock its owner out.
 #[derive(Debug, Clone)]
 pub struct LoginKeys {
-    account: String,
-    ip: String,
+    keys: Vec<(String, Scope)>,
 }
 
 impl LoginKeys {
     /// Keyed by the email as given (normalised when valid), whether or not
     /// an account has it, so unknown accounts behave exactly like real ones.
-    pub fn new(email: &str, client: &ClientInfo) -> Self {
+    pub fn new(email: &str, client: &ClientInfo, device: Option<&Device>) -> Self {
         let account = match Email::parse(email) {
             Ok(email) => email.as_str().to_owned(),
             Err(_) => email.trim().to_lowercase().chars().take(254).collect(),
         };
-        Self {
-            account: format!("login:account:{account}"),
-            ip: format!("login:ip:{}", address_key(client)),
-        }
+        let network = address_key(client);
+        let ip = (format!("login:ip:{network}"), Scope::LoginIp);
+        let keys = match device {
+            Some(device) => vec![
+                (
+                    format!("login:device:{}", device.id.simple()),
+                    Scope::LoginDevice,
+                ),
+                ip,
+            ],
+            None => vec![
+                (
+                    format!("login:account:{account}:net:{network}"),
+                    Scope::LoginAccount,
+                ),
+                (
+                    format!("login:account:{account}"),
+                    Scope::LoginAccountAllNetworks,
+                ),
+                ip,
+            ],
+        };
+        Self { keys }
     }
+
+    fn keys(&self) -> Vec<&str> {
+        self.keys.iter().map(|(key, _)| key.as_str()).collect()
+    }
+}
+
+/// A sign-in attempt counted on its keys before the password is checked,
+/// with the blocks counting it imposed.
+#[derive(Debug)]
+pub struct LoginClaim {
+    keys: LoginKeys,
+    imposed: Vec<Option<DateTime<Utc>>>,
+    now: DateTime<Utc>,
 }
 
 /// The client's address as a counter key. IPv6 clients are counted per /64,
@@ -210,72 +261,93 @@ fn seconds_until(until: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
     millis.div_ceil(1000).max(1)
 }
 
-/// Whether a sign-in may go ahead: refused while the account or the
-/// address is blocked.
-pub async fn check_login(
-    db: &Db,
-    policy: &ThrottlePolicy,
-    keys: &LoginKeys,
-    now: DateTime<Utc>,
-) -> Result<Option<Throttled>, sqlx::Error> {
-    if !policy.enabled {
-        return Ok(None);
-    }
-    let blocked = rate_limits::blocked_until(db, &keys.account, &keys.ip, now).await?;
-    Ok(blocked.map(|(key, until)| Throttled {
-        scope: if key == keys.account {
-            Scope::LoginAccount
-        } else {
-            Scope::LoginIp
-        },
-        retry_after_secs: seconds_until(until, now),
-    }))
-}
-
-/// Counts a failed sign-in; returns the blocks it imposed.
-pub async fn login_failed(
-    db: &Db,
-    policy: &ThrottlePolicy,
-    keys: &LoginKeys,
-    now: DateTime<Utc>,
-) -> Result<Vec<Throttled>, sqlx::Error> {
-    if !policy.enabled {
-        return Ok(Vec::new());
-    }
-    let cut_off = now - policy.failure_memory();
-    let mut imposed = Vec::new();
-    for (key, scope, free) in [
-        (
-            &keys.account,
-            Scope::LoginAccount,
-            policy.login_failures_per_account,
-        ),
-        (&keys.ip, Scope::LoginIp, policy.login_failures_per_ip),
-    ] {
-        let count = rate_limits::hit(db, key, Reset::AfterQuiet, cut_off, now).await?;
-        if let Some(delay) = policy.backoff(count.hits, free) {
-            let until = now + delay;
-            rate_limits::block_until(db, key, until).await?;
-            imposed.push(Throttled {
-                scope,
-                retry_after_secs: seconds_until(until, now),
-            });
+impl ThrottlePolicy {
+    fn free_attempts(&self, scope: Scope) -> u32 {
+        match scope {
+            Scope::LoginAccount | Scope::LoginDevice => self.login_failures_per_account,
+            Scope::LoginAccountAllNetworks => self.login_failures_per_account_all_networks,
+            Scope::LoginIp => self.login_failures_per_ip,
+            Scope::SignupIp => self.signup_per_ip.max,
+            Scope::RefreshIp => self.refresh_per_ip.max,
         }
     }
-    Ok(imposed)
 }
 
-/// A successful sign-in wipes the account's failures (not the address's:
-/// an attacker's own account must not reset them).
-pub async fn login_succeeded(
+/// Counts a sign-in attempt before its password is checked, so that
+/// parallel guesses (on several hashing slots or replicas) are counted
+/// one after another: once a count reaches its limit, the block it imposes
+/// refuses the attempts behind it. Refused while any key is blocked, and
+/// then nothing is counted.
+pub async fn claim_login(
     db: &Db,
     policy: &ThrottlePolicy,
-    keys: &LoginKeys,
-) -> Result<(), sqlx::Error> {
+    keys: LoginKeys,
+    now: DateTime<Utc>,
+) -> Result<Result<LoginClaim, Throttled>, sqlx::Error> {
     if !policy.enabled {
-        return Ok(());
+        return Ok(Ok(LoginClaim {
+            keys: LoginKeys { keys: Vec::new() },
+            imposed: Vec::new(),
+            now,
+        }));
     }
-    rate_limits::clear(db, &keys.account).await
+    let block = |i: usize, hits: i64| {
+        let (_, scope) = keys.keys.get(i)?;
+        policy
+            .backoff(hits, policy.free_attempts(*scope))
+            .map(|delay| now + delay)
+    };
+    let forget_before = now - policy.failure_memory();
+    match rate_limits::claim(db, &keys.keys(), forget_before, now, &block).await? {
+        Claim::Refused { key, until } => Ok(Err(Throttled {
+            scope: keys
+                .keys
+                .get(key)
+                .map_or(Scope::LoginIp, |(_, scope)| *scope),
+            retry_after_secs: seconds_until(until, now),
+        })),
+        Claim::Counted(imposed) => Ok(Ok(LoginClaim { keys, imposed, now })),
+    }
+}
+
+impl LoginClaim {
+    /// The attempt failed: its counts stand; returns the blocks it imposed.
+    pub fn failed(self) -> Vec<Throttled> {
+        let now = self.now;
+        self.keys
+            .keys
+            .iter()
+            .zip(self.imposed)
+            .filter_map(|((_, scope), until)| {
+                until.map(|until| Throttled {
+                    scope: *scope,
+                    retry_after_secs: seconds_until(until, now),
+                })
+            })
+            .collect()
+    }
+
+    /// The attempt succeeded: the account's (or device's) failures are
+    /// wiped; the address's count takes the attempt back, as an attacker's
+    /// own account must not reset what the address did.
+    pub async fn succeeded(self, db: &Db) -> Result<(), sqlx::Error> {
+        for ((key, scope), imposed) in self.keys.keys.iter().zip(self.imposed) {
+            match scope {
+                Scope::LoginIp => rate_limits::refund(db, key, imposed).await?,
+                _ => rate_limits::clear(db, key).await?,
+            }
+        }
+        Ok(())
+    }
+
+    /// The attempt was never made (no hashing slot): every count is taken
+    /// back.
+    pub async fn withdrawn(self, db: &Db) -> Result<(), sqlx::Error> {
+        for ((key, _), imposed) in self.keys.keys.iter().zip(self.imposed) {
+            rate_limits::refund(db, key, imposed).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Counts a request against a per-address limit; refused once over it.
@@ -289,7 +361,10 @@ pub async fn rate_limit(
     let (limit, prefix) = match scope {
         Scope::SignupIp => (policy.signup_per_ip, "signup:ip:"),
         Scope::RefreshIp => (policy.refresh_per_ip, "refresh:ip:"),
-        Scope::LoginAccount | Scope::LoginIp => return Ok(None),
+        Scope::LoginAccount
+        | Scope::LoginAccountAllNetworks
+        | Scope::LoginDevice
+        | Scope::LoginIp => return Ok(None),
     };
     if !policy.enabled {
         return Ok(None);
@@ -372,10 +447,39 @@ mod tests {
     #[test]
     fn account_keys_ignore_case_and_spacing_of_the_email() {
         let client = ClientInfo::default();
-        let a = LoginKeys::new("Ann@Example.com", &client);
-        let b = LoginKeys::new("  ann@example.com ", &client);
-        assert_eq!(a.account, b.account);
-        let junk = LoginKeys::new(&"x".repeat(10_000), &client);
-        assert!(junk.account.len() < 300);
+        let a = LoginKeys::new("Ann@Example.com", &client, None);
+        let b = LoginKeys::new("  ann@example.com ", &client, None);
+        assert_eq!(a.keys(), b.keys());
+        let junk = LoginKeys::new(&"x".repeat(10_000), &client, None);
+        assert!(junk.keys().iter().all(|key| key.len() < 300));
+    }
+
+    #[test]
+    fn a_known_device_is_counted_instead_of_the_account() {
+        let client = ClientInfo {
+            ip: Some("2001:db8:1:2:3:4:5:6".into()),
+            user_agent: None,
+        };
+        let keys = LoginKeys::new("ann@example.com", &client, None);
+        assert_eq!(
+            keys.keys(),
+            [
+                "login:account:ann@example.com:net:2001:db8:1:2::/64",
+                "login:account:ann@example.com",
+                "login:ip:2001:db8:1:2::/64",
+            ]
+        );
+        let device = Device {
+            id: Uuid::nil(),
+            user_id: Uuid::nil(),
+        };
+        let keys = LoginKeys::new("ann@example.com", &client, Some(&device));
+        assert_eq!(
+            keys.keys(),
+            [
+                "login:device:00000000000000000000000000000000",
+                "login:ip:2001:db8:1:2::/64",
+            ]
+        );
     }
 }

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::db::{with_pool, with_writer, Db};
+use super::db::{with_tx, with_writer, Db};
 
 /// A key's count after a hit, and when its counting window began.
 #[derive(Debug, Clone, Copy, sqlx::FromRow)]
@@ -86,38 +86,6 @@ pub async fn hit(
         .await)
 }
 
-/// Refuses `key` until `until`; never shortens a block already in place.
-pub async fn block_until(db: &Db, key: &str, until: DateTime<Utc>) -> Result<(), sqlx::Error> {
-    with_writer!(db, |pool| sqlx::query(
-        "UPDATE rate_limits SET blocked_until = $2 \
-         WHERE key = $1 AND (blocked_until IS NULL OR blocked_until < $2)"
-    )
-    .bind(key)
-    .bind(until)
-    .execute(pool)
-    .await
-    .map(|_| ()))
-}
-
-/// The later of the blocks in force on `first` and `second`, if any.
-pub async fn blocked_until(
-    db: &Db,
-    first: &str,
-    second: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<(String, DateTime<Utc>)>, sqlx::Error> {
-    with_pool!(db, |pool| sqlx::query_as::<_, (String, DateTime<Utc>)>(
-        "SELECT key, blocked_until FROM rate_limits \
-         WHERE key IN ($1, $2) AND blocked_until > $3 \
-         ORDER BY blocked_until DESC LIMIT 1"
-    )
-    .bind(first)
-    .bind(second)
-    .bind(now)
-    .fetch_optional(pool)
-    .await)
-}
-
 /// Forgets `key` entirely.
 pub async fn clear(db: &Db, key: &str) -> Result<(), sqlx::Error> {
     with_writer!(db, |pool| sqlx::query(
@@ -144,4 +112,121 @@ pub async fn purge(
     .execute(pool)
     .await
     .map(|r| r.rows_affected()))
+}
+
+/// A key's count and block, read under its row lock.
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+struct KeyState {
+    hits: i64,
+    window_started_at: DateTime<Utc>,
+    last_hit_at: DateTime<Utc>,
+    blocked_until: Option<DateTime<Utc>>,
+}
+
+/// What claiming an attempt on several keys came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// Key number `key` is blocked until then; nothing was counted.
+    Refused { key: usize, until: DateTime<Utc> },
+    /// Counted on every key; for each, the block this attempt imposed.
+    Counted(Vec<Option<DateTime<Utc>>>),
+}
+
+/// Counts one attempt on every key of `keys`, in one transaction holding
+/// their rows, before the attempt is made: so parallel attempts are
+/// counted one after another, and each sees the blocks the ones before it
+/// imposed. `block(i, hits)` says how long key `i` is blocked at its new
+/// count. If any key is blocked, nothing is counted (a refused request
+/// writes nothing). Counts last hit at or before `forget_before` start
+/// over.
+pub async fn claim(
+    db: &Db,
+    keys: &[&str],
+    forget_before: DateTime<Utc>,
+    now: DateTime<Utc>,
+    block: &(dyn Fn(usize, i64) -> Option<DateTime<Utc>> + Sync),
+) -> Result<Claim, sqlx::Error> {
+    let lock = match db {
+        Db::Sqlite(_) => "",
+        Db::Postgres(_) => " FOR UPDATE",
+    };
+    let select = format!(
+        "SELECT hits, window_started_at, last_hit_at, blocked_until \
+         FROM rate_limits WHERE key = $1{lock}"
+    );
+    // Rows are locked in key order, so two claims never wait on each other
+    // in a circle.
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    order.sort_by_key(|&i| keys.get(i).copied());
+    let mut tx = db.write_tx().await?;
+    let mut states = vec![None; keys.len()];
+    for &i in &order {
+        let Some(key) = keys.get(i).copied() else {
+            continue;
+        };
+        with_tx!(tx, |conn| sqlx::query(
+            "INSERT INTO rate_limits (key, hits, window_started_at, last_hit_at) \
+             VALUES ($1, 0, $2, $2) ON CONFLICT (key) DO NOTHING"
+        )
+        .bind(key)
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(|_| ()))?;
+        let state = with_tx!(tx, |conn| sqlx::query_as::<_, KeyState>(&select)
+            .bind(key)
+            .fetch_one(conn)
+            .await)?;
+        if let Some(until) = state.blocked_until.filter(|until| *until > now) {
+            // Dropped without commit: rolled back, nothing counted.
+            return Ok(Claim::Refused { key: i, until });
+        }
+        if let Some(slot) = states.get_mut(i) {
+            *slot = Some(state);
+        }
+    }
+    let mut imposed = Vec::with_capacity(keys.len());
+    for (i, (key, state)) in keys.iter().zip(states).enumerate() {
+        let Some(state) = state else {
+            imposed.push(None);
+            continue;
+        };
+        let starts_over = state.hits == 0 || state.last_hit_at <= forget_before;
+        let (hits, window_started_at) = if starts_over {
+            (1, now)
+        } else {
+            (state.hits + 1, state.window_started_at)
+        };
+        let until = block(i, hits);
+        with_tx!(tx, |conn| sqlx::query(
+            "UPDATE rate_limits SET hits = $2, window_started_at = $3, last_hit_at = $4, \
+             blocked_until = $5 WHERE key = $1"
+        )
+        .bind(*key)
+        .bind(hits)
+        .bind(window_started_at)
+        .bind(now)
+        .bind(until)
+        .execute(conn)
+        .await
+        .map(|_| ()))?;
+        imposed.push(until);
+    }
+    tx.commit().await?;
+    Ok(Claim::Counted(imposed))
+}
+
+/// Takes back one counted attempt on `key` (it succeeded), and the block
+/// it imposed, if that block is still the one in force.
+pub async fn refund(db: &Db, key: &str, imposed: Option<DateTime<Utc>>) -> Result<(), sqlx::Error> {
+    with_writer!(db, |pool| sqlx::query(
+        "UPDATE rate_limits SET hits = CASE WHEN hits > 0 THEN hits - 1 ELSE 0 END, \
+         blocked_until = CASE WHEN blocked_until = $2 THEN NULL ELSE blocked_until END \
+         WHERE key = $1"
+    )
+    .bind(key)
+    .bind(imposed)
+    .execute(pool)
+    .await
+    .map(|_| ()))
 }

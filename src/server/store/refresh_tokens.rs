@@ -228,7 +228,10 @@ pub async fn clear_seals(
     batch: i64,
 ) -> Result<u64, sqlx::Error> {
     with_writer!(db, |pool| sqlx::query(
-        "UPDATE refresh_tokens SET successor_seal = NULL WHERE id IN ( \
+        // The outer condition is checked again on a row another purge
+        // changed meanwhile, so neither counts it twice.
+        "UPDATE refresh_tokens SET successor_seal = NULL \
+         WHERE successor_seal IS NOT NULL AND id IN ( \
            SELECT id FROM refresh_tokens \
            WHERE successor_seal IS NOT NULL AND rotated_at < $1 LIMIT $2)"
     )

@@ -77,7 +77,7 @@ fn session_response(
         tokens: None,
     };
     let effects = match transport {
-        Transport::Cookie => SessionEffects::set(&issued.tokens),
+        Transport::Cookie => SessionEffects::signed_in(&issued.tokens, issued.device.as_deref()),
         Transport::Bearer => {
             body.tokens = Some(BearerTokens {
                 access_token: issued.tokens.access_token.clone(),
@@ -104,18 +104,21 @@ pub async fn signup(
         .await?;
     let user = User::from(&issued.user);
     let mut response = (StatusCode::CREATED, Json(UserResponse { user })).into_response();
-    SessionEffects::set(&issued.tokens).apply(&state, response.headers_mut())?;
+    SessionEffects::signed_in(&issued.tokens, issued.device.as_deref())
+        .apply(&state, response.headers_mut())?;
     Ok(response)
 }
 
 pub async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Response, ApiError> {
+    let device = state.credentials.cookies.read_device(&headers);
     let outcome = state
         .services(&client)
-        .login(&body.email, &body.password)
+        .login(&body.email, &body.password, device.as_deref())
         .await?;
     let LoginOutcome::SignedIn(issued) = outcome;
     session_response(&state, issued, body.transport, true)
