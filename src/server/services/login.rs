@@ -52,7 +52,7 @@ impl Services<'_> {
         let claim =
             match throttle::claim_login(self.db, &self.policies.throttle, keys, self.now).await? {
                 Ok(claim) => claim,
-                Err(refused) => return Err(self.throttled(refused, "refused", user_id).await),
+                Err(refused) => return Err(refused.into()),
             };
         let slot = match self.hasher.slot().await {
             Ok(slot) => slot,
@@ -83,7 +83,7 @@ impl Services<'_> {
                 )
                 .await;
                 for block in claim.failed() {
-                    self.throttled(block, "blocked", user_id).await;
+                    self.blocked(block, user_id).await;
                 }
                 return Err(ServiceError::InvalidCredentials);
             }

@@ -55,9 +55,7 @@ impl Services<'_> {
                         .await?
                     {
                         Ok(claim) => claim,
-                        Err(refused) => {
-                            return Err(self.throttled(refused, "refused", Some(user.id)).await)
-                        }
+                        Err(refused) => return Err(refused.into()),
                     };
                 let verified = match self
                     .hasher
@@ -79,7 +77,7 @@ impl Services<'_> {
                     )
                     .await;
                     for block in claim.failed() {
-                        self.throttled(block, "blocked", Some(user.id)).await;
+                        self.blocked(block, Some(user.id)).await;
                     }
                     return Err(ServiceError::WrongCurrentPassword);
                 }

@@ -19,7 +19,7 @@ use crate::{
         platform::env::{invalid, ConfigError, Env},
         store::{
             db::Db,
-            rate_limits::{self, Claim, Reset},
+            rate_limits::{self, Claim, Hit},
         },
     },
     validate::Email,
@@ -158,6 +158,18 @@ impl Scope {
 pub struct Throttled {
     pub scope: Scope,
     pub retry_after_secs: u64,
+}
+
+/// A refusal, for the client: how long to wait. Logged, not audited.
+impl From<Throttled> for ServiceError {
+    fn from(t: Throttled) -> Self {
+        tracing::info!(
+            scope = t.scope.as_str(),
+            retry_after_secs = t.retry_after_secs,
+            "throttled: refused"
+        );
+        ServiceError::Throttled(t.retry_after_secs)
+    }
 }
 
 impl ThrottlePolicy {
@@ -371,11 +383,13 @@ pub async fn rate_limit(
     }
     let key = format!("{prefix}{}", address_key(client));
     let window = limit.window;
-    let count = rate_limits::hit(db, &key, Reset::FixedWindow, now - window, now).await?;
-    Ok((count.hits > i64::from(limit.max)).then(|| Throttled {
-        scope,
-        retry_after_secs: seconds_until(count.window_started_at + window, now),
-    }))
+    match rate_limits::hit(db, &key, i64::from(limit.max), now - window, now).await? {
+        Hit::Counted(_) => Ok(None),
+        Hit::Refused { window_started_at } => Ok(Some(Throttled {
+            scope,
+            retry_after_secs: seconds_until(window_started_at + window, now),
+        })),
+    }
 }
 
 impl Services<'_> {
@@ -390,26 +404,22 @@ impl Services<'_> {
         )
         .await?
         {
-            Some(refused) => Err(self.throttled(refused, "refused", None).await),
+            Some(refused) => Err(refused.into()),
             None => Ok(()),
         }
     }
 
-    /// Audits a throttle decision and returns the error a refusal gets.
-    pub(super) async fn throttled(
-        &self,
-        t: Throttled,
-        action: &str,
-        user: Option<Uuid>,
-    ) -> ServiceError {
+    /// Audits a block this request imposed: one event per block, however
+    /// many requests it then refuses (those write nothing, so a flood of
+    /// them cannot fill the audit log).
+    pub(super) async fn blocked(&self, t: Throttled, user: Option<Uuid>) {
         self.audit(
             EventType::Throttled,
             Outcome::Failure,
             user,
-            json!({ "scope": t.scope.as_str(), "action": action, "retry_after_secs": t.retry_after_secs }),
+            json!({ "scope": t.scope.as_str(), "action": "blocked", "retry_after_secs": t.retry_after_secs }),
         )
         .await;
-        ServiceError::Throttled(t.retry_after_secs)
     }
 }
 

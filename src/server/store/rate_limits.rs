@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::db::{with_tx, with_writer, Db};
+use super::db::{with_pool, with_tx, with_writer, Db};
 
 /// A key's count after a hit, and when its counting window began.
 #[derive(Debug, Clone, Copy, sqlx::FromRow)]
@@ -12,49 +12,50 @@ pub struct Count {
     pub window_started_at: DateTime<Utc>,
 }
 
-/// How a key's count starts over.
+/// What a hit came to.
 #[derive(Debug, Clone, Copy)]
-pub enum Reset {
-    /// When the window that began at the first hit is older than the cut-off.
-    FixedWindow,
-    /// When the last hit is older than the cut-off: a steady trickle of
-    /// hits never starts over.
-    AfterQuiet,
+pub enum Hit {
+    Counted(Count),
+    /// The key had its `max` already; nothing was written.
+    Refused {
+        window_started_at: DateTime<Utc>,
+    },
 }
 
-// `$3` is the cut-off: rows whose window (or last hit) began at or before
-// it start over. `$with` and `$row` let PostgreSQL commit the count
-// asynchronously (see `hit`).
+// `$3` is the cut-off: rows whose window began at or before it start over;
+// `$4` the most hits a window takes. Over it the update matches nothing,
+// so a refused request writes nothing. `$with` and `$row` let PostgreSQL
+// commit the count asynchronously (see `hit`).
 macro_rules! hit_sql {
-    ($with:literal, $row:literal, $column:literal) => {
+    ($with:literal, $row:literal) => {
         concat!(
             $with,
             "INSERT INTO rate_limits (key, hits, window_started_at, last_hit_at) ",
             $row,
             " ON CONFLICT (key) DO UPDATE SET \
-               hits = CASE WHEN rate_limits.",
-            $column,
-            " <= $3 THEN 1 ELSE rate_limits.hits + 1 END, \
-               window_started_at = CASE WHEN rate_limits.",
-            $column,
-            " <= $3 THEN $2 ELSE rate_limits.window_started_at END, \
+               hits = CASE WHEN rate_limits.window_started_at <= $3 THEN 1 \
+                           ELSE rate_limits.hits + 1 END, \
+               window_started_at = CASE WHEN rate_limits.window_started_at <= $3 THEN $2 \
+                                        ELSE rate_limits.window_started_at END, \
                last_hit_at = $2 \
+             WHERE rate_limits.window_started_at <= $3 OR rate_limits.hits < $4 \
              RETURNING hits, window_started_at"
         )
     };
-    (sqlite, $column:literal) => {
-        hit_sql!("", "VALUES ($1, 1, $2, $2)", $column)
+    (sqlite) => {
+        hit_sql!("", "VALUES ($1, 1, $2, $2)")
     };
-    (postgres, $column:literal) => {
+    (postgres) => {
         hit_sql!(
             "WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true)) ",
-            "SELECT $1, 1, $2, $2 FROM async_commit",
-            $column
+            "SELECT $1, 1, $2, $2 FROM async_commit"
         )
     };
 }
 
-/// Counts one hit on `key`, atomically, and returns the new count.
+/// Counts one hit on `key` in the window that began after `cut_off`,
+/// atomically, unless the window has had `max` already: then nothing is
+/// written and the hit is refused.
 ///
 /// On PostgreSQL the count commits without waiting for the WAL flush
 /// (`synchronous_commit = off`, for this statement only). Every request
@@ -63,27 +64,37 @@ macro_rules! hit_sql {
 /// in `make bench`, refreshes spent half their database time waiting on
 /// this row. A crash can lose only the last moment of counts (at most
 /// 3 × `wal_writer_delay`), and fewer: the next synchronous commit, such as
-/// the audit event or the rotation that follows, flushes them too. Blocks
-/// (`block_until`) stay synchronous.
+/// the audit event or the rotation that follows, flushes them too.
 pub async fn hit(
     db: &Db,
     key: &str,
-    reset: Reset,
+    max: i64,
     cut_off: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Result<Count, sqlx::Error> {
-    let sql = match (db, reset) {
-        (Db::Sqlite(_), Reset::FixedWindow) => hit_sql!(sqlite, "window_started_at"),
-        (Db::Sqlite(_), Reset::AfterQuiet) => hit_sql!(sqlite, "last_hit_at"),
-        (Db::Postgres(_), Reset::FixedWindow) => hit_sql!(postgres, "window_started_at"),
-        (Db::Postgres(_), Reset::AfterQuiet) => hit_sql!(postgres, "last_hit_at"),
+) -> Result<Hit, sqlx::Error> {
+    let sql = match db {
+        Db::Sqlite(_) => hit_sql!(sqlite),
+        Db::Postgres(_) => hit_sql!(postgres),
     };
-    with_writer!(db, |pool| sqlx::query_as::<_, Count>(sql)
+    let counted = with_writer!(db, |pool| sqlx::query_as::<_, Count>(sql)
         .bind(key)
         .bind(now)
         .bind(cut_off)
-        .fetch_one(pool)
-        .await)
+        .bind(max)
+        .fetch_optional(pool)
+        .await)?;
+    if let Some(count) = counted {
+        return Ok(Hit::Counted(count));
+    }
+    let window_started_at = with_pool!(db, |pool| sqlx::query_scalar::<_, DateTime<Utc>>(
+        "SELECT window_started_at FROM rate_limits WHERE key = $1"
+    )
+    .bind(key)
+    .fetch_optional(pool)
+    .await)?;
+    Ok(Hit::Refused {
+        window_started_at: window_started_at.unwrap_or(now),
+    })
 }
 
 /// Forgets `key` entirely.
