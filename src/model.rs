@@ -162,9 +162,34 @@ pub struct ActivityResponse {
     pub activity: Vec<ActivityEntry>,
 }
 
+/// A password as a form sends it to a server function. The server
+/// function macro derives `Debug` for its arguments; this one prints as
+/// `[redacted]`, so a logged request never shows it.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PasswordField(String);
+
+impl PasswordField {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for PasswordField {
+    fn from(password: String) -> Self {
+        Self(password)
+    }
+}
+
+impl std::fmt::Debug for PasswordField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordField([redacted])")
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::ErrorCode;
+    use super::{ErrorCode, PasswordField};
 
     #[test]
     fn error_codes_are_the_same_in_json_and_in_logs() {
@@ -193,5 +218,16 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", code.as_str()));
             assert_eq!(serde_json::from_str::<ErrorCode>(&json).unwrap(), code);
         }
+    }
+
+    #[test]
+    fn a_password_field_travels_as_a_string_and_never_prints() {
+        let field: PasswordField = serde_json::from_str("\"hunter2-hunter2\"").unwrap();
+        assert_eq!(field.expose(), "hunter2-hunter2");
+        assert_eq!(
+            serde_json::to_string(&field).unwrap(),
+            "\"hunter2-hunter2\""
+        );
+        assert!(!format!("{field:?}").contains("hunter2"));
     }
 }

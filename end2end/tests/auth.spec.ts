@@ -152,7 +152,7 @@ test("no token is reachable from JavaScript", async ({ page }) => {
   expect(visible).toEqual({ cookie: "", local: "{}", session: "{}" });
   const cookies = await page.context().cookies();
   const names = cookies.map((c) => c.name).sort();
-  expect(names).toEqual(["portcullis_access", "portcullis_refresh"]);
+  expect(names).toEqual(["portcullis_access", "portcullis_device", "portcullis_refresh"]);
   for (const cookie of cookies) {
     expect(cookie.httpOnly).toBe(true);
   }

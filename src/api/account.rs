@@ -5,22 +5,22 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 use super::call::Call;
 use super::AppFnError;
-use crate::model::User;
+use crate::model::{PasswordField, User};
 
 #[server(prefix = "/api/auth/ui", endpoint = "profile")]
 pub async fn update_profile(
     display_name: Option<String>,
-    current_password: Option<String>,
-    new_password: Option<String>,
+    current_password: Option<PasswordField>,
+    new_password: Option<PasswordField>,
 ) -> Result<User, AppFnError> {
     let call = Call::new().await?;
     let principal = call.require_principal()?;
     // Empty form fields mean "leave unchanged".
-    let present = |v: &Option<String>| v.as_deref().filter(|s| !s.is_empty()).map(str::to_owned);
+    let present = |v: Option<&str>| v.filter(|s| !s.is_empty()).map(str::to_owned);
     let (display_name, current_password, new_password) = (
-        present(&display_name),
-        present(&current_password),
-        present(&new_password),
+        present(display_name.as_deref()),
+        present(current_password.as_ref().map(PasswordField::expose)),
+        present(new_password.as_ref().map(PasswordField::expose)),
     );
     let change = crate::server::services::ProfileChange {
         display_name: display_name.as_deref(),

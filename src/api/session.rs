@@ -7,7 +7,7 @@ use leptos::server_fn::codec::GetUrl;
 #[cfg(feature = "ssr")]
 use super::call::Call;
 use super::AppFnError;
-use crate::model::{CurrentSession, SessionInfo, User};
+use crate::model::{CurrentSession, PasswordField, SessionInfo, User};
 #[cfg(feature = "ssr")]
 use crate::server::{
     http::effects::SessionEffects,
@@ -19,14 +19,14 @@ use crate::server::{
 #[server(prefix = "/api/auth/ui", endpoint = "signup")]
 pub async fn signup(
     email: String,
-    password: String,
+    password: PasswordField,
     display_name: Option<String>,
     next: Option<String>,
 ) -> Result<User, AppFnError> {
     let call = Call::new().await?;
     let issued = call
         .services()
-        .signup(&email, &password, display_name.as_deref())
+        .signup(&email, password.expose(), display_name.as_deref())
         .await
         .map_err(|e| call.refuse_form::<Signup>(e, "/signup", next.as_deref()))?;
     call.signed_in(&issued, next.as_deref(), "/account")
@@ -36,13 +36,13 @@ pub async fn signup(
 #[server(prefix = "/api/auth/ui", endpoint = "login")]
 pub async fn login(
     email: String,
-    password: String,
+    password: PasswordField,
     next: Option<String>,
 ) -> Result<User, AppFnError> {
     let call = Call::new().await?;
     let outcome = call
         .services()
-        .login(&email, &password, call.device_cookie().as_deref())
+        .login(&email, password.expose(), call.device_cookie().as_deref())
         .await
         .map_err(|e| call.refuse_form::<Login>(e, "/login", next.as_deref()))?;
     let LoginOutcome::SignedIn(issued) = outcome;
@@ -92,6 +92,15 @@ pub async fn refresh() -> Result<SessionInfo, AppFnError> {
             Err(call.refuse(err))
         }
     }
+}
+
+/// Whether this browser holds a refresh cookie, so that a lapsed session
+/// may be renewed with [`refresh`]. Reads nothing else, changes nothing.
+#[server(prefix = "/api/auth/ui", endpoint = "renewable", input = GetUrl)]
+pub async fn renewable() -> Result<bool, AppFnError> {
+    let call = Call::new().await?;
+    call.apply(SessionEffects::no_store())?;
+    Ok(call.refresh_cookie().is_some())
 }
 
 /// The signed-in user and session, or `None`. Never an error for being

@@ -130,7 +130,7 @@ mod browser {
     use web_sys::{BroadcastChannel, MessageEvent};
 
     use super::AuthState;
-    use crate::api::session::refresh;
+    use crate::api::session::{refresh, renewable};
 
     const CHANNEL: &str = "portcullis-auth";
     const CHANGED: &str = "changed";
@@ -155,16 +155,16 @@ mod browser {
     }
 
     /// Page loads never carry the refresh cookie, so a page rendered after
-    /// the access token lapsed shows the signed-out state. One refresh (a
-    /// POST) from the browser renews the session if it still can; without
-    /// a live refresh cookie it fails quietly and nothing changes.
+    /// the access token lapsed shows the signed-out state. If the browser
+    /// holds a refresh cookie, one refresh (a POST) renews the session if
+    /// it still can; a visitor who never signed in is left alone.
     fn renew_a_lapsed_session(auth: AuthState) {
         let asked = RwSignal::new(false);
         Effect::new(move |_| {
             if auth.signed_in() == Some(false) && !asked.get_untracked() {
                 asked.set(true);
                 leptos::task::spawn_local(async move {
-                    if refresh().await.is_ok() {
+                    if renewable().await == Ok(true) && refresh().await.is_ok() {
                         auth.changed();
                     }
                 });

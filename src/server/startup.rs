@@ -3,6 +3,7 @@
 use std::{future::Future, io, net::SocketAddr, sync::Arc};
 
 use axum::{middleware, Router};
+use ipnet::IpNet;
 use leptos::{config::LeptosOptions, prelude::provide_context};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
@@ -58,6 +59,7 @@ pub struct Application {
     db: Db,
     clock: SharedClock,
     connection_limits: ConnectionLimits,
+    trusted_proxies: Arc<[IpNet]>,
     sessions: SessionPolicy,
     retention: RetentionPolicy,
     hashes: HashCount,
@@ -117,6 +119,7 @@ impl Application {
             listener,
             local_addr,
             connection_limits: config.connections,
+            trusted_proxies: config.http.trusted_proxies.clone().into(),
             router: router(state, &config),
             db,
             clock,
@@ -151,8 +154,14 @@ impl Application {
             self.sessions,
             self.retention,
         );
-        let result =
-            serve::serve(self.listener, self.router, self.connection_limits, shutdown).await;
+        let result = serve::serve(
+            self.listener,
+            self.router,
+            self.connection_limits,
+            self.trusted_proxies,
+            shutdown,
+        )
+        .await;
         purger.abort();
         self.db.close().await;
         result
@@ -212,10 +221,7 @@ fn router(state: AppState, config: &Config) -> Router {
             AppState,
             _,
         >(page_context, shell))
-        .layer(middleware::from_fn_with_state(
-            state.public_origin.clone(),
-            csrf::guard,
-        ));
+        .layer(middleware::from_fn_with_state(state.clone(), csrf::guard));
     let app = app
         .layer(middleware::from_fn(limits::limit_body))
         .layer(middleware::from_fn_with_state(

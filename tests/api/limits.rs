@@ -150,3 +150,110 @@ async fn trickled_headers_are_cut_off_and_connections_are_capped() {
         "a new connection is served once the slot is free: {served}"
     );
 }
+
+/// A client that connects and says nothing is closed at the header
+/// deadline too (the HTTP/1-or-2 detection has no timer of its own).
+#[tokio::test]
+async fn a_connection_that_sends_nothing_is_closed_at_the_header_deadline() {
+    let app = spawn_app_with(Backend::Sqlite, &[("PORTCULLIS_HEADER_TIMEOUT_SECS", "1")]).await;
+    let mut silent = TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .unwrap();
+
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        silent.read_to_end(&mut rest),
+    )
+    .await;
+
+    assert!(closed.is_ok(), "a silent connection was kept open");
+    assert!(rest.is_empty());
+}
+
+/// One host cannot take every connection: past its own cap its new
+/// connections are closed, while another host still gets in.
+#[tokio::test]
+async fn one_address_cannot_fill_the_connection_cap() {
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        &[
+            ("PORTCULLIS_MAX_CONNECTIONS_PER_ADDRESS", "2"),
+            ("PORTCULLIS_HEADER_TIMEOUT_SECS", "30"),
+        ],
+    )
+    .await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let _first = trickler(&address).await;
+    let _second = trickler(&address).await;
+
+    let refused = one_shot(&address, HEALTH_AND_CLOSE).await;
+    assert_eq!(
+        refused, "",
+        "a third connection from one address was answered"
+    );
+
+    // 127.0.0.2 is another host on the loopback network.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let mut other = socket.connect(address.parse().unwrap()).await.unwrap();
+    other.write_all(HEALTH_AND_CLOSE).await.unwrap();
+    let mut answer = Vec::new();
+    other.read_to_end(&mut answer).await.unwrap();
+    assert!(
+        String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"),
+        "another host was refused"
+    );
+}
+
+/// An HTTP/2 connection with no request in flight is closed after the idle
+/// timeout, with a GOAWAY, instead of holding a slot forever.
+#[tokio::test]
+async fn an_idle_http2_connection_is_closed() {
+    const PING: u8 = 0x6;
+    const GOAWAY: u8 = 0x7;
+    const ACK: u8 = 0x1;
+    let app = spawn_app_with(Backend::Sqlite, &[("PORTCULLIS_IDLE_TIMEOUT_SECS", "1")]).await;
+    let mut h2 = TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    // The client preface and an empty SETTINGS frame: HTTP/2 without TLS.
+    h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .await
+        .unwrap();
+
+    // Read frames until the server closes, answering its pings as any
+    // client would (a graceful close waits for one).
+    let mut types = Vec::new();
+    let read_all = async {
+        let mut buffer = Vec::new();
+        let mut chunk = [0u8; 1024];
+        loop {
+            let read = h2.read(&mut chunk).await.unwrap_or(0);
+            if read == 0 {
+                return;
+            }
+            buffer.extend_from_slice(&chunk[..read]);
+            while buffer.len() >= 9 {
+                let length = usize::from(buffer[0]) << 16
+                    | usize::from(buffer[1]) << 8
+                    | usize::from(buffer[2]);
+                if buffer.len() < 9 + length {
+                    break;
+                }
+                let (kind, flags) = (buffer[3], buffer[4]);
+                if kind == PING && flags & ACK == 0 {
+                    let mut pong = vec![0, 0, 8, PING, ACK, 0, 0, 0, 0];
+                    pong.extend_from_slice(&buffer[9..17]);
+                    h2.write_all(&pong).await.unwrap();
+                }
+                types.push(kind);
+                buffer.drain(..9 + length);
+            }
+        }
+    };
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(20), read_all).await;
+
+    assert!(closed.is_ok(), "an idle HTTP/2 connection was kept open");
+    assert!(types.contains(&GOAWAY), "frames: {types:?}");
+}

@@ -9,6 +9,7 @@ on_both_backends!(
     cross_site_requests_with_cookies_are_refused,
     malformed_requests_get_clear_4xx_answers,
     every_401_says_how_to_authenticate,
+    a_bearer_header_exempts_from_csrf_only_when_it_authenticates_a_cookie_free_route,
 );
 
 async fn cross_site_requests_with_cookies_are_refused(backend: Backend) {
@@ -249,4 +250,50 @@ async fn every_route_takes_at_most_64_kib_of_body() {
         .await
         .unwrap();
     assert_ne!(fits.status(), 413);
+}
+
+/// A browser never adds an `Authorization` header on its own, so a valid
+/// bearer token exempts a request from the origin check; a made-up one
+/// does not, and neither does any token on a route that reads the cookies.
+async fn a_bearer_header_exempts_from_csrf_only_when_it_authenticates_a_cookie_free_route(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let signed_up = app
+        .post_json(
+            &app.client,
+            "/api/auth/signup",
+            &json!({ "email": "csrf@example.com", "password": GOOD_PASSWORD }),
+        )
+        .await;
+    let access = crate::helpers::cookie_value(
+        &crate::helpers::set_cookie(&signed_up, crate::helpers::ACCESS).unwrap(),
+    );
+    let cross_site = |method: reqwest::Method, path: &str, bearer: &str| {
+        app.client
+            .request(method, app.url(path))
+            .header("sec-fetch-site", "cross-site")
+            .header("origin", "https://evil.example")
+            .bearer_auth(bearer)
+            .json(&json!({ "display_name": "Renamed" }))
+            .send()
+    };
+
+    // The cookie jar carries the refresh cookie: a forged refresh.
+    let refresh = cross_site(reqwest::Method::POST, "/api/auth/refresh", &access)
+        .await
+        .unwrap();
+    assert_eq!(refresh.status(), 403);
+    // A made-up token exempts nothing (the access cookie would be used).
+    let made_up = cross_site(reqwest::Method::PUT, "/api/auth/profile", "made-up")
+        .await
+        .unwrap();
+    assert_eq!(made_up.status(), 403);
+    let body: Value = made_up.json().await.unwrap();
+    assert_eq!(error_code(&body), "csrf");
+    // A valid token on a route that reads no cookie is a bearer client.
+    let bearer = cross_site(reqwest::Method::PUT, "/api/auth/profile", &access)
+        .await
+        .unwrap();
+    assert_eq!(bearer.status(), 200);
 }

@@ -277,6 +277,21 @@ async fn ui_session_read_changes_nothing_and_a_post_renews(backend: Backend) {
     assert!(set_cookie(&read, "portcullis_refresh").is_none());
     assert_eq!(read.json::<Value>().await.unwrap(), Value::Null);
     assert_eq!(tokens().await, 1, "nothing rotated");
+    // The app asks whether there is anything to renew before it POSTs.
+    let renewable = |cookie: Option<String>| {
+        let mut request = reqwest::Client::new()
+            .get(app.url("/api/auth/ui/renewable"))
+            .header("accept", "application/json");
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    assert_eq!(
+        renewable(Some(format!("portcullis_refresh={refresh}"))).await,
+        Value::Bool(true)
+    );
+    assert_eq!(renewable(None).await, Value::Bool(false));
 
     let renewed = reqwest::Client::new()
         .post(app.url("/api/auth/ui/refresh"))

@@ -8,7 +8,7 @@ use crate::{
     api::account::update_profile,
     components::auth_state::{use_auth_state, AuthState},
     components::form::{Field, FormError, SubmitButton},
-    model::CurrentSession,
+    model::{CurrentSession, PasswordField},
     validate::{DisplayName, Password},
 };
 
@@ -139,7 +139,13 @@ fn PasswordForm(
         let (current, new) = (current.clone(), new.clone());
         async move {
             let result = auth
-                .with_refresh(|| update_profile(None, Some(current.clone()), Some(new.clone())))
+                .with_refresh(|| {
+                    update_profile(
+                        None,
+                        Some(PasswordField::from(current.clone())),
+                        Some(PasswordField::from(new.clone())),
+                    )
+                })
                 .await;
             if result.is_ok() {
                 status.set(Some(

@@ -15,12 +15,24 @@ enum Cookies<'a> {
     Clear,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct SessionEffects<'a> {
     cookies: Cookies<'a>,
     /// A device cookie to set: this browser just signed in.
     device: Option<&'a str>,
     clear_site_data: bool,
+}
+
+// By hand, so the device cookie is never printed (the tokens' own Debug
+// hides them).
+impl std::fmt::Debug for SessionEffects<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionEffects")
+            .field("cookies", &self.cookies)
+            .field("device", &self.device.map(|_| "[redacted]"))
+            .field("clear_site_data", &self.clear_site_data)
+            .finish()
+    }
 }
 
 impl<'a> SessionEffects<'a> {

@@ -13,7 +13,9 @@ use serde::Serialize;
 use super::middleware::request_id::current_request_id;
 use crate::{
     model::ErrorCode,
-    server::{credentials::cookies::CookieError, services::ServiceError},
+    server::{
+        credentials::cookies::CookieError, platform::telemetry::escape, services::ServiceError,
+    },
 };
 
 /// What a 401 tells the client to present (RFC 9110 §11.6.1).
@@ -127,6 +129,8 @@ impl ApiError {
     /// Writes the internal detail, if any, to the log of this request.
     pub fn log(&self) {
         let Some(detail) = &self.detail else { return };
+        // Details quote client input (a field name, a header): escaped.
+        let detail = escape(detail);
         let code = self.code.as_str();
         if self.status.is_server_error() {
             tracing::error!(status = self.status.as_u16(), code, %detail, "request failed");
@@ -272,5 +276,38 @@ mod tests {
             .collect();
         assert_eq!(names, [header::WWW_AUTHENTICATE]);
         assert!(ApiError::not_found().headers().is_empty());
+    }
+
+    /// The log as the pretty format writes it, into a buffer.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn client_input_in_a_detail_cannot_forge_log_lines() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(true)
+            .with_writer(move || writer.clone())
+            .finish();
+        let api = ApiError::bad_request(ErrorCode::MalformedJson, "bad")
+            .with_detail("unknown field `a\nERROR portcullis: forged\u{1b}[2J`");
+
+        tracing::subscriber::with_default(subscriber, || api.log());
+
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(log.lines().count(), 1, "{log}");
+        assert!(log.contains("forged"), "{log}");
+        assert!(!log.contains("\u{1b}[2J"), "{log}");
     }
 }

@@ -1,9 +1,21 @@
 //! The accept loop. `axum::serve` sets no deadline for reading request
 //! headers and accepts connections without bound, so a client trickling
-//! headers could hold sockets forever; this loop caps connections and gives
-//! each request's headers a deadline, and still shuts down gracefully.
+//! headers, or saying nothing at all, could hold sockets forever. This loop
+//! caps connections, overall and per client address, gives a connection's
+//! first byte and each request's headers a deadline, closes HTTP/2
+//! connections left idle, and still shuts down gracefully.
 
-use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    future::Future,
+    io,
+    net::{IpAddr, Ipv6Addr, SocketAddr},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
+    time::Duration,
+};
 
 use axum::{
     body::Body,
@@ -13,33 +25,58 @@ use axum::{
 use hyper::body::Incoming;
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
-    server::{conn::auto::Builder, graceful::GracefulShutdown},
+    server::conn::auto::Builder,
     service::TowerToHyperService,
 };
-use tokio::{net::TcpListener, sync::Semaphore};
+use ipnet::IpNet;
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::{watch, Semaphore},
+    time::Instant,
+};
 use tower::ServiceExt;
 
 use super::env::{ConfigError, Env};
 
 /// How long in-flight requests get to finish after a shutdown signal.
 const DRAIN_FOR: Duration = Duration::from_secs(30);
+/// HTTP/2 pings: how often, and how long an unanswered one is waited for.
+const H2_KEEP_ALIVE: Duration = Duration::from_secs(20);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionLimits {
     /// Open connections at once; more are closed on arrival.
     pub max_connections: usize,
-    /// The longest a client may take to send a request's headers.
+    /// Open connections from one client address (an IPv6 /64) at once,
+    /// so one host cannot fill `max_connections`. Trusted proxies, which
+    /// carry everyone's connections, are exempt.
+    pub max_connections_per_address: usize,
+    /// The longest a client may take to send a connection's first byte,
+    /// and each request's headers.
     pub header_timeout: Duration,
+    /// An HTTP/2 connection with no request for this long is closed.
+    pub idle_timeout: Duration,
 }
 
 impl ConnectionLimits {
     pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
             max_connections: env.number("PORTCULLIS_MAX_CONNECTIONS", 10_000, 1..=1_000_000)?,
+            max_connections_per_address: env.number(
+                "PORTCULLIS_MAX_CONNECTIONS_PER_ADDRESS",
+                256,
+                1..=1_000_000,
+            )?,
             header_timeout: env.timeout(
                 "PORTCULLIS_HEADER_TIMEOUT_SECS",
                 Duration::from_secs(10),
                 1..=600,
+                Duration::from_secs(1),
+            )?,
+            idle_timeout: env.timeout(
+                "PORTCULLIS_IDLE_TIMEOUT_SECS",
+                Duration::from_secs(120),
+                1..=3600,
                 Duration::from_secs(1),
             )?,
         })
@@ -50,6 +87,7 @@ pub async fn serve<F>(
     listener: TcpListener,
     router: Router,
     limits: ConnectionLimits,
+    trusted_proxies: Arc<[IpNet]>,
     shutdown: F,
 ) -> io::Result<()>
 where
@@ -60,9 +98,15 @@ where
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
-    builder.http2().timer(TokioTimer::new());
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(H2_KEEP_ALIVE)
+        .keep_alive_timeout(H2_KEEP_ALIVE);
+    let builder = Arc::new(builder);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let graceful = GracefulShutdown::new();
+    let per_address = Arc::new(PerAddress::new(limits.max_connections_per_address));
+    let (stop, stopping) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
 
     loop {
@@ -82,34 +126,250 @@ where
             tracing::warn!(%peer, "connection cap reached; closing a new connection");
             continue;
         };
+        let trusted = trusted_proxies
+            .iter()
+            .any(|net| net.contains(&peer.ip().to_canonical()));
+        let address_slot = if trusted {
+            None
+        } else {
+            match per_address.admit(peer.ip()) {
+                Some(address_slot) => Some(address_slot),
+                None => {
+                    tracing::warn!(%peer, "connection cap of this address reached; closing a new connection");
+                    continue;
+                }
+            }
+        };
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "could not set TCP_NODELAY");
         }
-        let router = router.clone();
-        let service = tower::service_fn(move |mut request: Request<Incoming>| {
-            request
-                .extensions_mut()
-                .insert(ConnectInfo::<SocketAddr>(peer));
-            router.clone().oneshot(request.map(Body::new))
-        });
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let connection = Connection {
+            builder: builder.clone(),
+            router: router.clone(),
+            limits,
+            stopping: stopping.clone(),
+        };
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::trace!(%error, "connection ended with an error");
-            }
+            connection.run(stream, peer).await;
+            drop(address_slot);
             drop(slot);
         });
     }
 
     drop(listener);
-    if tokio::time::timeout(DRAIN_FOR, graceful.shutdown())
+    let _ = stop.send(true);
+    // Every connection holds a slot until it ends: all slots back means
+    // all connections are done.
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    if tokio::time::timeout(DRAIN_FOR, slots.acquire_many(all))
         .await
         .is_err()
     {
         tracing::warn!("requests still running after {DRAIN_FOR:?}; stopping anyway");
     }
     Ok(())
+}
+
+/// One accepted connection and what it needs to be served.
+struct Connection {
+    builder: Arc<Builder<TokioExecutor>>,
+    router: Router,
+    limits: ConnectionLimits,
+    stopping: watch::Receiver<bool>,
+}
+
+impl Connection {
+    async fn run(mut self, stream: TcpStream, peer: SocketAddr) {
+        // The HTTP/1-or-2 detection waits for bytes with no timer of its
+        // own: a client that sends nothing is dropped here.
+        let mut first = [0u8; 1];
+        match tokio::time::timeout(self.limits.header_timeout, stream.peek(&mut first)).await {
+            Ok(Ok(read)) if read > 0 => {}
+            _ => return,
+        }
+        let activity = Arc::new(Activity::new());
+        let service = {
+            let activity = activity.clone();
+            let router = self.router.clone();
+            tower::service_fn(move |mut request: Request<Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(ConnectInfo::<SocketAddr>(peer));
+                let busy = activity.begin();
+                let response = router.clone().oneshot(request.map(Body::new));
+                async move {
+                    let response = response.await;
+                    drop(busy);
+                    response
+                }
+            })
+        };
+        let connection = self.builder.serve_connection_with_upgrades(
+            TokioIo::new(stream),
+            TowerToHyperService::new(service),
+        );
+        let mut connection = std::pin::pin!(connection);
+        let mut closing = false;
+        loop {
+            let idle_check =
+                tokio::time::sleep_until(activity.idle_deadline(self.limits.idle_timeout));
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(error) = result {
+                        tracing::trace!(%error, "connection ended with an error");
+                    }
+                    return;
+                }
+                changed = self.stopping.changed(), if !closing => {
+                    if changed.is_err() || *self.stopping.borrow() {
+                        connection.as_mut().graceful_shutdown();
+                        closing = true;
+                    }
+                }
+                () = idle_check, if !closing => {
+                    if activity.is_idle(self.limits.idle_timeout) {
+                        connection.as_mut().graceful_shutdown();
+                        closing = true;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Requests in flight on a connection, and when the last one ended.
+struct Activity {
+    in_flight: AtomicUsize,
+    last: Mutex<Instant>,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            in_flight: AtomicUsize::new(0),
+            last: Mutex::new(Instant::now()),
+        }
+    }
+
+    fn begin(self: &Arc<Self>) -> Busy {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        Busy(self.clone())
+    }
+
+    fn last(&self) -> Instant {
+        self.last
+            .lock()
+            .map(|last| *last)
+            .unwrap_or_else(|poisoned| *poisoned.into_inner())
+    }
+
+    fn idle_deadline(&self, idle: Duration) -> Instant {
+        self.last() + idle
+    }
+
+    fn is_idle(&self, idle: Duration) -> bool {
+        self.in_flight.load(Ordering::Acquire) == 0 && self.last().elapsed() >= idle
+    }
+}
+
+/// A request in flight; when it ends, the connection's idle time starts.
+struct Busy(Arc<Activity>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        if let Ok(mut last) = self.0.last.lock() {
+            *last = Instant::now();
+        }
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Open connections per client address (IPv6 per /64).
+struct PerAddress {
+    max: usize,
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl PerAddress {
+    fn new(max: usize) -> Self {
+        Self {
+            max,
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<AddressSlot> {
+        let key = host_key(ip);
+        let mut open = self.open.lock().ok()?;
+        let count = open.entry(key).or_insert(0);
+        if *count >= self.max {
+            return None;
+        }
+        *count += 1;
+        Some(AddressSlot {
+            owner: self.clone(),
+            key,
+        })
+    }
+}
+
+/// One connection's place in its address's count.
+struct AddressSlot {
+    owner: Arc<PerAddress>,
+    key: IpAddr,
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.owner.open.lock() {
+            if let Some(count) = open.get_mut(&self.key) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    open.remove(&self.key);
+                }
+            }
+        }
+    }
+}
+
+/// An address as one host: IPv6 hosts usually hold a whole /64.
+fn host_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let [a, b, c, d, ..] = v6.segments();
+            IpAddr::V6(Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0))
+        }
+        v4 => v4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_gets_its_share_and_back_when_done() {
+        let per_address = Arc::new(PerAddress::new(2));
+        let ip: IpAddr = "203.0.113.5".parse().unwrap();
+        let first = per_address.admit(ip).unwrap();
+        let _second = per_address.admit(ip).unwrap();
+        assert!(per_address.admit(ip).is_none());
+        assert!(per_address.admit("203.0.113.6".parse().unwrap()).is_some());
+        drop(first);
+        assert!(per_address.admit(ip).is_some());
+    }
+
+    #[test]
+    fn ipv6_hosts_are_counted_per_slash_64() {
+        let per_address = Arc::new(PerAddress::new(1));
+        let _one = per_address
+            .admit("2001:db8:1:2::1".parse().unwrap())
+            .unwrap();
+        assert!(per_address
+            .admit("2001:db8:1:2::ffff".parse().unwrap())
+            .is_none());
+        assert!(per_address
+            .admit("2001:db8:1:3::1".parse().unwrap())
+            .is_some());
+    }
 }

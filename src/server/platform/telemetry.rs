@@ -22,6 +22,26 @@ impl LogFormat {
     }
 }
 
+/// Text a client chose (an error's detail quoting its input), made safe to
+/// log: control characters, line breaks and ANSI escapes come out as
+/// escapes (`\n`, `\u{1b}`), so no one can forge a log line or colour a
+/// terminal. Everything else is kept as it is.
+pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            escaped.extend(c.escape_default());
+        } else {
+            escaped.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(escaped)
+}
+
 /// The levels logged unless `RUST_LOG` says otherwise.
 const DEFAULT_FILTER: &str = "info,sqlx=warn,tower_http=warn";
 
@@ -49,4 +69,24 @@ pub fn init(format: LogFormat) -> Result<(), ConfigError> {
     // Already installed: nothing to do.
     drop(result);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_text_cannot_break_or_colour_a_log_line() {
+        let forged = "x\nINFO portcullis: signed in as admin\r\u{1b}[31mred\u{2028}";
+        let escaped = escape(forged);
+        assert!(!escaped.chars().any(|c| c.is_control()), "{escaped}");
+        assert_eq!(
+            escaped,
+            "x\\nINFO portcullis: signed in as admin\\r\\u{1b}[31mred\\u{2028}"
+        );
+        assert!(matches!(
+            escape("plain ünïcode"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
 }

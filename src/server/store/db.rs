@@ -37,11 +37,36 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 pub const POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT: &str = "10s";
 
 /// Which database, and how many connections to it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct DbConfig {
     /// `sqlite:…`, `postgres://…` or `postgresql://…`.
     pub url: String,
     pub max_connections: u32,
+}
+
+// By hand: a PostgreSQL URL may carry a password.
+impl std::fmt::Debug for DbConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbConfig")
+            .field("url", &without_password(&self.url))
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+/// `url` with any password replaced by `***`.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            format!("{scheme}://{user}:***@{host}{path}")
+        }
+        None => url.to_owned(),
+    }
 }
 
 impl DbConfig {
@@ -410,5 +435,22 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::Database(db) => db.is_unique_violation(),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_password_never_prints() {
+        let config = DbConfig {
+            url: "postgres://app:s3cret-pw@db.internal:5432/auth?sslmode=require".into(),
+            max_connections: 10,
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cret-pw"), "{shown}");
+        assert!(shown.contains("app:***@db.internal:5432/auth"), "{shown}");
+        assert_eq!(without_password("sqlite://data/p.db"), "sqlite://data/p.db");
     }
 }

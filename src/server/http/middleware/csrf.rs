@@ -1,8 +1,7 @@
 //! Cross-site request forgery guard. A state-changing request that a
-//! browser could send on its own (anything but a bearer-token call) must
-//! come from our own origin.
-
-use std::sync::Arc;
+//! browser could send on its own must come from our own origin. Only a
+//! bearer token that authenticates the request, on a route that reads no
+//! cookie, exempts it: a browser never adds one on its own.
 
 use axum::{
     extract::{Request, State},
@@ -13,12 +12,22 @@ use axum::{
 
 use crate::{
     model::ErrorCode,
-    server::http::{error::ApiError, extract::bearer_token},
+    server::http::{
+        error::ApiError, extract::bearer_token, routes::reads_session_cookies, state::AppState,
+    },
 };
 
-/// Refuses a forged request; `origin` is the one browsers see for this site.
-pub async fn guard(State(origin): State<Arc<str>>, request: Request, next: Next) -> Response {
-    if is_forged(&origin, &request) {
+/// Refuses a forged request.
+pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let bearer_authenticates = !reads_session_cookies(request.uri().path())
+        && bearer_token(request.headers()).is_some_and(|token| {
+            state
+                .credentials
+                .tokens
+                .verify(token, state.clock.now())
+                .is_ok()
+        });
+    if is_forged(&state.public_origin, &request, bearer_authenticates) {
         return ApiError::new(
             StatusCode::FORBIDDEN,
             ErrorCode::Csrf,
@@ -29,13 +38,14 @@ pub async fn guard(State(origin): State<Arc<str>>, request: Request, next: Next)
     next.run(request).await
 }
 
-fn is_forged(origin: &str, request: &Request) -> bool {
+/// `bearer_authenticates`: a valid access token in `Authorization`, on a
+/// route that reads no cookie; a browser never sends that on its own.
+fn is_forged(origin: &str, request: &Request, bearer_authenticates: bool) -> bool {
     let unsafe_method = !matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    // Bearer tokens are never sent by a browser on its own.
-    if !unsafe_method || bearer_token(request.headers()).is_some() {
+    if !unsafe_method || bearer_authenticates {
         return false;
     }
     let headers = request.headers();

@@ -15,6 +15,19 @@ use axum::{
 
 use super::{error::ApiError, json, state::AppState};
 
+/// Whether the handler of `path` reads the session cookies whatever else
+/// the request carries: sign-up, sign-in (the device cookie), refresh,
+/// sign-out, and every server function of the web app. A bearer header
+/// there does not make a request safe from forgery. Keep in step with the
+/// routes below.
+pub fn reads_session_cookies(path: &str) -> bool {
+    path.starts_with("/api/auth/ui/")
+        || matches!(
+            path,
+            "/api/auth/signup" | "/api/auth/login" | "/api/auth/refresh" | "/api/auth/logout"
+        )
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/health", get(health::health))
