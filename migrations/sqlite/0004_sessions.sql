@@ -45,3 +45,8 @@ ALTER TABLE refresh_tokens DROP COLUMN revoked_at;
 ALTER TABLE refresh_tokens ADD COLUMN successor_seal BLOB;
 CREATE INDEX refresh_tokens_sealed_idx ON refresh_tokens (rotated_at)
     WHERE successor_seal IS NOT NULL;
+
+-- Ended sessions' tokens are deleted now; each deleted row sets the links
+-- pointing at it to NULL, which without these means a scan per row.
+CREATE INDEX refresh_tokens_parent_id_idx ON refresh_tokens (parent_id);
+CREATE INDEX refresh_tokens_successor_id_idx ON refresh_tokens (successor_id);

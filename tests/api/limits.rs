@@ -169,6 +169,20 @@ async fn a_connection_that_sends_nothing_is_closed_at_the_header_deadline() {
 
     assert!(closed.is_ok(), "a silent connection was kept open");
     assert!(rest.is_empty());
+
+    // Half an HTTP/2 preface, then silence: held by the detection of the
+    // protocol, not by hyper's header timer, yet closed at the deadline
+    // (the idle timeout, two minutes by default, would be too late here).
+    let mut partial = TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    partial.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        partial.read_to_end(&mut rest),
+    )
+    .await;
+    assert!(closed.is_ok(), "a half-sent HTTP/2 preface was kept open");
 }
 
 /// One host cannot take every connection: past its own cap its new

@@ -389,7 +389,14 @@ async fn an_idle_session_can_no_longer_be_refreshed(backend: Backend) {
     // absolute end of seven.
     assert_eq!(app.bearer_refresh(&idle.refresh).await.status(), 401);
 
-    let short = spawn_app_with(backend, &[("PORTCULLIS_SESSION_IDLE_TIMEOUT", "10m")]).await;
+    let short = spawn_app_with(
+        backend,
+        &[
+            ("PORTCULLIS_ACCESS_TOKEN_TTL_SECS", "300"),
+            ("PORTCULLIS_SESSION_IDLE_TIMEOUT", "10m"),
+        ],
+    )
+    .await;
     let session = short.bearer_session().await;
     short.clock.advance(Duration::from_secs(601));
     assert_eq!(short.bearer_refresh(&session.refresh).await.status(), 401);

@@ -85,6 +85,14 @@ impl Config {
                 ),
             ));
         }
+        // A session is used by refreshing, once per access token at most:
+        // an idle timeout shorter than that would end active sessions.
+        if config.sessions.idle_timeout <= config.tokens.access_ttl {
+            return Err(invalid(
+                "PORTCULLIS_SESSION_IDLE_TIMEOUT",
+                "must be longer than PORTCULLIS_ACCESS_TOKEN_TTL_SECS",
+            ));
+        }
         if config.sessions.refresh_ttl < config.tokens.access_ttl {
             return Err(invalid(
                 "PORTCULLIS_REFRESH_TOKEN_TTL_SECS",
@@ -195,6 +203,17 @@ mod tests {
             assert_eq!(err.variable, var, "{var}={value}");
             assert!(err.to_string().starts_with(var));
         }
+    }
+
+    #[test]
+    fn the_idle_timeout_must_outlast_an_access_token() {
+        let err = config(&[
+            ("PORTCULLIS_ACCESS_TOKEN_TTL_SECS", "900"),
+            ("PORTCULLIS_SESSION_IDLE_TIMEOUT", "10m"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "PORTCULLIS_SESSION_IDLE_TIMEOUT");
+        assert!(config(&[("PORTCULLIS_SESSION_IDLE_TIMEOUT", "16m")]).is_ok());
     }
 
     #[test]

@@ -210,9 +210,18 @@ impl Connection {
         );
         let mut connection = std::pin::pin!(connection);
         let mut closing = false;
+        // Until its first request, a connection gets the header deadline
+        // (a partial HTTP/2 preface would otherwise wait with no timer).
+        let limits = self.limits;
+        let allowance = move |activity: &Activity| {
+            if activity.has_served() {
+                limits.idle_timeout
+            } else {
+                limits.header_timeout
+            }
+        };
         loop {
-            let idle_check =
-                tokio::time::sleep_until(activity.idle_deadline(self.limits.idle_timeout));
+            let idle_check = tokio::time::sleep_until(activity.idle_deadline(allowance(&activity)));
             tokio::select! {
                 result = connection.as_mut() => {
                     if let Err(error) = result {
@@ -227,7 +236,7 @@ impl Connection {
                     }
                 }
                 () = idle_check, if !closing => {
-                    if activity.is_idle(self.limits.idle_timeout) {
+                    if activity.is_idle(allowance(&activity)) {
                         connection.as_mut().graceful_shutdown();
                         closing = true;
                     }
@@ -237,9 +246,11 @@ impl Connection {
     }
 }
 
-/// Requests in flight on a connection, and when the last one ended.
+/// Requests in flight on a connection, how many it has served, and when
+/// the last one began or ended.
 struct Activity {
     in_flight: AtomicUsize,
+    served: AtomicUsize,
     last: Mutex<Instant>,
 }
 
@@ -247,13 +258,26 @@ impl Activity {
     fn new() -> Self {
         Self {
             in_flight: AtomicUsize::new(0),
+            served: AtomicUsize::new(0),
             last: Mutex::new(Instant::now()),
         }
     }
 
     fn begin(self: &Arc<Self>) -> Busy {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.served.fetch_add(1, Ordering::AcqRel);
+        self.touch();
         Busy(self.clone())
+    }
+
+    fn touch(&self) {
+        if let Ok(mut last) = self.last.lock() {
+            *last = Instant::now();
+        }
+    }
+
+    fn has_served(&self) -> bool {
+        self.served.load(Ordering::Acquire) > 0
     }
 
     fn last(&self) -> Instant {
@@ -263,12 +287,18 @@ impl Activity {
             .unwrap_or_else(|poisoned| *poisoned.into_inner())
     }
 
-    fn idle_deadline(&self, idle: Duration) -> Instant {
-        self.last() + idle
+    /// When to look again: `allowed` after the last activity or, with a
+    /// request in flight (never idle), `allowed` from now.
+    fn idle_deadline(&self, allowed: Duration) -> Instant {
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            Instant::now() + allowed
+        } else {
+            self.last() + allowed
+        }
     }
 
-    fn is_idle(&self, idle: Duration) -> bool {
-        self.in_flight.load(Ordering::Acquire) == 0 && self.last().elapsed() >= idle
+    fn is_idle(&self, allowed: Duration) -> bool {
+        self.in_flight.load(Ordering::Acquire) == 0 && self.last().elapsed() >= allowed
     }
 }
 
@@ -277,9 +307,7 @@ struct Busy(Arc<Activity>);
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        if let Ok(mut last) = self.0.last.lock() {
-            *last = Instant::now();
-        }
+        self.0.touch();
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }

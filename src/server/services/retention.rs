@@ -11,8 +11,9 @@ use crate::server::{
 
 /// Rows deleted per statement, so a purge never holds locks for long.
 const BATCH: i64 = 500;
-/// Throttling rows are kept this long after their last hit.
-const RATE_LIMIT_QUIET_FOR: TimeDelta = TimeDelta::days(1);
+/// Throttling rows are kept this long after their last hit: longer than
+/// sign-in failures are remembered (twice the longest block, a day at most).
+const RATE_LIMIT_QUIET_FOR: TimeDelta = TimeDelta::days(2);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetentionPolicy {
@@ -60,7 +61,8 @@ pub async fn purge(
         sessions: in_batches(|| sessions::purge_ended(db, now, idle_since, BATCH)).await?,
         seals: in_batches(|| refresh_tokens::clear_seals(db, grace_over, BATCH)).await?,
         audit_events: in_batches(|| audit::purge_before(db, audit_before, BATCH)).await?,
-        rate_limits: rate_limits::purge(db, now - RATE_LIMIT_QUIET_FOR, now).await?,
+        rate_limits: in_batches(|| rate_limits::purge(db, now - RATE_LIMIT_QUIET_FOR, now, BATCH))
+            .await?,
     })
 }
 

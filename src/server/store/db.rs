@@ -54,8 +54,31 @@ impl std::fmt::Debug for DbConfig {
     }
 }
 
-/// `url` with any password replaced by `***`.
+/// `url` with any password (`user:pw@`, or `password=` in the query)
+/// replaced by `***`.
 fn without_password(url: &str) -> String {
+    let (url, query) = match url.split_once('?') {
+        Some((url, query)) => (url, Some(query)),
+        None => (url, None),
+    };
+    let query = query.map(|query| {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|param| match param.split_once('=') {
+                Some((name, _)) if name.eq_ignore_ascii_case("password") => format!("{name}=***"),
+                _ => param.to_owned(),
+            })
+            .collect();
+        format!("?{}", params.join("&"))
+    });
+    format!(
+        "{}{}",
+        without_userinfo_password(url),
+        query.unwrap_or_default()
+    )
+}
+
+fn without_userinfo_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
@@ -185,14 +208,24 @@ impl WriteTx {
         }
     }
 
-    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.end("COMMIT").await
+    }
+
+    /// Undoes every write, keeping the connection for reuse (dropping the
+    /// transaction would close it): for a refusal that changed its mind.
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.end("ROLLBACK").await
+    }
+
+    async fn end(mut self, statement: &'static str) -> Result<(), sqlx::Error> {
         match &mut self.conn {
             TxConnection::Sqlite(c) => {
-                sqlx::query("COMMIT").execute(c.connection()).await?;
+                sqlx::query(statement).execute(c.connection()).await?;
                 c.finished();
             }
             TxConnection::Postgres(c) => {
-                sqlx::query("COMMIT").execute(c.connection()).await?;
+                sqlx::query(statement).execute(c.connection()).await?;
                 c.finished();
             }
         }
@@ -450,7 +483,14 @@ mod tests {
         };
         let shown = format!("{config:?}");
         assert!(!shown.contains("s3cret-pw"), "{shown}");
-        assert!(shown.contains("app:***@db.internal:5432/auth"), "{shown}");
+        assert!(
+            shown.contains("app:***@db.internal:5432/auth?sslmode=require"),
+            "{shown}"
+        );
+        assert_eq!(
+            without_password("postgres://db/auth?user=app&password=s3cret&sslmode=require"),
+            "postgres://db/auth?user=app&password=***&sslmode=require"
+        );
         assert_eq!(without_password("sqlite://data/p.db"), "sqlite://data/p.db");
     }
 }

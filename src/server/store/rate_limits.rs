@@ -108,18 +108,22 @@ pub async fn clear(db: &Db, key: &str) -> Result<(), sqlx::Error> {
     .map(|_| ()))
 }
 
-/// Deletes rows quiet since `quiet_since` whose block (if any) has ended.
+/// Deletes up to `batch` rows quiet since `quiet_since` whose block (if
+/// any) has ended; returns how many.
 pub async fn purge(
     db: &Db,
     quiet_since: DateTime<Utc>,
     now: DateTime<Utc>,
+    batch: i64,
 ) -> Result<u64, sqlx::Error> {
     with_writer!(db, |pool| sqlx::query(
-        "DELETE FROM rate_limits WHERE last_hit_at < $1 \
-         AND (blocked_until IS NULL OR blocked_until < $2)"
+        "DELETE FROM rate_limits WHERE key IN ( \
+           SELECT key FROM rate_limits WHERE last_hit_at < $1 \
+             AND (blocked_until IS NULL OR blocked_until < $2) LIMIT $3)"
     )
     .bind(quiet_since)
     .bind(now)
+    .bind(batch)
     .execute(pool)
     .await
     .map(|r| r.rows_affected()))
@@ -157,14 +161,6 @@ pub async fn claim(
     now: DateTime<Utc>,
     block: &(dyn Fn(usize, i64) -> Option<DateTime<Utc>> + Sync),
 ) -> Result<Claim, sqlx::Error> {
-    let lock = match db {
-        Db::Sqlite(_) => "",
-        Db::Postgres(_) => " FOR UPDATE",
-    };
-    let select = format!(
-        "SELECT hits, window_started_at, last_hit_at, blocked_until \
-         FROM rate_limits WHERE key = $1{lock}"
-    );
     // Rows are locked in key order, so two claims never wait on each other
     // in a circle.
     let mut order: Vec<usize> = (0..keys.len()).collect();
@@ -175,21 +171,21 @@ pub async fn claim(
         let Some(key) = keys.get(i).copied() else {
             continue;
         };
-        with_tx!(tx, |conn| sqlx::query(
+        // Creates the row or, through the no-op update, locks the one
+        // there (on PostgreSQL; SQLite's write lock covers it), and reads
+        // it, in one statement: no window for a purge to delete it between.
+        let state = with_tx!(tx, |conn| sqlx::query_as::<_, KeyState>(
             "INSERT INTO rate_limits (key, hits, window_started_at, last_hit_at) \
-             VALUES ($1, 0, $2, $2) ON CONFLICT (key) DO NOTHING"
+             VALUES ($1, 0, $2, $2) ON CONFLICT (key) DO UPDATE SET key = excluded.key \
+             RETURNING hits, window_started_at, last_hit_at, blocked_until"
         )
         .bind(key)
         .bind(now)
-        .execute(conn)
-        .await
-        .map(|_| ()))?;
-        let state = with_tx!(tx, |conn| sqlx::query_as::<_, KeyState>(&select)
-            .bind(key)
-            .fetch_one(conn)
-            .await)?;
+        .fetch_one(conn)
+        .await)?;
         if let Some(until) = state.blocked_until.filter(|until| *until > now) {
-            // Dropped without commit: rolled back, nothing counted.
+            // Nothing counted; the rows created for the claim go too.
+            tx.rollback().await?;
             return Ok(Claim::Refused { key: i, until });
         }
         if let Some(slot) = states.get_mut(i) {

@@ -113,10 +113,11 @@ pub struct Rotation<'a> {
 }
 
 /// Marks the session used, inserts `successor`, marks the parent rotated
-/// and records the refresh in the audit log, all or nothing. Returns false,
-/// changing nothing but perhaps the session's last use, when the session
-/// is no longer alive (revoked, expired, idle) or the parent was rotated
-/// already: another request won the race.
+/// and records the refresh in the audit log, all or nothing. Returns false
+/// when the session is no longer alive (revoked, expired, idle) or the
+/// parent was rotated already (another request won the race); then only
+/// the session's last use (time, device, address) may have been written,
+/// as the session's row goes first, to order rotation and revocation.
 pub async fn rotate(
     db: &Db,
     successor: &NewRefresh<'_>,
