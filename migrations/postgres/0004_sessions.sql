@@ -39,14 +39,15 @@ WHERE NOT EXISTS (
 -- Revocation lives on the session now.
 ALTER TABLE refresh_tokens DROP COLUMN revoked_at;
 
--- A rotated token's successor, sealed with the rotated token itself: only
--- someone who presents that token again can open it (see
--- credentials/tokens.rs). Cleared once the reuse grace window is over.
-ALTER TABLE refresh_tokens ADD COLUMN successor_seal BYTEA;
-CREATE INDEX refresh_tokens_sealed_idx ON refresh_tokens (rotated_at)
-    WHERE successor_seal IS NOT NULL;
+-- `parent_id` and `successor_id` stay as plain links. As foreign keys they
+-- made deleting an ended session's tokens look up every row linking to
+-- each one, which needed two more indexes updated on every refresh; tokens
+-- are only ever deleted a whole session at a time.
+ALTER TABLE refresh_tokens DROP CONSTRAINT refresh_tokens_parent_id_fkey;
+ALTER TABLE refresh_tokens DROP CONSTRAINT refresh_tokens_successor_id_fkey;
 
--- Ended sessions' tokens are deleted now; each deleted row sets the links
--- pointing at it to NULL, which without these means a scan per row.
-CREATE INDEX refresh_tokens_parent_id_idx ON refresh_tokens (parent_id);
-CREATE INDEX refresh_tokens_successor_id_idx ON refresh_tokens (successor_id);
+-- The token sealed with its parent, so that only someone presenting the
+-- parent again can open it (see credentials/tokens.rs). Written with the
+-- token, cleared when it is rotated in turn: no index is touched either
+-- time, so the parent's update stays a HOT update.
+ALTER TABLE refresh_tokens ADD COLUMN seal BYTEA;

@@ -36,17 +36,44 @@ WHERE NOT EXISTS (
     WHERE n.family_id = t.family_id
       AND (n.issued_at > t.issued_at OR (n.issued_at = t.issued_at AND n.id > t.id)));
 
--- Revocation lives on the session now.
-ALTER TABLE refresh_tokens DROP COLUMN revoked_at;
+-- Refresh tokens, rebuilt (SQLite cannot drop a column's foreign key):
+-- - revocation lives on the session now, so `revoked_at` goes;
+-- - `parent_id` and `successor_id` stay as plain links. As foreign keys
+--   they made deleting an ended session's tokens look up every row linking
+--   to each one, which needed two more indexes updated on every refresh;
+--   tokens are only ever deleted a whole session at a time.
+-- - `seal`: the token sealed with its parent, so that only someone
+--   presenting the parent again can open it (see credentials/tokens.rs).
+--   Written with the token, cleared when it is rotated in turn: no index
+--   is touched either time.
+CREATE TABLE refresh_tokens_new (
+    id             BLOB PRIMARY KEY NOT NULL,
+    family_id      BLOB NOT NULL,
+    user_id        BLOB NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    token_hash     BLOB NOT NULL,
+    parent_id      BLOB,
+    successor_id   BLOB,
+    issued_at      TEXT NOT NULL,
+    expires_at     TEXT NOT NULL,
+    rotated_at     TEXT,
+    seal           BLOB,
+    user_agent     TEXT,
+    ip             TEXT
+) STRICT;
 
--- A rotated token's successor, sealed with the rotated token itself: only
--- someone who presents that token again can open it (see
--- credentials/tokens.rs). Cleared once the reuse grace window is over.
-ALTER TABLE refresh_tokens ADD COLUMN successor_seal BLOB;
-CREATE INDEX refresh_tokens_sealed_idx ON refresh_tokens (rotated_at)
-    WHERE successor_seal IS NOT NULL;
+INSERT INTO refresh_tokens_new (id, family_id, user_id, token_hash, parent_id, successor_id,
+                                issued_at, expires_at, rotated_at, user_agent, ip)
+SELECT id, family_id, user_id, token_hash, parent_id, successor_id,
+       issued_at, expires_at, rotated_at, user_agent, ip
+FROM refresh_tokens;
 
--- Ended sessions' tokens are deleted now; each deleted row sets the links
--- pointing at it to NULL, which without these means a scan per row.
+-- Dropping deletes every row first, and each delete sets the links to it
+-- to NULL: indexed for the moment, or that is a scan per row.
 CREATE INDEX refresh_tokens_parent_id_idx ON refresh_tokens (parent_id);
 CREATE INDEX refresh_tokens_successor_id_idx ON refresh_tokens (successor_id);
+DROP TABLE refresh_tokens;
+ALTER TABLE refresh_tokens_new RENAME TO refresh_tokens;
+
+CREATE UNIQUE INDEX refresh_tokens_token_hash_key ON refresh_tokens (token_hash);
+CREATE INDEX refresh_tokens_family_id_idx ON refresh_tokens (family_id);
+CREATE INDEX refresh_tokens_user_id_idx ON refresh_tokens (user_id);

@@ -83,7 +83,7 @@ async fn schema_has_the_tables_later_features_need(backend: Backend) {
         (
             "refresh_tokens",
             "id, family_id, user_id, token_hash, parent_id, successor_id, issued_at, expires_at, \
-             rotated_at, successor_seal, user_agent, ip",
+             rotated_at, seal, user_agent, ip",
         ),
         (
             "sessions",

@@ -267,9 +267,10 @@ impl RefreshToken {
 
     /// This token, sealed so that only a holder of `parent` (the token it
     /// replaces) can open it again: XOR with a hash of the parent, which
-    /// is random and used once. Stored with the parent, it lets a second
-    /// presentation of the parent get this same successor instead of a
-    /// second, independent one. `None` only for a token not made here.
+    /// is random and used once. Stored with this token until it is rotated
+    /// in turn, it lets a second presentation of the parent get this same
+    /// successor instead of a second, independent one. `None` only for a
+    /// token not made here.
     pub fn seal_for(&self, parent: &str) -> Option<Vec<u8>> {
         let bytes = URL_SAFE_NO_PAD.decode(&self.0).ok()?;
         let pad = seal_pad(parent);

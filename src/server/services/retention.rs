@@ -6,7 +6,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use super::sessions::SessionPolicy;
 use crate::server::{
     platform::env::{ConfigError, Env},
-    store::{audit, db::Db, rate_limits, refresh_tokens, sessions},
+    store::{audit, db::Db, rate_limits, sessions},
 };
 
 /// Rows deleted per statement, so a purge never holds locks for long.
@@ -34,19 +34,18 @@ impl RetentionPolicy {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Purged {
     pub sessions: u64,
-    pub seals: u64,
     pub audit_events: u64,
     pub rate_limits: u64,
 }
 
 impl Purged {
     pub fn total(&self) -> u64 {
-        self.sessions + self.seals + self.audit_events + self.rate_limits
+        self.sessions + self.audit_events + self.rate_limits
     }
 }
 
 /// Deletes what has run out at `now`: ended sessions with their tokens,
-/// sealed successors past the grace window, audit events past retention,
+/// audit events past retention,
 /// quiet throttling counters. Safe to run on several replicas at once.
 pub async fn purge(
     db: &Db,
@@ -55,11 +54,9 @@ pub async fn purge(
     now: DateTime<Utc>,
 ) -> Result<Purged, sqlx::Error> {
     let idle_since = now - sessions_policy.idle_timeout;
-    let grace_over = now - sessions_policy.reuse_grace;
     let audit_before = now - retention.audit_retention;
     Ok(Purged {
         sessions: in_batches(|| sessions::purge_ended(db, now, idle_since, BATCH)).await?,
-        seals: in_batches(|| refresh_tokens::clear_seals(db, grace_over, BATCH)).await?,
         audit_events: in_batches(|| audit::purge_before(db, audit_before, BATCH)).await?,
         rate_limits: in_batches(|| rate_limits::purge(db, now - RATE_LIMIT_QUIET_FOR, now, BATCH))
             .await?,

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    db::{with_pool, with_tx, with_writer, Db, SqlitePools, WriteTx},
+    db::{with_pool, with_tx, Db, SqlitePools, WriteTx},
     sessions::{SessionRecord, COLUMNS as SESSION_COLUMNS},
     users::{JoinedUser, UserRecord, JOINED_COLUMNS},
 };
@@ -60,7 +60,8 @@ pub struct TokenRecord {
     pub id: Uuid,
     #[sqlx(rename = "t_rotated_at")]
     pub rotated_at: Option<DateTime<Utc>>,
-    /// Its successor, sealed with this token (see `RefreshToken::seal_for`).
+    /// Its successor, sealed with this token (see `RefreshToken::seal_for`),
+    /// until the successor is rotated in turn.
     #[sqlx(rename = "t_successor_seal")]
     pub successor_seal: Option<Vec<u8>>,
 }
@@ -87,9 +88,10 @@ struct PresentedRow {
 pub async fn find_presented(db: &Db, token_hash: &[u8]) -> Result<Option<Presented>, sqlx::Error> {
     let sql = format!(
         "SELECT t.id AS t_id, t.rotated_at AS t_rotated_at, \
-                t.successor_seal AS t_successor_seal, {SESSION_COLUMNS}, {JOINED_COLUMNS} \
+                n.seal AS t_successor_seal, {SESSION_COLUMNS}, {JOINED_COLUMNS} \
          FROM refresh_tokens t JOIN sessions s ON s.id = t.family_id \
-         JOIN users u ON u.id = s.user_id WHERE t.token_hash = $1"
+         JOIN users u ON u.id = s.user_id \
+         LEFT JOIN refresh_tokens n ON n.id = t.successor_id WHERE t.token_hash = $1"
     );
     let row = with_pool!(db, |pool| sqlx::query_as::<_, PresentedRow>(&sql)
         .bind(token_hash)
@@ -105,7 +107,7 @@ pub async fn find_presented(db: &Db, token_hash: &[u8]) -> Result<Option<Present
 /// What a rotation writes besides the successor itself.
 pub struct Rotation<'a> {
     pub parent_id: Uuid,
-    /// The successor sealed with the parent, stored with the parent.
+    /// The successor sealed with the parent, stored with the successor.
     pub successor_seal: &'a [u8],
     /// The session must have been used after this, or it is idle.
     pub idle_since: DateTime<Utc>,
@@ -164,12 +166,12 @@ const ROTATE_POSTGRES: &str = "WITH session AS ( \
       WHERE id = $2 AND revoked_at IS NULL AND expires_at > $6 AND last_used_at > $13 \
       RETURNING id), \
     parent AS ( \
-      UPDATE refresh_tokens SET rotated_at = $6, successor_id = $1, successor_seal = $14 \
+      UPDATE refresh_tokens SET rotated_at = $6, successor_id = $1, seal = NULL \
       WHERE id = $5 AND rotated_at IS NULL AND EXISTS (SELECT 1 FROM session) RETURNING id), \
     successor AS ( \
-      INSERT INTO refresh_tokens \
-        (id, family_id, user_id, token_hash, parent_id, issued_at, expires_at, user_agent, ip) \
-      SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 FROM parent RETURNING id), \
+      INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, parent_id, issued_at, \
+        expires_at, user_agent, ip, seal) \
+      SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $14 FROM parent RETURNING id), \
     audited AS ( \
       INSERT INTO audit_events (event_type, user_id, ip, user_agent, outcome, details, created_at) \
       SELECT $10, $3, $9, $8, $11, $12, $6 FROM successor RETURNING 1) \
@@ -180,16 +182,15 @@ const ROTATE_POSTGRES: &str = "WITH session AS ( \
 /// of `make bench` showed the writer idle between statements, waiting for
 /// the request's task to be scheduled). Each statement runs only if the
 /// one before it changed a row; the write lock taken by `BEGIN IMMEDIATE`
-/// keeps the session and the parent fixed throughout. The successor goes
-/// in before the parent points at it, for the foreign key.
+/// keeps the session and the parent fixed throughout.
 const ROTATE_SQLITE: &str = "BEGIN IMMEDIATE; \
     UPDATE sessions SET last_used_at = $6, user_agent = $8, ip = $9 \
       WHERE id = $2 AND revoked_at IS NULL AND expires_at > $6 AND last_used_at > $13; \
-    INSERT INTO refresh_tokens \
-      (id, family_id, user_id, token_hash, parent_id, issued_at, expires_at, user_agent, ip) \
-      SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE changes() = 1 AND EXISTS ( \
+    INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, parent_id, issued_at, \
+        expires_at, user_agent, ip, seal) \
+      SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $14 WHERE changes() = 1 AND EXISTS ( \
         SELECT 1 FROM refresh_tokens WHERE id = $5 AND rotated_at IS NULL); \
-    UPDATE refresh_tokens SET rotated_at = $6, successor_id = $1, successor_seal = $14 \
+    UPDATE refresh_tokens SET rotated_at = $6, successor_id = $1, seal = NULL \
       WHERE id = $5 AND rotated_at IS NULL AND changes() = 1; \
     INSERT INTO audit_events (event_type, user_id, ip, user_agent, outcome, details, created_at) \
       SELECT $10, $3, $9, $8, $11, $12, $6 WHERE changes() = 1; \
@@ -218,27 +219,4 @@ pub async fn owner(db: &Db, token_hash: &[u8]) -> Result<Option<(Uuid, Uuid)>, s
     .bind(token_hash)
     .fetch_optional(pool)
     .await)
-}
-
-/// Forgets up to `batch` sealed successors of tokens rotated before
-/// `rotated_before` (the grace window is over, so nobody may open them);
-/// returns how many.
-pub async fn clear_seals(
-    db: &Db,
-    rotated_before: DateTime<Utc>,
-    batch: i64,
-) -> Result<u64, sqlx::Error> {
-    with_writer!(db, |pool| sqlx::query(
-        // The outer condition is checked again on a row another purge
-        // changed meanwhile, so neither counts it twice.
-        "UPDATE refresh_tokens SET successor_seal = NULL \
-         WHERE successor_seal IS NOT NULL AND id IN ( \
-           SELECT id FROM refresh_tokens \
-           WHERE successor_seal IS NOT NULL AND rotated_at < $1 LIMIT $2)"
-    )
-    .bind(rotated_before)
-    .bind(batch)
-    .execute(pool)
-    .await
-    .map(|r| r.rows_affected()))
 }
