@@ -206,6 +206,18 @@ mod tests {
     }
 
     #[test]
+    fn the_example_configuration_is_valid() {
+        let vars: Vec<(&str, &str)> = include_str!("../../../.env.example")
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .filter_map(|line| line.split_once('='))
+            .collect();
+        assert!(vars.len() > 20);
+        config(&vars).unwrap();
+    }
+
+    #[test]
     fn the_idle_timeout_must_outlast_an_access_token() {
         let err = config(&[
             ("PORTCULLIS_ACCESS_TOKEN_TTL_SECS", "900"),
