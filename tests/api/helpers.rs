@@ -260,6 +260,11 @@ impl TestApp {
     /// the body, no cookies).
     pub async fn bearer_session(&self) -> BearerSession {
         let email = self.signup(&self.new_client()).await;
+        self.bearer_login(&email).await
+    }
+
+    /// Signs `email` in again as a bearer client: another session.
+    pub async fn bearer_login(&self, email: &str) -> BearerSession {
         let response = self
             .post_json(
                 &self.new_client(),
@@ -270,7 +275,7 @@ impl TestApp {
         assert_eq!(response.status(), 200, "bearer sign-in of {email}");
         let body: Value = response.json().await.unwrap();
         BearerSession {
-            email,
+            email: email.to_owned(),
             access: body["access_token"].as_str().unwrap().to_owned(),
             refresh: body["refresh_token"].as_str().unwrap().to_owned(),
         }

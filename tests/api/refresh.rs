@@ -293,24 +293,13 @@ async fn revocation_wins_against_rotations_in_flight(backend: Backend) {
             } else {
                 // A password change ends every other session; the thief's
                 // is one of them.
-                let other = app
-                    .post_json(
-                        &app.new_client(),
-                        "/api/auth/login",
-                        &json!({ "email": victim.email, "password": GOOD_PASSWORD,
-                                 "transport": "bearer" }),
-                    )
-                    .await;
-                let access = other.json::<Value>().await.unwrap()["access_token"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned();
-                app.new_client()
-                    .post(app.url("/api/auth/sessions/revoke-others"))
-                    .bearer_auth(access)
-                    .send()
-                    .await
-                    .unwrap()
+                let other = app.bearer_login(&victim.email).await;
+                app.with_bearer(
+                    reqwest::Method::POST,
+                    "/api/auth/sessions/revoke-others",
+                    &other.access,
+                )
+                .await
             };
             assert_eq!(revoked.status(), 204, "round {round}");
             stop.store(true, std::sync::atomic::Ordering::SeqCst);

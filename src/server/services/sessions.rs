@@ -87,14 +87,6 @@ impl std::fmt::Debug for Issued {
 }
 
 impl Issued {
-    pub fn current_session(&self, now: DateTime<Utc>) -> CurrentSession {
-        CurrentSession {
-            user: User::from(&self.user),
-            access_expires_in_secs: self.tokens.access_expires_in_secs(now),
-            session_expires_at: super::rfc3339(self.tokens.refresh_expires_at),
-        }
-    }
-
     /// When this session's tokens run out, as clients are told.
     pub fn session_info(&self) -> SessionInfo {
         SessionInfo {

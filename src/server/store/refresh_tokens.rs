@@ -210,13 +210,3 @@ async fn rotate_sqlite<'q>(
     conn.finished();
     Ok(rotated.first() == Some(&1))
 }
-
-/// The session and user a token belongs to, whatever state either is in.
-pub async fn owner(db: &Db, token_hash: &[u8]) -> Result<Option<(Uuid, Uuid)>, sqlx::Error> {
-    with_pool!(db, |pool| sqlx::query_as::<_, (Uuid, Uuid)>(
-        "SELECT family_id, user_id FROM refresh_tokens WHERE token_hash = $1"
-    )
-    .bind(token_hash)
-    .fetch_optional(pool)
-    .await)
-}

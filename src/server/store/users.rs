@@ -124,14 +124,6 @@ pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<UserRecord>, s
         .await)
 }
 
-pub async fn find_by_id(db: &Db, id: Uuid) -> Result<Option<UserRecord>, sqlx::Error> {
-    let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
-    with_pool!(db, |pool| sqlx::query_as::<_, UserRecord>(&sql)
-        .bind(id)
-        .fetch_optional(pool)
-        .await)
-}
-
 pub async fn update_display_name(
     db: &Db,
     id: Uuid,
