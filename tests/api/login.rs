@@ -158,3 +158,36 @@ async fn raised_hashing_parameters_upgrade_the_hash_at_login(backend: Backend) {
         200
     );
 }
+
+/// Rows written in one PostgreSQL transaction share its id (`xmin`): a
+/// sign-in that succeeds waits for the disk once, not once per write.
+#[tokio::test]
+async fn a_successful_sign_in_commits_once_on_postgres() {
+    let app = spawn_app(Backend::Postgres).await;
+    let email = app.signup(&app.new_client()).await;
+
+    let response = app.login(&app.client, &email, GOOD_PASSWORD).await;
+    assert_eq!(response.status(), 200);
+
+    let rows_and_transactions: String = app
+        .sql
+        .scalar(
+            "WITH u AS (SELECT id FROM users WHERE email = $1), \
+             newest AS (SELECT s.id, s.xmin FROM sessions s, u WHERE s.user_id = u.id \
+                        ORDER BY s.created_at DESC, s.id LIMIT 1), \
+             written AS ( \
+               SELECT xmin::text AS tx FROM newest \
+               UNION ALL SELECT r.xmin::text FROM refresh_tokens r, newest \
+                 WHERE r.family_id = newest.id \
+               UNION ALL SELECT a.xmin::text FROM audit_events a, u \
+                 WHERE a.user_id = u.id AND a.event_type = 'login' AND a.outcome = 'success' \
+               UNION ALL SELECT xmin::text FROM rate_limits WHERE key LIKE 'login:ip:%') \
+             SELECT count(*) || ' rows in ' || count(DISTINCT tx) || ' transaction(s)' FROM written",
+            &[&email],
+        )
+        .await;
+
+    // The session, its token, the audit event and the address's count,
+    // refunded because the attempt succeeded.
+    assert_eq!(rows_and_transactions, "4 rows in 1 transaction(s)");
+}

@@ -208,3 +208,27 @@ async fn fullwidth_and_idna_spellings_of_an_email_are_one_account(backend: Backe
         assert_eq!(login.status(), 200, "{spelling}");
     }
 }
+
+/// Rows written in one PostgreSQL transaction share its id (`xmin`).
+#[tokio::test]
+async fn a_sign_up_commits_once_on_postgres() {
+    let app = spawn_app(Backend::Postgres).await;
+    let email = app.signup(&app.client).await;
+
+    let rows_and_transactions: String = app
+        .sql
+        .scalar(
+            "WITH u AS (SELECT id, xmin FROM users WHERE email = $1), \
+             written AS ( \
+               SELECT xmin::text AS tx FROM u \
+               UNION ALL SELECT s.xmin::text FROM sessions s, u WHERE s.user_id = u.id \
+               UNION ALL SELECT r.xmin::text FROM refresh_tokens r, u WHERE r.user_id = u.id \
+               UNION ALL SELECT a.xmin::text FROM audit_events a, u \
+                 WHERE a.user_id = u.id AND a.event_type = 'signup') \
+             SELECT count(*) || ' rows in ' || count(DISTINCT tx) || ' transaction(s)' FROM written",
+            &[&email],
+        )
+        .await;
+
+    assert_eq!(rows_and_transactions, "4 rows in 1 transaction(s)");
+}

@@ -22,8 +22,9 @@ async fn with_a_user(backend: Backend) -> (TestDatabase, Db, uuid::Uuid) {
     let database = TestDatabase::create(backend).await;
     let db = Db::connect(&database.url, 2).await.unwrap();
     db.migrate().await.unwrap();
+    let mut tx = db.write_tx().await.unwrap();
     let user = users::insert(
-        &db,
+        &mut tx,
         NewUser {
             email: "tx@example.com",
             password_hash: &StoredHash("old".into()),
@@ -33,6 +34,7 @@ async fn with_a_user(backend: Backend) -> (TestDatabase, Db, uuid::Uuid) {
     )
     .await
     .unwrap();
+    tx.commit().await.unwrap();
     (database, db, user.id)
 }
 

@@ -81,7 +81,10 @@ impl Services<'_> {
                     }
                     return Err(ServiceError::WrongCurrentPassword);
                 }
-                claim.succeeded(self.db).await?;
+                // Password changes are rare: their own commit is fine.
+                let mut tx = self.db.write_tx().await?;
+                claim.succeeded(&mut tx).await?;
+                tx.commit().await?;
                 Some(new)
             }
             None => None,

@@ -13,6 +13,7 @@ use crate::{
         domain::events::{EventType, Outcome},
         platform::env::{ConfigError, Env},
         store::{
+            db::WriteTx,
             refresh_tokens::{self, NewRefresh, Presented, Rotation},
             sessions::{self, NewSession, SessionRecord},
             users::UserRecord,
@@ -97,9 +98,14 @@ impl Issued {
 }
 
 impl Services<'_> {
-    /// Starts a session for `user`, who has just proven who they are. Every
-    /// way of signing in ends here.
-    pub async fn issue_session(&self, user: UserRecord) -> Result<Issued, ServiceError> {
+    /// Starts a session for `user`, who has just proven who they are, in
+    /// `tx` with the rest of what signing in writes. Every way of signing
+    /// in ends here; the tokens are good once the caller commits `tx`.
+    pub(super) async fn issue_session_in(
+        &self,
+        tx: &mut WriteTx,
+        user: UserRecord,
+    ) -> Result<Issued, ServiceError> {
         let session = NewSession {
             id: Uuid::new_v4(),
             user_id: user.id,
@@ -110,14 +116,12 @@ impl Services<'_> {
         };
         let refresh = RefreshToken::generate();
         let hash = refresh.hash();
-        let mut tx = self.db.write_tx().await?;
-        sessions::insert_in(&mut tx, &session).await?;
+        sessions::insert_in(tx, &session).await?;
         refresh_tokens::insert_in(
-            &mut tx,
+            tx,
             &self.new_refresh(&user, session.id, &hash, session.expires_at),
         )
         .await?;
-        tx.commit().await?;
         self.mint(user, session.id, refresh, session.expires_at)
     }
 

@@ -6,7 +6,10 @@ use super::{sessions::Issued, throttle::Scope, ServiceError, Services};
 use crate::{
     server::{
         domain::events::{EventType, Outcome},
-        store::users::{self, InsertUserError, NewUser},
+        store::{
+            audit,
+            users::{self, InsertUserError, NewUser},
+        },
     },
     validate::{DisplayName, Email, Password},
 };
@@ -33,19 +36,25 @@ impl Services<'_> {
             password_hash: &hash,
             display_name: display_name.as_str(),
         };
-        let user = match users::insert(self.db, new_user, self.now).await {
+        // The account, its first session and the audit event commit once.
+        let mut tx = self.db.write_tx().await?;
+        let user = match users::insert(&mut tx, new_user, self.now).await {
             Ok(user) => user,
-            Err(InsertUserError::EmailTaken) => return Err(ServiceError::EmailTaken),
+            Err(InsertUserError::EmailTaken) => {
+                tx.rollback().await?;
+                return Err(ServiceError::EmailTaken);
+            }
             Err(InsertUserError::Database(e)) => return Err(e.into()),
         };
-        self.audit(
+        let event = self.event(
             EventType::Signup,
             Outcome::Success,
             Some(user.id),
             json!({}),
-        )
-        .await;
-        let mut issued = self.issue_session(user).await?;
+        );
+        audit::record_in(&mut tx, event).await?;
+        let mut issued = self.issue_session_in(&mut tx, user).await?;
+        tx.commit().await?;
         issued.device = Some(self.devices.issue(issued.user.id, self.now));
         Ok(issued)
     }

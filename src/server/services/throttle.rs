@@ -18,7 +18,7 @@ use crate::{
         },
         platform::env::{invalid, ConfigError, Env},
         store::{
-            db::Db,
+            db::{Db, WriteTx},
             rate_limits::{self, Claim, Hit},
         },
     },
@@ -341,12 +341,13 @@ impl LoginClaim {
 
     /// The attempt succeeded: the account's (or device's) failures are
     /// wiped; the address's count takes the attempt back, as an attacker's
-    /// own account must not reset what the address did.
-    pub async fn succeeded(self, db: &Db) -> Result<(), sqlx::Error> {
+    /// own account must not reset what the address did. In `tx`, so it
+    /// commits with what the success itself writes.
+    pub async fn succeeded(self, tx: &mut WriteTx) -> Result<(), sqlx::Error> {
         for ((key, scope), imposed) in self.keys.keys.iter().zip(self.imposed) {
             match scope {
-                Scope::LoginIp => rate_limits::refund(db, key, imposed).await?,
-                _ => rate_limits::clear(db, key).await?,
+                Scope::LoginIp => rate_limits::refund(tx, key, imposed).await?,
+                _ => rate_limits::clear(tx, key).await?,
             }
         }
         Ok(())
@@ -355,10 +356,14 @@ impl LoginClaim {
     /// The attempt was never made (no hashing slot): every count is taken
     /// back.
     pub async fn withdrawn(self, db: &Db) -> Result<(), sqlx::Error> {
-        for ((key, _), imposed) in self.keys.keys.iter().zip(self.imposed) {
-            rate_limits::refund(db, key, imposed).await?;
+        if self.keys.keys.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let mut tx = db.write_tx().await?;
+        for ((key, _), imposed) in self.keys.keys.iter().zip(self.imposed) {
+            rate_limits::refund(&mut tx, key, imposed).await?;
+        }
+        tx.commit_unflushed().await
     }
 }
 

@@ -212,6 +212,21 @@ impl WriteTx {
         self.end("COMMIT").await
     }
 
+    /// Commits without waiting for PostgreSQL to flush the WAL
+    /// (`synchronous_commit = off` for this transaction), for writes whose
+    /// loss in a crash harms no one, such as attempt counters: others see
+    /// them at once, and a crash can lose at most the last few hundred
+    /// milliseconds of them. The next ordinary commit flushes them too.
+    /// SQLite commits as usual.
+    pub async fn commit_unflushed(mut self) -> Result<(), sqlx::Error> {
+        if let TxConnection::Postgres(c) = &mut self.conn {
+            sqlx::query("SET LOCAL synchronous_commit = off")
+                .execute(c.connection())
+                .await?;
+        }
+        self.commit().await
+    }
+
     /// Undoes every write, keeping the connection for reuse (dropping the
     /// transaction would close it): for a refusal that changed its mind.
     pub async fn rollback(self) -> Result<(), sqlx::Error> {

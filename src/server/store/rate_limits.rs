@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::db::{with_pool, with_tx, with_writer, Db};
+use super::db::{with_pool, with_tx, with_writer, Db, WriteTx};
 
 /// A key's count after a hit, and when its counting window began.
 #[derive(Debug, Clone, Copy, sqlx::FromRow)]
@@ -97,13 +97,13 @@ pub async fn hit(
     })
 }
 
-/// Forgets `key` entirely.
-pub async fn clear(db: &Db, key: &str) -> Result<(), sqlx::Error> {
-    with_writer!(db, |pool| sqlx::query(
+/// Forgets `key` entirely, in `tx`.
+pub async fn clear(tx: &mut WriteTx, key: &str) -> Result<(), sqlx::Error> {
+    with_tx!(tx, |conn| sqlx::query(
         "DELETE FROM rate_limits WHERE key = $1"
     )
     .bind(key)
-    .execute(pool)
+    .execute(conn)
     .await
     .map(|_| ()))
 }
@@ -219,21 +219,28 @@ pub async fn claim(
         .map(|_| ()))?;
         imposed.push(until);
     }
-    tx.commit().await?;
+    // Parallel claims wait on the row locks, not on the disk: the count
+    // is visible at once, and losing its last moment in a crash (see
+    // `hit`) only forgets a few attempts.
+    tx.commit_unflushed().await?;
     Ok(Claim::Counted(imposed))
 }
 
 /// Takes back one counted attempt on `key` (it succeeded), and the block
-/// it imposed, if that block is still the one in force.
-pub async fn refund(db: &Db, key: &str, imposed: Option<DateTime<Utc>>) -> Result<(), sqlx::Error> {
-    with_writer!(db, |pool| sqlx::query(
+/// it imposed, if that block is still the one in force; in `tx`.
+pub async fn refund(
+    tx: &mut WriteTx,
+    key: &str,
+    imposed: Option<DateTime<Utc>>,
+) -> Result<(), sqlx::Error> {
+    with_tx!(tx, |conn| sqlx::query(
         "UPDATE rate_limits SET hits = CASE WHEN hits > 0 THEN hits - 1 ELSE 0 END, \
          blocked_until = CASE WHEN blocked_until = $2 THEN NULL ELSE blocked_until END \
          WHERE key = $1"
     )
     .bind(key)
     .bind(imposed)
-    .execute(pool)
+    .execute(conn)
     .await
     .map(|_| ()))
 }

@@ -89,7 +89,7 @@ pub struct NewUser<'a> {
 }
 
 pub async fn insert(
-    db: &Db,
+    tx: &mut WriteTx,
     new: NewUser<'_>,
     now: DateTime<Utc>,
 ) -> Result<UserRecord, InsertUserError> {
@@ -97,7 +97,7 @@ pub async fn insert(
         "INSERT INTO users (id, email, password_hash, display_name, role, disabled, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {COLUMNS}"
     );
-    let result = with_writer!(db, |pool| sqlx::query_as::<_, UserRecord>(&sql)
+    let result = with_tx!(tx, |conn| sqlx::query_as::<_, UserRecord>(&sql)
         .bind(Uuid::new_v4())
         .bind(new.email)
         .bind(&new.password_hash.0)
@@ -105,7 +105,7 @@ pub async fn insert(
         .bind(DEFAULT_ROLE)
         .bind(false)
         .bind(now)
-        .fetch_one(pool)
+        .fetch_one(conn)
         .await);
     result.map_err(|e| {
         if super::db::is_unique_violation(&e) {
