@@ -2,8 +2,11 @@ use std::process::ExitCode;
 
 use portcullis::server::{
     config::Config,
-    credentials::{keys::generate_ed25519, password::hash_once},
-    platform::{allocator, shutdown, telemetry},
+    credentials::{
+        keys::generate_ed25519,
+        password::{hash_once, Workspace},
+    },
+    platform::{shutdown, telemetry},
     startup::Application,
 };
 
@@ -14,7 +17,6 @@ const USAGE: &str = "usage: portcullis [generate-key | hash-timing]\n\n\
                   configured Argon2id parameters, in milliseconds";
 
 fn main() -> ExitCode {
-    allocator::return_large_blocks_to_the_os();
     match std::env::args().nth(1).as_deref() {
         None => serve(),
         Some("generate-key") => {
@@ -45,9 +47,17 @@ fn hash_timing() -> ExitCode {
         }
     };
     let params = config.hashing.params;
+    // One workspace for all, as a hashing slot keeps its own.
+    let mut workspace = match Workspace::new(params) {
+        Ok(workspace) => workspace,
+        Err(err) => {
+            eprintln!("portcullis: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     let mut times = Vec::new();
     for _ in 0..23 {
-        match hash_once(params) {
+        match hash_once(params, &mut workspace) {
             Ok(took) => times.push(took),
             Err(err) => {
                 eprintln!("portcullis: {err}");

@@ -1,19 +1,22 @@
 //! Argon2id hashing on blocking threads, behind a concurrency limit so a
 //! sign-in flood queues briefly and is then refused instead of eating memory.
+//!
+//! Each hashing slot owns its Argon2 memory, allocated at its first hash
+//! and reused for every later one: a hash touches no fresh pages, so it
+//! costs only its own work, and the process holds at most one block per
+//! slot however long a flood lasts.
 
 use std::{
     sync::{
         atomic::{AtomicU64, AtomicUsize, Ordering},
-        Arc,
+        Arc, Mutex, PoisonError,
     },
     time::Duration,
 };
 
 use argon2::{
-    password_hash::{
-        rand_core::OsRng, PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString,
-    },
-    Algorithm, Argon2, Params, Version,
+    password_hash::{rand_core::OsRng, Output, ParamsString, PasswordHash, SaltString},
+    Algorithm, Argon2, Block, Params, Version,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -92,16 +95,151 @@ impl HashingConfig {
     }
 }
 
-/// The right to run one hash now. Taking it before a last check (such as
-/// throttling) means the check sees everything decided while waiting.
+/// The memory of one Argon2 hash, kept for the next. Reusing it is safe:
+/// the first pass overwrites every block before any is read.
+pub struct Workspace {
+    blocks: Vec<Block>,
+}
+
+impl Workspace {
+    pub fn new(params: HashingParams) -> Result<Self, HashError> {
+        Ok(Self::with_blocks(argon2_params(params)?.block_count()))
+    }
+
+    fn with_blocks(count: usize) -> Self {
+        Self {
+            blocks: vec![Block::default(); count],
+        }
+    }
+
+    /// Hashes `password` with a fresh salt into a PHC string.
+    fn hash(&mut self, argon2: &Argon2<'_>, password: &[u8]) -> Result<StoredHash, HashError> {
+        let salt = SaltString::generate(&mut OsRng);
+        let mut salt_bytes = [0u8; 64];
+        let raw_salt = salt.decode_b64(&mut salt_bytes).map_err(internal)?;
+        let output_len = argon2
+            .params()
+            .output_len()
+            .unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+        let output = self.compute(argon2, password, raw_salt, output_len)?;
+        let phc = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(argon2.params()).map_err(internal)?,
+            salt: Some(salt.as_salt()),
+            hash: Some(output),
+        };
+        Ok(StoredHash(phc.to_string()))
+    }
+
+    /// Whether `password` is the one `stored` was made from, with the
+    /// algorithm and parameters `stored` names; compared in constant time.
+    fn verify(&mut self, password: &[u8], stored: &PasswordHash<'_>) -> Result<bool, HashError> {
+        let (Some(salt), Some(expected)) = (stored.salt, stored.hash) else {
+            return Err(HashError::Internal(
+                "stored hash lacks a salt or an output".into(),
+            ));
+        };
+        let algorithm = Algorithm::try_from(stored.algorithm).map_err(internal)?;
+        let version = match stored.version {
+            Some(v) => Version::try_from(v).map_err(internal)?,
+            None => Version::default(),
+        };
+        let params = Params::try_from(stored).map_err(internal)?;
+        let argon2 = Argon2::new(algorithm, version, params);
+        let mut salt_bytes = [0u8; 64];
+        let raw_salt = salt.decode_b64(&mut salt_bytes).map_err(internal)?;
+        let computed = self.compute(&argon2, password, raw_salt, expected.len())?;
+        // `Output`'s equality is constant-time.
+        Ok(computed == expected)
+    }
+
+    fn compute(
+        &mut self,
+        argon2: &Argon2<'_>,
+        password: &[u8],
+        salt: &[u8],
+        output_len: usize,
+    ) -> Result<Output, HashError> {
+        let needed = argon2.params().block_count();
+        if self.blocks.len() < needed {
+            // A hash stored with more memory than configured now: this
+            // one verification pays for its own.
+            let mut larger = Self::with_blocks(needed);
+            return larger.compute(argon2, password, salt, output_len);
+        }
+        Output::init_with(output_len, |out| {
+            argon2
+                .hash_password_into_with_memory(password, salt, out, self.blocks.as_mut_slice())
+                .map_err(Into::into)
+        })
+        .map_err(internal)
+    }
+}
+
+/// Workspaces not in use. There are never more than hashing slots, as each
+/// is taken by a slot and given back when it ends.
+struct Workspaces {
+    idle: Mutex<Vec<Workspace>>,
+    blocks: usize,
+}
+
+impl Workspaces {
+    fn take(&self) -> Workspace {
+        let reused = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        // Allocated lazily: idle memory stays low until hashing begins.
+        reused.unwrap_or_else(|| Workspace::with_blocks(self.blocks))
+    }
+
+    fn give_back(&self, workspace: Workspace) {
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(workspace);
+    }
+}
+
+/// The right to run one hash now, with the memory to run it in. Taking it
+/// before a last check (such as throttling) means the check sees
+/// everything decided while waiting.
 pub struct HashSlot {
+    workspace: Option<Workspace>,
+    workspaces: Arc<Workspaces>,
     _permit: OwnedSemaphorePermit,
+}
+
+impl HashSlot {
+    fn new(permit: OwnedSemaphorePermit, workspaces: &Arc<Workspaces>) -> Self {
+        Self {
+            workspace: Some(workspaces.take()),
+            workspaces: workspaces.clone(),
+            _permit: permit,
+        }
+    }
+
+    fn workspace(&mut self) -> &mut Workspace {
+        let workspaces = &self.workspaces;
+        self.workspace.get_or_insert_with(|| workspaces.take())
+    }
+}
+
+impl Drop for HashSlot {
+    fn drop(&mut self) {
+        if let Some(workspace) = self.workspace.take() {
+            self.workspaces.give_back(workspace);
+        }
+    }
 }
 
 pub struct PasswordHasher {
     argon2: Argon2<'static>,
     params: HashingParams,
     permits: Arc<Semaphore>,
+    workspaces: Arc<Workspaces>,
     limits: HashLimits,
     waiting: Arc<AtomicUsize>,
     /// Verified against when the account does not exist, so the answer
@@ -128,18 +266,20 @@ impl HashCount {
 impl PasswordHasher {
     pub fn new(params: HashingParams, limits: HashLimits) -> Result<Self, HashError> {
         let argon2 = argon2id(params)?;
-        let salt = SaltString::generate(&mut OsRng);
-        let dummy = argon2
-            .hash_password(b"portcullis-dummy-password", &salt)
-            .map_err(|e| HashError::Internal(e.to_string()))?
-            .to_string();
+        let mut workspace = Workspace::new(params)?;
+        let dummy = workspace.hash(&argon2, b"portcullis-dummy-password")?;
+        let workspaces = Workspaces {
+            blocks: workspace.blocks.len(),
+            idle: Mutex::new(vec![workspace]),
+        };
         Ok(Self {
             argon2,
             params,
             permits: Arc::new(Semaphore::new(limits.concurrency.max(1))),
+            workspaces: Arc::new(workspaces),
             limits,
             waiting: Arc::new(AtomicUsize::new(0)),
-            dummy: StoredHash(dummy),
+            dummy,
             computed: HashCount::default(),
         })
     }
@@ -150,18 +290,16 @@ impl PasswordHasher {
     }
 
     pub async fn hash(&self, password: &Password) -> Result<StoredHash, HashError> {
+        let slot = self.slot().await?;
         let argon2 = self.argon2.clone();
         let password = password.expose().as_bytes().to_vec();
         let computed = self.computed.clone();
-        self.run_limited(move || {
+        run_in(slot, move |workspace| {
             computed.add_one();
-            let salt = SaltString::generate(&mut OsRng);
-            argon2
-                .hash_password(&password, &salt)
-                .map(|h| StoredHash(h.to_string()))
-                .map_err(|e| HashError::Internal(e.to_string()))
+            workspace.hash(&argon2, &password)
         })
         .await
+        .map(|(hash, _slot)| hash)
     }
 
     /// Checks `password` against `stored`, or against the dummy hash when
@@ -181,17 +319,17 @@ impl PasswordHasher {
     /// full, does not wait at all.
     pub async fn slot(&self) -> Result<HashSlot, HashError> {
         if let Ok(permit) = self.permits.clone().try_acquire_owned() {
-            return Ok(HashSlot { _permit: permit });
+            return Ok(HashSlot::new(permit, &self.workspaces));
         }
         let _place = QueuePlace::take(&self.waiting, self.limits.queue_length)?;
-        tokio::time::timeout(
+        let permit = tokio::time::timeout(
             self.limits.queue_timeout,
             self.permits.clone().acquire_owned(),
         )
         .await
         .map_err(|_| HashError::Busy)?
-        .map(|permit| HashSlot { _permit: permit })
-        .map_err(|_| HashError::Busy)
+        .map_err(|_| HashError::Busy)?;
+        Ok(HashSlot::new(permit, &self.workspaces))
     }
 
     /// Like [`PasswordHasher::verify`], in a slot already taken, which is
@@ -204,29 +342,19 @@ impl PasswordHasher {
     ) -> Result<(Verified, HashSlot), HashError> {
         let real = stored.is_some();
         let phc = stored.unwrap_or(&self.dummy).0.clone();
-        let argon2 = self.argon2.clone();
         let params = self.params;
         let password = password.expose().as_bytes().to_vec();
         let computed = self.computed.clone();
-        run_in(slot, move || {
+        run_in(slot, move |workspace| {
             computed.add_one();
-            let parsed = PasswordHash::new(&phc).map_err(|e| HashError::Internal(e.to_string()))?;
-            let matches = argon2.verify_password(&password, &parsed).is_ok();
+            let parsed = PasswordHash::new(&phc).map_err(internal)?;
+            let matches = workspace.verify(&password, &parsed)? && real;
             Ok(Verified {
-                matches: matches && real,
-                needs_rehash: matches && real && is_weaker(&parsed, params),
+                matches,
+                needs_rehash: matches && is_weaker(&parsed, params),
             })
         })
         .await
-    }
-
-    async fn run_limited<T, F>(&self, work: F) -> Result<T, HashError>
-    where
-        T: Send + 'static,
-        F: FnOnce() -> Result<T, HashError> + Send + 'static,
-    {
-        let slot = self.slot().await?;
-        run_in(slot, work).await.map(|(result, _slot)| result)
     }
 }
 
@@ -250,43 +378,49 @@ impl Drop for QueuePlace<'_> {
     }
 }
 
-/// Runs `work` on a blocking thread and hands `slot` back with its result.
-/// If the caller goes away meanwhile, the slot stays taken until the work
-/// ends, so the limit holds even for abandoned requests.
-async fn run_in<T, F>(slot: HashSlot, work: F) -> Result<(T, HashSlot), HashError>
+/// Runs `work` on a blocking thread in `slot`'s workspace and hands `slot`
+/// back with its result. If the caller goes away meanwhile, the slot stays
+/// taken until the work ends, so the limit holds even for abandoned
+/// requests.
+async fn run_in<T, F>(mut slot: HashSlot, work: F) -> Result<(T, HashSlot), HashError>
 where
     T: Send + 'static,
-    F: FnOnce() -> Result<T, HashError> + Send + 'static,
+    F: FnOnce(&mut Workspace) -> Result<T, HashError> + Send + 'static,
 {
-    tokio::task::spawn_blocking(move || work().map(|result| (result, slot)))
+    tokio::task::spawn_blocking(move || work(slot.workspace()).map(|result| (result, slot)))
         .await
         .map_err(|e| HashError::Internal(e.to_string()))?
 }
 
-fn argon2id(params: HashingParams) -> Result<Argon2<'static>, HashError> {
-    let argon_params = Params::new(
+fn argon2_params(params: HashingParams) -> Result<Params, HashError> {
+    Params::new(
         params.memory_kib,
         params.iterations,
         params.parallelism,
         None,
     )
-    .map_err(|e| HashError::Internal(e.to_string()))?;
+    .map_err(internal)
+}
+
+fn argon2id(params: HashingParams) -> Result<Argon2<'static>, HashError> {
     Ok(Argon2::new(
         Algorithm::Argon2id,
         Version::V0x13,
-        argon_params,
+        argon2_params(params)?,
     ))
 }
 
-/// Hashes once, synchronously, with `params`; how long one hash takes is
-/// the sign-in ceiling (`portcullis hash-timing`, `make bench`).
-pub fn hash_once(params: HashingParams) -> Result<Duration, HashError> {
+fn internal(error: impl std::fmt::Display) -> HashError {
+    HashError::Internal(error.to_string())
+}
+
+/// Hashes once, synchronously, with `params` in `workspace`, as a hashing
+/// slot does; how long it takes is the sign-in ceiling (`portcullis
+/// hash-timing`, `make bench`).
+pub fn hash_once(params: HashingParams, workspace: &mut Workspace) -> Result<Duration, HashError> {
     let argon2 = argon2id(params)?;
-    let salt = SaltString::generate(&mut OsRng);
     let started = std::time::Instant::now();
-    argon2
-        .hash_password(b"portcullis-benchmark-password", &salt)
-        .map_err(|e| HashError::Internal(e.to_string()))?;
+    workspace.hash(&argon2, b"portcullis-benchmark-password")?;
     Ok(started.elapsed())
 }
 
@@ -367,6 +501,88 @@ mod tests {
             .unwrap();
 
         assert!(verified.matches && verified.needs_rehash);
+    }
+
+    #[tokio::test]
+    async fn a_hash_made_with_more_memory_than_configured_still_verifies() {
+        let stronger = HashingParams {
+            memory_kib: 4096,
+            ..fast()
+        };
+        let stored = PasswordHasher::new(stronger, limits(1))
+            .unwrap()
+            .hash(&pw("correct horse battery"))
+            .await
+            .unwrap();
+        let hasher = PasswordHasher::new(fast(), limits(1)).unwrap();
+
+        let right = hasher
+            .verify(&pw("correct horse battery"), Some(&stored))
+            .await
+            .unwrap();
+        let wrong = hasher
+            .verify(&pw("correct horse batteries"), Some(&stored))
+            .await
+            .unwrap();
+
+        assert!(right.matches && !right.needs_rehash);
+        assert!(!wrong.matches);
+    }
+
+    #[tokio::test]
+    async fn hashes_are_standard_phc_strings_both_ways() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let hasher = PasswordHasher::new(fast(), limits(1)).unwrap();
+        let argon2 = argon2id(fast()).unwrap();
+
+        let ours = hasher.hash(&pw("correct horse battery")).await.unwrap();
+        let parsed = PasswordHash::new(&ours.0).unwrap();
+        assert!(argon2
+            .verify_password(b"correct horse battery", &parsed)
+            .is_ok());
+
+        let salt = SaltString::generate(&mut OsRng);
+        let theirs = argon2
+            .hash_password(b"correct horse battery", &salt)
+            .unwrap()
+            .to_string();
+        let verified = hasher
+            .verify(&pw("correct horse battery"), Some(&StoredHash(theirs)))
+            .await
+            .unwrap();
+        assert!(verified.matches);
+    }
+
+    fn idle_memory(hasher: &PasswordHasher) -> Vec<*const Block> {
+        let idle = hasher.workspaces.idle.lock().unwrap();
+        idle.iter().map(|w| w.blocks.as_ptr()).collect()
+    }
+
+    #[tokio::test]
+    async fn hashes_reuse_one_memory_block_per_slot() {
+        let hasher = Arc::new(PasswordHasher::new(fast(), limits(2)).unwrap());
+        let first = idle_memory(&hasher);
+
+        let mut running = Vec::new();
+        for _ in 0..8 {
+            let hasher = hasher.clone();
+            running.push(tokio::spawn(async move {
+                let stored = hasher.hash(&pw("correct horse battery")).await.unwrap();
+                let verified = hasher
+                    .verify(&pw("correct horse battery"), Some(&stored))
+                    .await
+                    .unwrap();
+                assert!(verified.matches);
+            }));
+        }
+        for run in running {
+            run.await.unwrap();
+        }
+
+        let after = idle_memory(&hasher);
+        assert!(after.len() <= 2, "{} blocks for 2 slots", after.len());
+        assert!(first.iter().all(|block| after.contains(block)));
+        assert_eq!(hasher.computed().get(), 16);
     }
 
     #[tokio::test]
