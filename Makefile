@@ -29,15 +29,21 @@ help:
 setup:
 	@./scripts/setup.sh
 
+# --split puts each lazy route in its own part of the WASM bundle (the app
+# needs it); precompress.sh writes a brotli and a gzip file beside each file.
 build: setup
-	cargo leptos build --release
+	cargo leptos build --release --split
+	./scripts/precompress.sh $(SITE_ROOT)
 
 run: build
 	@mkdir -p data
 	LEPTOS_SITE_ROOT=$(SITE_ROOT) $(TARGET_DIR)/release/portcullis
 
+# Rebuilds in watch mode keep plain file names: no hashing, and no stale
+# hash.txt for the server to read.
 dev: setup
-	cargo leptos watch
+	rm -f $(TARGET_DIR)/debug/hash.txt
+	LEPTOS_HASH_FILES=false cargo leptos watch --split
 
 test: setup lint test-rust e2e
 
@@ -55,7 +61,7 @@ test-rust:
 
 # The browser tests run the debug server with the debug WASM bundle.
 build-debug:
-	cargo leptos build
+	cargo leptos build --split
 
 e2e: build-debug
 	cd end2end && CI=$${CI:-} PORTCULLIS_BIN=$(TARGET_DIR)/debug/portcullis LEPTOS_SITE_ROOT=$(SITE_ROOT) npx playwright test

@@ -1,8 +1,8 @@
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    SsrMode, StaticSegment,
+    lazy_route, Lazy, LazyRoute, SsrMode, StaticSegment,
 };
 
 use crate::{
@@ -23,6 +23,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
                 <AutoReload options=options.clone()/>
+                <HashedStylesheet options=options.clone() id="leptos"/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -44,7 +45,6 @@ pub fn App() -> impl IntoView {
     Effect::new(move |_| hydrated.set(true));
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/portcullis.css"/>
         <Title formatter=|title: String| {
             if title.is_empty() { "Portcullis".to_owned() } else { format!("{title} · Portcullis") }
         }/>
@@ -57,13 +57,57 @@ pub fn App() -> impl IntoView {
                         // In order: every Suspense renders in place, so
                         // pages work without JavaScript and a protected page
                         // can answer with a real redirect.
-                        <Route path=StaticSegment("") view=HomePage ssr=SsrMode::InOrder/>
+                        // Only the sign-in page is in the main bundle; the
+                        // others load their own part when first shown.
+                        <Route path=StaticSegment("") view={Lazy::<HomeRoute>::new()} ssr=SsrMode::InOrder/>
                         <Route path=StaticSegment("login") view=LoginPage ssr=SsrMode::InOrder/>
-                        <Route path=StaticSegment("signup") view=SignupPage ssr=SsrMode::InOrder/>
-                        <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::InOrder/>
+                        <Route path=StaticSegment("signup") view={Lazy::<SignupRoute>::new()} ssr=SsrMode::InOrder/>
+                        <Route path=StaticSegment("account") view={Lazy::<AccountRoute>::new()} ssr=SsrMode::InOrder/>
                     </Routes>
                 </main>
             </div>
         </Router>
+    }
+}
+
+// Pages in their own part of the WASM bundle (`cargo leptos build --split`).
+// Their data comes from the auth state, so `data` has nothing to start.
+
+struct HomeRoute;
+
+#[lazy_route]
+impl LazyRoute for HomeRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <HomePage/> }.into_any()
+    }
+}
+
+struct SignupRoute;
+
+#[lazy_route]
+impl LazyRoute for SignupRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <SignupPage/> }.into_any()
+    }
+}
+
+struct AccountRoute;
+
+#[lazy_route]
+impl LazyRoute for AccountRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <AccountPage/> }.into_any()
     }
 }

@@ -17,5 +17,7 @@ pub mod server;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    // Lazy: the routes whose code is in another part of the bundle hydrate
+    // once it has loaded.
+    leptos::mount::hydrate_lazy(app::App);
 }

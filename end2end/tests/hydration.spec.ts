@@ -33,6 +33,11 @@ test("the page hydrates under its Content-Security-Policy", async ({ page }) => 
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.getByRole("alert")).toBeVisible();
 
+  // A lazy route loaded first: its part of the bundle is preloaded.
+  await page.goto("/signup");
+  await expect(page.locator('.app[data-hydrated="true"]')).toBeVisible();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Create an account");
+
   expect(violations).toEqual([]);
 });
 
@@ -49,4 +54,37 @@ test("client-side navigation works after hydration", async ({ page }) => {
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("Sign-in that stays on your servers");
   expect(reloaded).toBe(false);
   expect(errors).toEqual([]);
+});
+
+test("the sign-in page fetches only the main part of the bundle; the sign-up page loads its own when shown", async ({ page }) => {
+  const wasm: string[] = [];
+  page.on("response", (r) => {
+    const path = new URL(r.url()).pathname;
+    if (path.endsWith(".wasm") && r.ok()) wasm.push(path);
+  });
+  await gotoHydrated(page, "/login");
+  await page.waitForLoadState("networkidle");
+  expect(wasm).toHaveLength(1);
+
+  await page.getByRole("link", { name: "Create an account" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Create an account");
+  expect(wasm.length).toBeGreaterThan(1);
+  expect(wasm.slice(1)).not.toContain(wasm[0]);
+});
+
+test("the bundle's files are named by their content and cached for good; pages are never stored", async ({ page }) => {
+  const pkg: { path: string; cacheControl: string }[] = [];
+  page.on("response", (r) => {
+    const path = new URL(r.url()).pathname;
+    if (path.startsWith("/pkg/")) pkg.push({ path, cacheControl: r.headers()["cache-control"] ?? "" });
+  });
+  const response = await page.goto("/login");
+  expect(response?.headers()["cache-control"]).toBe("no-store");
+  await expect(page.locator('.app[data-hydrated="true"]')).toBeVisible();
+
+  const main = pkg.map((p) => p.path).filter((p) => /^\/pkg\/portcullis\.[^.]+\.(js|wasm|css)$/.test(p));
+  expect(main.map((p) => p.split(".").pop()).sort()).toEqual(["css", "js", "wasm"]);
+  for (const { path, cacheControl } of pkg) {
+    expect(cacheControl, path).toBe("public, max-age=31536000, immutable");
+  }
 });

@@ -14,6 +14,10 @@ use crate::server::{
     services::{LoginOutcome, ServiceError},
 };
 
+/// Where the browser goes after signing up, or in, without a `next`.
+pub const AFTER_SIGN_UP: &str = "/account";
+pub const AFTER_SIGN_IN: &str = "/";
+
 /// Creates an account and signs it in, then sends the browser to `next`
 /// (a local path) or the account page.
 #[server(prefix = "/api/auth/ui", endpoint = "signup")]
@@ -29,7 +33,7 @@ pub async fn signup(
         .signup(&email, password.expose(), display_name.as_deref())
         .await
         .map_err(|e| call.refuse_form::<Signup>(e, "/signup", next.as_deref()))?;
-    call.signed_in(&issued, next.as_deref(), "/account")
+    call.signed_in(&issued, next.as_deref(), AFTER_SIGN_UP)
 }
 
 /// Signs in, then sends the browser to `next` (a local path) or home.
@@ -46,7 +50,7 @@ pub async fn login(
         .await
         .map_err(|e| call.refuse_form::<Login>(e, "/login", next.as_deref()))?;
     let LoginOutcome::SignedIn(issued) = outcome;
-    call.signed_in(&issued, next.as_deref(), "/")
+    call.signed_in(&issued, next.as_deref(), AFTER_SIGN_IN)
 }
 
 #[server(prefix = "/api/auth/ui", endpoint = "logout")]

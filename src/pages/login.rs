@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_query_map};
 
 use crate::{
-    api::session::Login,
+    api::session::{Login, AFTER_SIGN_IN},
     components::auth_state::use_auth_state,
     components::form::{Field, FormError, SubmitButton},
     validate::{form_page, safe_next, Email},
@@ -39,7 +39,7 @@ pub fn LoginPage() -> impl IntoView {
             .and_then(Result::err)
             .map(|e| e.user_message())
     });
-    leave_when_signed_in(next);
+    leave_when_signed_in(next, AFTER_SIGN_IN);
     let signup_href = move || form_page("/signup", Some(&next.get()));
 
     view! {
@@ -67,13 +67,16 @@ pub fn LoginPage() -> impl IntoView {
 }
 
 /// A signed-in visitor (say, one whose session was just renewed) has no
-/// business on the sign-in or sign-up form: send them on.
-pub fn leave_when_signed_in(next: Signal<String>) {
+/// business on the sign-in or sign-up form: send them on, to where the
+/// form itself would (`next`, else `otherwise`). The same place, because
+/// a form's own success may still be on its way there: the next page can
+/// be a lazy route whose code is loading while this one still shows.
+pub fn leave_when_signed_in(next: Signal<String>, otherwise: &'static str) {
     let auth = use_auth_state();
     Effect::new(move |_| {
         if auth.signed_in() == Some(true) {
             let target = match next.get_untracked() {
-                n if n.is_empty() => "/".to_owned(),
+                n if n.is_empty() => otherwise.to_owned(),
                 n => n,
             };
             leptos_router::hooks::use_navigate()(&target, Default::default());

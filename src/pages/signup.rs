@@ -4,7 +4,7 @@ use leptos_router::components::A;
 
 use super::login::{email_rule, leave_when_signed_in, next_param};
 use crate::{
-    api::session::Signup,
+    api::session::{Signup, AFTER_SIGN_UP},
     components::auth_state::use_auth_state,
     components::form::{Field, FormError, SubmitButton},
     validate::{form_page, DisplayName, Password},
@@ -35,7 +35,7 @@ pub fn SignupPage() -> impl IntoView {
             .map(|e| e.message())
     });
     let name_rule = |value: String| DisplayName::parse(&value).err().map(|e| e.message());
-    leave_when_signed_in(next);
+    leave_when_signed_in(next, AFTER_SIGN_UP);
     let login_href = move || form_page("/login", Some(&next.get()));
 
     view! {

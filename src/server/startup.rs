@@ -17,6 +17,7 @@ use super::{
         tokens::AccessTokens,
     },
     http::{
+        assets::{self, Naming},
         middleware::{
             csrf,
             limits::{self, Limits},
@@ -188,7 +189,10 @@ fn purge(
 }
 
 fn leptos_options(config: &Config, addr: SocketAddr) -> LeptosOptions {
+    // Pages link the hashed names only where the build made them.
+    let hashed = assets::hash_file().is_some();
     LeptosOptions::builder()
+        .hash_files(hashed)
         .output_name("portcullis")
         .site_root(config.http.site_root.to_string_lossy().as_ref())
         .site_pkg_dir("pkg")
@@ -208,12 +212,18 @@ fn router(state: AppState, config: &Config) -> Router {
         let state = state.clone();
         move || {
             provide_context(state.clone());
-            security_headers::set_page_csp(development);
+            security_headers::set_page_headers(development);
         }
     };
     let shell_options = state.leptos_options.clone();
+    let naming = if state.leptos_options.hash_files {
+        Naming::Hashed
+    } else {
+        Naming::Plain
+    };
     let app = Router::new()
         .merge(routes::router())
+        .merge(assets::router(&config.http.site_root, naming))
         .leptos_routes_with_context(&state, routes, page_context.clone(), move || {
             shell(shell_options.clone())
         })

@@ -8,6 +8,7 @@ on_both_backends!(
     every_response_is_hardened,
     hsts_only_with_secure_cookies,
     sign_out_clears_site_data,
+    pages_are_never_stored_and_only_development_allows_websockets,
 );
 
 fn header(response: &reqwest::Response, name: &str) -> Option<String> {
@@ -109,5 +110,34 @@ async fn sign_out_clears_site_data(backend: Backend) {
             header(&response, "clear-site-data").as_deref(),
             Some("\"cookies\"")
         );
+    }
+}
+
+async fn pages_are_never_stored_and_only_development_allows_websockets(backend: Backend) {
+    let development = spawn_app(backend).await;
+    let production = spawn_app_with(
+        backend,
+        &[
+            ("PORTCULLIS_ENV", "production"),
+            ("PORTCULLIS_PUBLIC_URL", "https://auth.example.com"),
+            ("PORTCULLIS_JWT_SECRET", "kV3q9ZtX1mB7rP2wY8sL4nD6hF0gJ5cA"),
+        ],
+    )
+    .await;
+
+    for (app, connect) in [
+        (&development, "connect-src 'self' ws:;"),
+        (&production, "connect-src 'self';"),
+    ] {
+        for path in ["/", "/login", "/no-such-page"] {
+            let page = app.get(path).await;
+            assert_eq!(
+                header(&page, "cache-control").as_deref(),
+                Some("no-store"),
+                "{path}"
+            );
+            let csp = header(&page, "content-security-policy").unwrap();
+            assert!(csp.contains(connect), "{path}: {csp}");
+        }
     }
 }

@@ -14,8 +14,10 @@ use tower_http::set_header::SetResponseHeaderLayer;
 /// Two years; browsers then refuse plain HTTP to this host.
 const HSTS: &str = "max-age=63072000; includeSubDomains";
 
-/// Called while a page renders, after leptos made this response's nonce.
-pub fn set_page_csp(development: bool) {
+/// Called while a page renders, after leptos made this response's nonce:
+/// its Content-Security-Policy, and `no-store`, as a page can show the
+/// signed-in user's data and its nonce must not be reused.
+pub fn set_page_headers(development: bool) {
     let (Some(nonce), Some(response)) = (use_nonce(), use_context::<ResponseOptions>()) else {
         return;
     };
@@ -29,6 +31,7 @@ pub fn set_page_csp(development: bool) {
     if let Ok(value) = HeaderValue::from_str(&policy) {
         response.insert_header(header::CONTENT_SECURITY_POLICY, value);
     }
+    response.insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
 /// Hardening headers on every response, HSTS only when served over TLS.
