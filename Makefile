@@ -67,7 +67,11 @@ e2e: build-debug
 	cd end2end && CI=$${CI:-} PORTCULLIS_BIN=$(TARGET_DIR)/debug/portcullis LEPTOS_SITE_ROOT=$(SITE_ROOT) npx playwright test
 
 # Pins the server and the load generator to different cores; see bench/run.py.
+# bench/node holds the comparison hash implementation (@node-rs/argon2).
 bench: build
+	@cmp -s bench/node/package-lock.json bench/node/node_modules/.portcullis-lock \
+	  || { (cd bench/node && npm ci --no-audit --no-fund --loglevel=error) \
+	       && cp bench/node/package-lock.json bench/node/node_modules/.portcullis-lock; }
 	CARGO_TARGET_DIR=$(TARGET_DIR) BENCH_DATABASE_URL=$(TEST_DATABASE_URL) python3 bench/run.py
 
 clean:
