@@ -6,7 +6,7 @@ use portcullis::server::{
         keys::generate_ed25519,
         password::{hash_once, Workspace},
     },
-    platform::{shutdown, telemetry},
+    platform::{allocator, shutdown, telemetry},
     startup::Application,
 };
 
@@ -17,6 +17,7 @@ const USAGE: &str = "usage: portcullis [generate-key | hash-timing]\n\n\
                   configured Argon2id parameters, in milliseconds";
 
 fn main() -> ExitCode {
+    allocator::return_large_blocks_to_the_os();
     match std::env::args().nth(1).as_deref() {
         None => serve(),
         Some("generate-key") => {

@@ -1,7 +1,7 @@
 //! Everything that runs only on the server, in layers. Each imports only
 //! from those listed before it:
 //!
-//! - [`platform`]: clock, secrets, accept loop, logging; no rules.
+//! - [`platform`]: clock, secrets, allocator, accept loop, logging; no rules.
 //! - [`domain`]: plain types the layers above share; no I/O.
 //! - [`store`]: the tables; the only place with SQL.
 //! - [`credentials`]: passwords, signing keys, tokens, cookies; no SQL, no HTTP.

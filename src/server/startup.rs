@@ -1,6 +1,12 @@
 //! Builds the application: database, migrations, router and listener.
 
-use std::{future::Future, io, net::SocketAddr, sync::Arc};
+use std::{
+    future::Future,
+    io,
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use axum::{middleware, Router};
 use ipnet::IpNet;
@@ -13,7 +19,7 @@ use super::{
     credentials::{
         device_cookies::DeviceCookies,
         keys::KeyError,
-        password::{HashCount, HashError, PasswordHasher},
+        password::{HashCount, HashError, IdleMemory, PasswordHasher},
         tokens::AccessTokens,
     },
     http::{
@@ -64,10 +70,12 @@ pub struct Application {
     sessions: SessionPolicy,
     retention: RetentionPolicy,
     hashes: HashCount,
+    /// The hasher's unused memory, freed after this long unused.
+    hash_memory: (IdleMemory, Duration),
 }
 
 /// How often rows that ran out are deleted.
-const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+const PURGE_EVERY: Duration = Duration::from_secs(600);
 
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
@@ -104,6 +112,10 @@ impl Application {
             cookies: config.cookies,
         };
         let hashes = credentials.hasher.computed();
+        let hash_memory = (
+            credentials.hasher.idle_memory(),
+            config.hashing.release_memory_after,
+        );
         let state = AppState {
             leptos_options: leptos_options(&config, local_addr),
             db: db.clone(),
@@ -127,6 +139,7 @@ impl Application {
             sessions: config.sessions,
             retention: config.retention,
             hashes,
+            hash_memory,
         })
     }
 
@@ -155,6 +168,8 @@ impl Application {
             self.sessions,
             self.retention,
         );
+        let (idle, quiet) = self.hash_memory;
+        let releaser = release_hash_memory(idle, quiet);
         let result = serve::serve(
             self.listener,
             self.router,
@@ -164,9 +179,19 @@ impl Application {
         )
         .await;
         purger.abort();
+        releaser.abort();
         self.db.close().await;
         result
     }
+}
+
+/// Frees hashing memory left unused for `quiet`, checking twice as often.
+fn release_hash_memory(idle: IdleMemory, quiet: Duration) -> tokio::task::JoinHandle<()> {
+    let period = (quiet / 2).max(Duration::from_secs(1));
+    jobs::every(period, "release hash memory", move || {
+        let released = idle.release(Instant::now(), quiet);
+        async move { Ok(released as u64) }
+    })
 }
 
 /// Deletes, every few minutes, the rows that ran out (see `retention`).

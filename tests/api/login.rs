@@ -3,8 +3,8 @@
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    error_code, set_cookie, set_cookies, spawn_app, spawn_app_with, Backend, TestApp, ACCESS,
-    GOOD_PASSWORD, REFRESH,
+    cookie_value, error_code, jwt_claims, set_cookie, set_cookies, spawn_app, spawn_app_with,
+    Backend, TestApp, ACCESS, GOOD_PASSWORD, REFRESH,
 };
 use crate::on_both_backends;
 
@@ -168,13 +168,14 @@ async fn a_successful_sign_in_commits_once_on_postgres() {
 
     let response = app.login(&app.client, &email, GOOD_PASSWORD).await;
     assert_eq!(response.status(), 200);
+    let access = cookie_value(&set_cookie(&response, ACCESS).unwrap());
+    let session = jwt_claims(&access)["sid"].as_str().unwrap().to_owned();
 
     let rows_and_transactions: String = app
         .sql
         .scalar(
             "WITH u AS (SELECT id FROM users WHERE email = $1), \
-             newest AS (SELECT s.id, s.xmin FROM sessions s, u WHERE s.user_id = u.id \
-                        ORDER BY s.created_at DESC, s.id LIMIT 1), \
+             newest AS (SELECT id, xmin FROM sessions WHERE id::text = $2), \
              written AS ( \
                SELECT xmin::text AS tx FROM newest \
                UNION ALL SELECT r.xmin::text FROM refresh_tokens r, newest \
@@ -183,7 +184,7 @@ async fn a_successful_sign_in_commits_once_on_postgres() {
                  WHERE a.user_id = u.id AND a.event_type = 'login' AND a.outcome = 'success' \
                UNION ALL SELECT xmin::text FROM rate_limits WHERE key LIKE 'login:ip:%') \
              SELECT count(*) || ' rows in ' || count(DISTINCT tx) || ' transaction(s)' FROM written",
-            &[&email],
+            &[&email, &session],
         )
         .await;
 

@@ -4,14 +4,15 @@
 //! Each hashing slot owns its Argon2 memory, allocated at its first hash
 //! and reused for every later one: a hash touches no fresh pages, so it
 //! costs only its own work, and the process holds at most one block per
-//! slot however long a flood lasts.
+//! slot however long a flood lasts. Blocks left unused for a while go back
+//! to the OS ([`IdleMemory`]), so a server at rest stays small.
 
 use std::{
     sync::{
         atomic::{AtomicU64, AtomicUsize, Ordering},
         Arc, Mutex, PoisonError,
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use argon2::{
@@ -64,6 +65,8 @@ pub struct HashLimits {
 pub struct HashingConfig {
     pub params: HashingParams,
     pub limits: HashLimits,
+    /// A slot's memory unused this long goes back to the OS.
+    pub release_memory_after: Duration,
 }
 
 impl HashingConfig {
@@ -91,7 +94,17 @@ impl HashingConfig {
                 Duration::from_millis(1),
             )?,
         };
-        Ok(Self { params, limits })
+        let release_memory_after = env.timeout(
+            "PORTCULLIS_HASH_MEMORY_RELEASE_SECS",
+            Duration::from_secs(60),
+            1..=86_400,
+            Duration::from_secs(1),
+        )?;
+        Ok(Self {
+            params,
+            limits,
+            release_memory_after,
+        })
     }
 }
 
@@ -177,29 +190,53 @@ impl Workspace {
     }
 }
 
-/// Workspaces not in use. There are never more than hashing slots, as each
-/// is taken by a slot and given back when it ends.
+/// Workspaces not in use, each with when it was last given back. There
+/// are never more than hashing slots, as each is taken by a slot and given
+/// back when it ends.
 struct Workspaces {
-    idle: Mutex<Vec<Workspace>>,
+    idle: Mutex<Vec<(Workspace, Instant)>>,
     blocks: usize,
 }
 
 impl Workspaces {
     fn take(&self) -> Workspace {
+        // The one given back last: its pages are the likeliest resident.
         let reused = self
             .idle
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop();
         // Allocated lazily: idle memory stays low until hashing begins.
-        reused.unwrap_or_else(|| Workspace::with_blocks(self.blocks))
+        reused.map_or_else(|| Workspace::with_blocks(self.blocks), |(w, _)| w)
     }
 
     fn give_back(&self, workspace: Workspace) {
         self.idle
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(workspace);
+            .push((workspace, Instant::now()));
+    }
+}
+
+/// The hasher's unused memory, to hand back to the OS once hashing has
+/// been quiet for a while (a background job in `startup`).
+#[derive(Clone)]
+pub struct IdleMemory(Arc<Workspaces>);
+
+impl IdleMemory {
+    /// Frees every workspace unused since before `now - quiet`; returns
+    /// how many. The next hash allocates afresh, once per slot.
+    pub fn release(&self, now: Instant, quiet: Duration) -> usize {
+        let released: Vec<Workspace> = {
+            let mut idle = self.0.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            let (stale, fresh) = std::mem::take(&mut *idle)
+                .into_iter()
+                .partition(|(_, since)| now.saturating_duration_since(*since) >= quiet);
+            *idle = fresh;
+            stale.into_iter().map(|(w, _)| w).collect()
+        };
+        // Dropped outside the lock: unmapping 19 MiB is not free.
+        released.len()
     }
 }
 
@@ -270,7 +307,7 @@ impl PasswordHasher {
         let dummy = workspace.hash(&argon2, b"portcullis-dummy-password")?;
         let workspaces = Workspaces {
             blocks: workspace.blocks.len(),
-            idle: Mutex::new(vec![workspace]),
+            idle: Mutex::new(vec![(workspace, Instant::now())]),
         };
         Ok(Self {
             argon2,
@@ -287,6 +324,11 @@ impl PasswordHasher {
     /// The count of hashes computed so far, live.
     pub fn computed(&self) -> HashCount {
         self.computed.clone()
+    }
+
+    /// A handle on the memory no hash is using.
+    pub fn idle_memory(&self) -> IdleMemory {
+        IdleMemory(self.workspaces.clone())
     }
 
     pub async fn hash(&self, password: &Password) -> Result<StoredHash, HashError> {
@@ -555,7 +597,7 @@ mod tests {
 
     fn idle_memory(hasher: &PasswordHasher) -> Vec<*const Block> {
         let idle = hasher.workspaces.idle.lock().unwrap();
-        idle.iter().map(|w| w.blocks.as_ptr()).collect()
+        idle.iter().map(|(w, _)| w.blocks.as_ptr()).collect()
     }
 
     #[tokio::test]
@@ -583,6 +625,27 @@ mod tests {
         assert!(after.len() <= 2, "{} blocks for 2 slots", after.len());
         assert!(first.iter().all(|block| after.contains(block)));
         assert_eq!(hasher.computed().get(), 16);
+    }
+
+    #[tokio::test]
+    async fn memory_unused_for_a_while_is_released_and_made_again_when_needed() {
+        let hasher = PasswordHasher::new(fast(), limits(2)).unwrap();
+        let idle = hasher.idle_memory();
+        let quiet = Duration::from_secs(60);
+
+        assert_eq!(idle.release(Instant::now(), quiet), 0, "just used");
+        assert_eq!(idle.release(Instant::now() + quiet, quiet), 1);
+        assert!(idle_memory(&hasher).is_empty());
+
+        let stored = hasher.hash(&pw("correct horse battery")).await.unwrap();
+        assert!(
+            hasher
+                .verify(&pw("correct horse battery"), Some(&stored))
+                .await
+                .unwrap()
+                .matches
+        );
+        assert_eq!(idle_memory(&hasher).len(), 1);
     }
 
     #[tokio::test]

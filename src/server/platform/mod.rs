@@ -1,5 +1,6 @@
 //! Leaf infrastructure: nothing here knows about users or sessions.
 
+pub mod allocator;
 pub mod clock;
 pub mod env;
 pub mod jobs;
