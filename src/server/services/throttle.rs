@@ -344,7 +344,7 @@ impl LoginClaim {
     /// own account must not reset what the address did. In `tx`, so it
     /// commits with what the success itself writes.
     pub async fn succeeded(self, tx: &mut WriteTx) -> Result<(), sqlx::Error> {
-        for ((key, scope), imposed) in self.keys.keys.iter().zip(self.imposed) {
+        for (key, scope, imposed) in self.in_lock_order() {
             match scope {
                 Scope::LoginIp => rate_limits::refund(tx, key, imposed).await?,
                 _ => rate_limits::clear(tx, key).await?,
@@ -360,10 +360,25 @@ impl LoginClaim {
             return Ok(());
         }
         let mut tx = db.write_tx().await?;
-        for ((key, _), imposed) in self.keys.keys.iter().zip(self.imposed) {
+        for (key, _, imposed) in self.in_lock_order() {
             rate_limits::refund(&mut tx, key, imposed).await?;
         }
         tx.commit_unflushed().await
+    }
+
+    /// The keys with their scopes and blocks, sorted by key: the order
+    /// `rate_limits::claim` locks them in. A transaction that took them in
+    /// another order while claims wait on them would deadlock with those.
+    fn in_lock_order(&self) -> Vec<(&str, Scope, Option<DateTime<Utc>>)> {
+        let mut keys: Vec<_> = self
+            .keys
+            .keys
+            .iter()
+            .zip(&self.imposed)
+            .map(|((key, scope), imposed)| (key.as_str(), *scope, *imposed))
+            .collect();
+        keys.sort_by_key(|(key, _, _)| *key);
+        keys
     }
 }
 
@@ -442,6 +457,29 @@ mod tests {
         assert_eq!(policy.backoff(13, 5), Some(TimeDelta::seconds(900)));
         assert_eq!(policy.backoff(i64::MAX, 5), Some(TimeDelta::seconds(900)));
         assert!(policy.failure_memory() > policy.backoff_max);
+    }
+
+    #[test]
+    fn a_claim_is_settled_in_the_order_its_rows_were_locked() {
+        let client = ClientInfo {
+            ip: Some("203.0.113.7".into()),
+            user_agent: None,
+        };
+        let keys = LoginKeys::new("ada@example.com", &client, None);
+        let claim = LoginClaim {
+            imposed: vec![None; keys.keys.len()],
+            keys,
+            now: DateTime::UNIX_EPOCH,
+        };
+
+        let order: Vec<&str> = claim.in_lock_order().iter().map(|(k, _, _)| *k).collect();
+
+        // `rate_limits::claim` locks in this order; settling in any other
+        // deadlocked with the claims waiting on the rows (PostgreSQL).
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(order, sorted);
+        assert_eq!(order.len(), 3);
     }
 
     #[test]
