@@ -33,7 +33,7 @@ setup:
 # needs it); precompress.sh writes a brotli and a gzip file beside each file.
 build: setup
 	cargo leptos build --release --split
-	./scripts/precompress.sh $(SITE_ROOT)
+	./scripts/precompress.sh "$(SITE_ROOT)"
 
 run: build
 	@mkdir -p data

@@ -55,7 +55,8 @@ if ! "$WASM_OPT_DIR/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -q 
 fi
 
 # 5. Debian packages: chromium for the browser tests (Playwright's own
-#    download is blocked here); wrk and brotli for `make bench`.
+#    download is blocked here); brotli for `make build` (precompress.sh);
+#    wrk for `make bench`.
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v wrk >/dev/null || missing+=(wrk)

@@ -147,21 +147,29 @@ impl Workspace {
 
     /// Whether `password` is the one `stored` was made from, with the
     /// algorithm and parameters `stored` names; compared in constant time.
+    /// A stored hash this code cannot use matches nothing (and is logged),
+    /// so the answer is the same as for a wrong password.
     fn verify(&mut self, password: &[u8], stored: &PasswordHash<'_>) -> Result<bool, HashError> {
         let (Some(salt), Some(expected)) = (stored.salt, stored.hash) else {
-            return Err(HashError::Internal(
-                "stored hash lacks a salt or an output".into(),
-            ));
+            return Ok(unusable("it lacks a salt or an output"));
         };
-        let algorithm = Algorithm::try_from(stored.algorithm).map_err(internal)?;
-        let version = match stored.version {
-            Some(v) => Version::try_from(v).map_err(internal)?,
-            None => Version::default(),
+        let Ok(algorithm) = Algorithm::try_from(stored.algorithm) else {
+            return Ok(unusable("its algorithm is not Argon2"));
         };
-        let params = Params::try_from(stored).map_err(internal)?;
-        let argon2 = Argon2::new(algorithm, version, params);
+        let Ok(version) = stored
+            .version
+            .map_or(Ok(Version::default()), Version::try_from)
+        else {
+            return Ok(unusable("its Argon2 version is unknown"));
+        };
+        let Ok(params) = Params::try_from(stored) else {
+            return Ok(unusable("its parameters are out of range"));
+        };
         let mut salt_bytes = [0u8; 64];
-        let raw_salt = salt.decode_b64(&mut salt_bytes).map_err(internal)?;
+        let Ok(raw_salt) = salt.decode_b64(&mut salt_bytes) else {
+            return Ok(unusable("its salt is not base64"));
+        };
+        let argon2 = Argon2::new(algorithm, version, params);
         let computed = self.compute(&argon2, password, raw_salt, expected.len())?;
         // `Output`'s equality is constant-time.
         Ok(computed == expected)
@@ -181,12 +189,19 @@ impl Workspace {
             let mut larger = Self::with_blocks(needed);
             return larger.compute(argon2, password, salt, output_len);
         }
-        Output::init_with(output_len, |out| {
+        let output = Output::init_with(output_len, |out| {
             argon2
                 .hash_password_into_with_memory(password, salt, out, self.blocks.as_mut_slice())
                 .map_err(Into::into)
         })
-        .map_err(internal)
+        .map_err(internal);
+        // After one pass, the memory a hash leaves behind lets a guess be
+        // tested with a few BLAKE2b calls (a "garbage collector" attack);
+        // later passes overwrite it with what only the whole hash yields.
+        if argon2.params().t_cost() < 2 {
+            self.blocks.fill(Block::default());
+        }
+        output
     }
 }
 
@@ -252,12 +267,14 @@ pub struct HashSlot {
 impl HashSlot {
     fn new(permit: OwnedSemaphorePermit, workspaces: &Arc<Workspaces>) -> Self {
         Self {
-            workspace: Some(workspaces.take()),
+            workspace: None,
             workspaces: workspaces.clone(),
             _permit: permit,
         }
     }
 
+    /// Taken on the blocking thread that hashes: a new workspace writes
+    /// its 19 MiB, which must not stall the async workers.
     fn workspace(&mut self) -> &mut Workspace {
         let workspaces = &self.workspaces;
         self.workspace.get_or_insert_with(|| workspaces.take())
@@ -452,6 +469,12 @@ fn argon2id(params: HashingParams) -> Result<Argon2<'static>, HashError> {
     ))
 }
 
+/// Logs why a stored hash cannot be checked; it then matches nothing.
+fn unusable(why: &str) -> bool {
+    tracing::warn!(reason = why, "a stored password hash cannot be verified");
+    false
+}
+
 fn internal(error: impl std::fmt::Display) -> HashError {
     HashError::Internal(error.to_string())
 }
@@ -593,6 +616,19 @@ mod tests {
             .await
             .unwrap();
         assert!(verified.matches);
+    }
+
+    #[tokio::test]
+    async fn a_stored_hash_that_cannot_be_used_matches_nothing() {
+        let hasher = PasswordHasher::new(fast(), limits(1)).unwrap();
+        let scrypt = StoredHash("$scrypt$ln=16,r=8,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into());
+
+        let verified = hasher
+            .verify(&pw("correct horse battery"), Some(&scrypt))
+            .await
+            .unwrap();
+
+        assert!(!verified.matches);
     }
 
     fn idle_memory(hasher: &PasswordHasher) -> Vec<*const Block> {

@@ -359,11 +359,11 @@ impl LoginClaim {
         if self.keys.keys.is_empty() {
             return Ok(());
         }
-        let mut tx = db.write_tx().await?;
+        let mut tx = db.write_tx_unflushed().await?;
         for (key, _, imposed) in self.in_lock_order() {
             rate_limits::refund(&mut tx, key, imposed).await?;
         }
-        tx.commit_unflushed().await
+        tx.commit().await
     }
 
     /// The keys with their scopes and blocks, sorted by key: the order

@@ -212,21 +212,6 @@ impl WriteTx {
         self.end("COMMIT").await
     }
 
-    /// Commits without waiting for PostgreSQL to flush the WAL
-    /// (`synchronous_commit = off` for this transaction), for writes whose
-    /// loss in a crash harms no one, such as attempt counters: others see
-    /// them at once, and a crash can lose at most the last few hundred
-    /// milliseconds of them. The next ordinary commit flushes them too.
-    /// SQLite commits as usual.
-    pub async fn commit_unflushed(mut self) -> Result<(), sqlx::Error> {
-        if let TxConnection::Postgres(c) = &mut self.conn {
-            sqlx::query("SET LOCAL synchronous_commit = off")
-                .execute(c.connection())
-                .await?;
-        }
-        self.commit().await
-    }
-
     /// Undoes every write, keeping the connection for reuse (dropping the
     /// transaction would close it): for a refusal that changed its mind.
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
@@ -389,6 +374,25 @@ impl Db {
             }
         };
         Ok(WriteTx { conn })
+    }
+
+    /// Like [`Db::write_tx`], for writes whose loss in a crash harms no
+    /// one, such as attempt counters: on PostgreSQL its commit does not
+    /// wait for the WAL flush (`synchronous_commit = off`, set with the
+    /// `BEGIN`, before any row is locked). Others see the writes at once;
+    /// a crash can lose at most their last few hundred milliseconds, and
+    /// the next ordinary commit flushes them too. SQLite commits as usual.
+    pub async fn write_tx_unflushed(&self) -> Result<WriteTx, sqlx::Error> {
+        let Db::Postgres(pool) = self else {
+            return self.write_tx().await;
+        };
+        let mut conn = CloseUnlessFinished::new(pool.acquire().await?);
+        for statement in ["BEGIN", "SET LOCAL synchronous_commit = off"] {
+            sqlx::query(statement).execute(conn.connection()).await?;
+        }
+        Ok(WriteTx {
+            conn: TxConnection::Postgres(conn),
+        })
     }
 
     /// A round trip to the database.

@@ -165,7 +165,10 @@ pub async fn claim(
     // in a circle.
     let mut order: Vec<usize> = (0..keys.len()).collect();
     order.sort_by_key(|&i| keys.get(i).copied());
-    let mut tx = db.write_tx().await?;
+    // Parallel claims wait on the row locks, not on the disk: the count
+    // is visible at once, and losing its last moment in a crash (see
+    // `hit`) only forgets a few attempts.
+    let mut tx = db.write_tx_unflushed().await?;
     let mut states = vec![None; keys.len()];
     for &i in &order {
         let Some(key) = keys.get(i).copied() else {
@@ -219,10 +222,7 @@ pub async fn claim(
         .map(|_| ()))?;
         imposed.push(until);
     }
-    // Parallel claims wait on the row locks, not on the disk: the count
-    // is visible at once, and losing its last moment in a crash (see
-    // `hit`) only forgets a few attempts.
-    tx.commit_unflushed().await?;
+    tx.commit().await?;
     Ok(Claim::Counted(imposed))
 }
 
