@@ -29,7 +29,7 @@ help:
 setup:
 	@./scripts/setup.sh
 
-# --split puts each lazy route in its own part of the WASM bundle (the app
+# --split puts each lazy island in its own part of the WASM bundle (the app
 # needs it); precompress.sh writes a brotli and a gzip file beside each file.
 build: setup
 	cargo leptos build --release --split

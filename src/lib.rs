@@ -13,11 +13,13 @@ pub mod validate;
 #[cfg(feature = "ssr")]
 pub mod server;
 
+/// Pages are rendered on the server; the browser hydrates only the islands
+/// in them (`#[island]` components), so the bundle carries no router and
+/// no page that is only HTML.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    // Lazy: the routes whose code is in another part of the bundle hydrate
-    // once it has loaded.
-    leptos::mount::hydrate_lazy(app::App);
+    components::session_sync::follow_server_redirects();
+    leptos::mount::hydrate_islands();
 }

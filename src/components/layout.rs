@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::components::{auth_state::use_auth_state, form::SubmitButton};
+use crate::components::{auth_state::use_auth_state, sign_out::SignOutButton};
 
 /// The navigation bar, showing the auth state on every page.
 #[component]
@@ -14,17 +14,17 @@ pub fn SiteHeader() -> impl IntoView {
                     <span class="brand-mark" aria-hidden="true">"▦"</span>
                     "Portcullis"
                 </A>
-                <Transition fallback=|| ()>
+                <Suspense fallback=|| ()>
                     <ul class="nav-links">
                         {move || Suspend::new(async move {
                             match auth.session.await.ok().flatten().map(|s| s.user) {
                             Some(user) => view! {
-                                <li><A href="/account" attr:data-testid="nav-account">{user.display_name}</A></li>
                                 <li>
-                                    <ActionForm action=auth.logout attr:class="inline-form">
-                                        <SubmitButton label="Sign out" busy_label="Signing out…" pending=auth.logout.pending()/>
-                                    </ActionForm>
+                                    <A href="/account" attr:data-testid="nav-account">
+                                        <span id="account-name">{user.display_name}</span>
+                                    </A>
                                 </li>
+                                <li><SignOutButton/></li>
                             }.into_any(),
                             None => view! {
                                 <li><A href="/login">"Sign in"</A></li>
@@ -33,7 +33,7 @@ pub fn SiteHeader() -> impl IntoView {
                             }
                         })}
                     </ul>
-                </Transition>
+                </Suspense>
             </nav>
         </header>
     }

@@ -1,3 +1,6 @@
 pub mod auth_state;
 pub mod form;
 pub mod layout;
+pub mod session_keeper;
+pub mod session_sync;
+pub mod sign_out;

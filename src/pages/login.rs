@@ -1,23 +1,37 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{components::A, hooks::use_query_map};
+use leptos_router::{
+    components::{Redirect, A},
+    hooks::use_query_map,
+};
 
 use crate::{
     api::session::{Login, AFTER_SIGN_IN},
-    components::auth_state::use_auth_state,
+    components::auth_state::{use_auth_state, AuthState},
     components::form::{Field, FormError, SubmitButton},
     validate::{form_page, safe_next, Email},
 };
 
 /// `?next=` when it is a path on this site, else empty.
-pub fn next_param() -> Signal<String> {
-    let query = use_query_map();
-    Signal::derive(move || {
-        query
-            .with(|q| q.get("next"))
-            .filter(|n| safe_next(n).is_some())
-            .unwrap_or_default()
-    })
+pub fn next_param() -> String {
+    use_query_map()
+        .with_untracked(|q| q.get("next"))
+        .filter(|n| safe_next(n).is_some())
+        .unwrap_or_default()
+}
+
+/// Where a signed-in visitor goes instead of a sign-in or sign-up form:
+/// where the form itself would have sent them (`next`, else `otherwise`).
+pub fn onward(next: &str, otherwise: &'static str) -> String {
+    if next.is_empty() {
+        otherwise.to_owned()
+    } else {
+        next.to_owned()
+    }
+}
+
+pub async fn is_signed_in(auth: AuthState) -> bool {
+    matches!(auth.session.await, Ok(Some(_)))
 }
 
 pub fn email_rule(value: String) -> Option<String> {
@@ -30,56 +44,65 @@ pub fn LoginPage() -> impl IntoView {
     let next = next_param();
     // Without WASM a refused form comes back with the error in the URL;
     // only an action created inside the routes reads it from there.
-    let from_url = ServerAction::<Login>::new();
-    let error = Signal::derive(move || {
-        auth.login
-            .value()
-            .get()
-            .or_else(|| from_url.value().get())
-            .and_then(Result::err)
-            .map(|e| e.user_message())
-    });
-    leave_when_signed_in(next, AFTER_SIGN_IN);
-    let signup_href = move || form_page("/signup", Some(&next.get()));
+    let refused = ServerAction::<Login>::new()
+        .value()
+        .get_untracked()
+        .and_then(Result::err)
+        .map(|e| e.user_message());
+    let signup_href = form_page("/signup", Some(&next));
 
     view! {
         <Title text="Sign in"/>
-        <section class="panel auth-panel" aria-labelledby="login-title">
-            <h1 id="login-title">"Sign in"</h1>
-            {move || auth.notice.get().map(|n| view! { <p class="notice" role="status">{n}</p> })}
-            <ActionForm action=auth.login attr:class="form">
-                <input type="hidden" name="next" prop:value=next/>
-                <Field label="Email" name="email" input_type="email" autocomplete="email" required=true rule=email_rule/>
-                <Field
-                    label="Password"
-                    name="password"
-                    input_type="password"
-                    autocomplete="current-password"
-                    required=true
-                    revealable=true
-                />
-                <FormError message=error/>
-                <SubmitButton label="Sign in" busy_label="Signing in…" pending=auth.login.pending()/>
-            </ActionForm>
-            <p class="aside">"New here? " <A href=signup_href>"Create an account"</A></p>
-        </section>
+        <Suspense fallback=|| ()>
+            {move || {
+                let (next, refused, signup_href) = (next.clone(), refused.clone(), signup_href.clone());
+                Suspend::new(async move {
+                    if is_signed_in(auth).await {
+                        return view! { <Redirect path=onward(&next, AFTER_SIGN_IN)/> }.into_any();
+                    }
+                    view! {
+                        <section class="panel auth-panel" aria-labelledby="login-title">
+                            <h1 id="login-title">"Sign in"</h1>
+                            <LoginForm next refused/>
+                            <p class="aside">"New here? " <A href=signup_href>"Create an account"</A></p>
+                        </section>
+                    }
+                    .into_any()
+                })
+            }}
+        </Suspense>
     }
 }
 
-/// A signed-in visitor (say, one whose session was just renewed) has no
-/// business on the sign-in or sign-up form: send them on, to where the
-/// form itself would (`next`, else `otherwise`). The same place, because
-/// a form's own success may still be on its way there: the next page can
-/// be a lazy route whose code is loading while this one still shows.
-pub fn leave_when_signed_in(next: Signal<String>, otherwise: &'static str) {
-    let auth = use_auth_state();
-    Effect::new(move |_| {
-        if auth.signed_in() == Some(true) {
-            let target = match next.get_untracked() {
-                n if n.is_empty() => otherwise.to_owned(),
-                n => n,
-            };
-            leptos_router::hooks::use_navigate()(&target, Default::default());
-        }
+/// The sign-in form: validates as you type and signs in without a page
+/// load in between; a plain form post without WASM.
+#[island]
+pub fn LoginForm(next: String, refused: Option<String>) -> impl IntoView {
+    let login = ServerAction::<Login>::new();
+    let error = Signal::derive(move || match login.value().get() {
+        Some(result) => result.err().map(|e| e.user_message()),
+        None => refused.clone(),
     });
+    // Why this tab was sent here, if its session just ended.
+    let notice = RwSignal::new(None::<&'static str>);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| notice.set(crate::components::session_sync::take_notice()));
+
+    view! {
+        {move || notice.get().map(|n| view! { <p class="notice" role="status">{n}</p> })}
+        <ActionForm action=login attr:class="form">
+            <input type="hidden" name="next" value=next/>
+            <Field label="Email" name="email" input_type="email" autocomplete="email" required=true rule=email_rule/>
+            <Field
+                label="Password"
+                name="password"
+                input_type="password"
+                autocomplete="current-password"
+                required=true
+                revealable=true
+            />
+            <FormError message=error/>
+            <SubmitButton label="Sign in" busy_label="Signing in…" pending=login.pending()/>
+        </ActionForm>
+    }
 }

@@ -1,8 +1,8 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
+use leptos_router::components::{Redirect, A};
 
-use super::login::{email_rule, leave_when_signed_in, next_param};
+use super::login::{email_rule, is_signed_in, next_param, onward};
 use crate::{
     api::session::{Signup, AFTER_SIGN_UP},
     components::auth_state::use_auth_state,
@@ -14,18 +14,48 @@ use crate::{
 pub fn SignupPage() -> impl IntoView {
     let auth = use_auth_state();
     let next = next_param();
-    let email = RwSignal::new(String::new());
-    let name = RwSignal::new(String::new());
     // Without WASM a refused form comes back with the error in the URL;
     // only an action created inside the routes reads it from there.
-    let from_url = ServerAction::<Signup>::new();
-    let error = Signal::derive(move || {
-        auth.signup
-            .value()
-            .get()
-            .or_else(|| from_url.value().get())
-            .and_then(Result::err)
-            .map(|e| e.user_message())
+    let refused = ServerAction::<Signup>::new()
+        .value()
+        .get_untracked()
+        .and_then(Result::err)
+        .map(|e| e.user_message());
+    let login_href = form_page("/login", Some(&next));
+
+    view! {
+        <Title text="Create an account"/>
+        <Suspense fallback=|| ()>
+            {move || {
+                let (next, refused, login_href) = (next.clone(), refused.clone(), login_href.clone());
+                Suspend::new(async move {
+                    if is_signed_in(auth).await {
+                        return view! { <Redirect path=onward(&next, AFTER_SIGN_UP)/> }.into_any();
+                    }
+                    view! {
+                        <section class="panel auth-panel" aria-labelledby="signup-title">
+                            <h1 id="signup-title">"Create an account"</h1>
+                            <SignupForm next refused/>
+                            <p class="aside">"Already have an account? " <A href=login_href>"Sign in"</A></p>
+                        </section>
+                    }
+                    .into_any()
+                })
+            }}
+        </Suspense>
+    }
+}
+
+/// The sign-up form, checking the server's own rules as you type; a plain
+/// form post without WASM.
+#[island(lazy)]
+pub fn SignupForm(next: String, refused: Option<String>) -> impl IntoView {
+    let signup = ServerAction::<Signup>::new();
+    let email = RwSignal::new(String::new());
+    let name = RwSignal::new(String::new());
+    let error = Signal::derive(move || match signup.value().get() {
+        Some(result) => result.err().map(|e| e.user_message()),
+        None => refused.clone(),
     });
     // The same rules the server applies; it has the last word.
     let password_rule = Callback::new(move |value: String| {
@@ -35,34 +65,27 @@ pub fn SignupPage() -> impl IntoView {
             .map(|e| e.message())
     });
     let name_rule = |value: String| DisplayName::parse(&value).err().map(|e| e.message());
-    leave_when_signed_in(next, AFTER_SIGN_UP);
-    let login_href = move || form_page("/login", Some(&next.get()));
 
     view! {
-        <Title text="Create an account"/>
-        <section class="panel auth-panel" aria-labelledby="signup-title">
-            <h1 id="signup-title">"Create an account"</h1>
-            <ActionForm action=auth.signup attr:class="form">
-                <input type="hidden" name="next" prop:value=next/>
-                <Field label="Name" name="display_name" autocomplete="name" value=name rule=name_rule
-                    hint="How Portcullis greets you. Optional."/>
-                <Field label="Email" name="email" input_type="email" autocomplete="email" required=true
-                    value=email rule=email_rule/>
-                <Field
-                    label="Password"
-                    name="password"
-                    input_type="password"
-                    autocomplete="new-password"
-                    required=true
-                    revealable=true
-                    hint=PASSWORD_HINT
-                    rule=password_rule
-                />
-                <FormError message=error/>
-                <SubmitButton label="Create account" busy_label="Creating account…" pending=auth.signup.pending()/>
-            </ActionForm>
-            <p class="aside">"Already have an account? " <A href=login_href>"Sign in"</A></p>
-        </section>
+        <ActionForm action=signup attr:class="form">
+            <input type="hidden" name="next" value=next/>
+            <Field label="Name" name="display_name" autocomplete="name" value=name rule=name_rule
+                hint="How Portcullis greets you. Optional."/>
+            <Field label="Email" name="email" input_type="email" autocomplete="email" required=true
+                value=email rule=email_rule/>
+            <Field
+                label="Password"
+                name="password"
+                input_type="password"
+                autocomplete="new-password"
+                required=true
+                revealable=true
+                hint=PASSWORD_HINT
+                rule=password_rule
+            />
+            <FormError message=error/>
+            <SubmitButton label="Create account" busy_label="Creating account…" pending=signup.pending()/>
+        </ActionForm>
     }
 }
 

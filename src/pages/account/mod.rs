@@ -6,8 +6,12 @@ use leptos_router::components::Redirect;
 
 use crate::{
     api::account::update_profile,
-    components::auth_state::{use_auth_state, AuthState},
-    components::form::{Field, FormError, SubmitButton},
+    components::{
+        auth_state::use_auth_state,
+        form::{Field, FormError, SubmitButton},
+        session_sync::with_refresh,
+        sign_out::SignOutButton,
+    },
     model::{CurrentSession, PasswordField},
     validate::{DisplayName, Password},
 };
@@ -18,20 +22,12 @@ const LOGIN_THEN_BACK: &str = "/login?next=/account";
 #[component]
 pub fn AccountPage() -> impl IntoView {
     let auth = use_auth_state();
-    // Kept here, outside the part that re-renders when the session is read
-    // again, so a confirmation outlives the reload its own change caused.
-    let status = AccountStatus {
-        profile: RwSignal::new(None),
-        password: RwSignal::new(None),
-    };
     view! {
         <Title text="Your account"/>
-        // Suspend awaits the session's latest load, so a sign-in that is still
-        // being read back never counts as signed out.
-        <Suspense fallback=|| view! { <p class="loading">"Loading your account…"</p> }>
+        <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 match auth.session.await {
-                    Ok(Some(session)) => view! { <AccountDetails session status/> }.into_any(),
+                    Ok(Some(session)) => view! { <AccountDetails session/> }.into_any(),
                     Ok(None) => view! { <Redirect path=LOGIN_THEN_BACK/> }.into_any(),
                     Err(e) => view! { <p class="form-error" role="alert">{e.user_message()}</p> }.into_any(),
                 }
@@ -40,16 +36,8 @@ pub fn AccountPage() -> impl IntoView {
     }
 }
 
-/// The last confirmation of each form.
-#[derive(Clone, Copy)]
-struct AccountStatus {
-    profile: RwSignal<Option<&'static str>>,
-    password: RwSignal<Option<&'static str>>,
-}
-
 #[component]
-fn AccountDetails(session: CurrentSession, status: AccountStatus) -> impl IntoView {
-    let auth = use_auth_state();
+fn AccountDetails(session: CurrentSession) -> impl IntoView {
     let user = session.user.clone();
     view! {
         <div class="account">
@@ -62,13 +50,11 @@ fn AccountDetails(session: CurrentSession, status: AccountStatus) -> impl IntoVi
                     <dt>"Session expires"</dt>
                     <dd><time datetime=session.session_expires_at.clone()>{readable_time(&session.session_expires_at)}</time></dd>
                 </dl>
-                <ActionForm action=auth.logout attr:class="inline-form">
-                    <SubmitButton label="Sign out" busy_label="Signing out…" pending=auth.logout.pending()/>
-                </ActionForm>
+                <SignOutButton/>
             </section>
-            <security::SecurityPanels auth/>
-            <ProfileForm auth display_name=user.display_name.clone() status=status.profile/>
-            <PasswordForm auth email=user.email.clone() display_name=user.display_name status=status.password/>
+            <security::SecurityPanels/>
+            <ProfileForm display_name=user.display_name.clone()/>
+            <PasswordForm email=user.email.clone() display_name=user.display_name/>
         </div>
     }
 }
@@ -81,22 +67,18 @@ fn readable_time(rfc3339: &str) -> String {
     }
 }
 
-#[component]
-fn ProfileForm(
-    auth: AuthState,
-    display_name: String,
-    status: RwSignal<Option<&'static str>>,
-) -> impl IntoView {
+#[island(lazy)]
+pub fn ProfileForm(display_name: String) -> impl IntoView {
     let name = RwSignal::new(display_name);
+    let status = RwSignal::new(None::<&'static str>);
     let save = Action::new_local(move |name: &String| {
         let name = name.clone();
         async move {
-            let result = auth
-                .with_refresh(|| update_profile(Some(name.clone()), None, None))
-                .await;
-            if result.is_ok() {
+            let result = with_refresh(|| update_profile(Some(name.clone()), None, None)).await;
+            if let Ok(_user) = &result {
                 status.set(Some("Saved."));
-                auth.changed();
+                #[cfg(feature = "hydrate")]
+                crate::components::session_sync::show_display_name(&_user.display_name);
             }
             result
         }
@@ -126,27 +108,22 @@ fn ProfileForm(
     }
 }
 
-#[component]
-fn PasswordForm(
-    auth: AuthState,
-    email: String,
-    display_name: String,
-    status: RwSignal<Option<&'static str>>,
-) -> impl IntoView {
+#[island(lazy)]
+pub fn PasswordForm(email: String, display_name: String) -> impl IntoView {
+    let status = RwSignal::new(None::<&'static str>);
     let current = RwSignal::new(String::new());
     let new = RwSignal::new(String::new());
     let change = Action::new_local(move |(current, new): &(String, String)| {
         let (current, new) = (current.clone(), new.clone());
         async move {
-            let result = auth
-                .with_refresh(|| {
-                    update_profile(
-                        None,
-                        Some(PasswordField::from(current.clone())),
-                        Some(PasswordField::from(new.clone())),
-                    )
-                })
-                .await;
+            let result = with_refresh(|| {
+                update_profile(
+                    None,
+                    Some(PasswordField::from(current.clone())),
+                    Some(PasswordField::from(new.clone())),
+                )
+            })
+            .await;
             if result.is_ok() {
                 status.set(Some(
                     "Password changed. Your other sessions are signed out.",

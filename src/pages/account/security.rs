@@ -7,8 +7,7 @@ use leptos::prelude::*;
 use super::readable_time;
 use crate::{
     api::security::{get_activity, list_sessions, revoke_other_sessions, revoke_session},
-    components::auth_state::AuthState,
-    components::form::FormError,
+    components::{form::FormError, session_sync::with_refresh},
     model::{ActivityEntry, SessionSummary},
 };
 
@@ -26,8 +25,8 @@ impl Changes {
     }
 }
 
-#[component]
-pub fn SecurityPanels(auth: AuthState) -> impl IntoView {
+#[island(lazy)]
+pub fn SecurityPanels() -> impl IntoView {
     let changes = Changes(RwSignal::new(0));
     // Browser-only resources must not take part in hydration (a page loaded
     // at /account then never settles), so the panels mount once it is done.
@@ -38,23 +37,23 @@ pub fn SecurityPanels(auth: AuthState) -> impl IntoView {
             when=move || hydrated.get()
             fallback=|| view! { <p class="loading panel">"Loading your sessions and activity…"</p> }
         >
-            <SessionsPanel auth changes/>
-            <ActivityPanel auth changes/>
+            <SessionsPanel changes/>
+            <ActivityPanel changes/>
         </Show>
     }
 }
 
 #[component]
-fn SessionsPanel(auth: AuthState, changes: Changes) -> impl IntoView {
+fn SessionsPanel(changes: Changes) -> impl IntoView {
     let sessions = LocalResource::new(move || {
         changes.track();
-        async move { auth.with_refresh(list_sessions).await }
+        async move { with_refresh(list_sessions).await }
     });
     let status = RwSignal::new(None::<String>);
     let revoke = Action::new_local(move |session: &SessionSummary| {
         let (id, device) = (session.id.clone(), session.device.clone());
         async move {
-            let result = auth.with_refresh(|| revoke_session(id.clone())).await;
+            let result = with_refresh(|| revoke_session(id.clone())).await;
             if result.is_ok() {
                 status.set(Some(format!("Signed out {device}.")));
             }
@@ -63,7 +62,7 @@ fn SessionsPanel(auth: AuthState, changes: Changes) -> impl IntoView {
         }
     });
     let revoke_others = Action::new_local(move |_: &()| async move {
-        let result = auth.with_refresh(revoke_other_sessions).await;
+        let result = with_refresh(revoke_other_sessions).await;
         if result.is_ok() {
             status.set(Some("Signed out everywhere else.".into()));
         }
@@ -149,10 +148,10 @@ fn SessionRow(
 }
 
 #[component]
-fn ActivityPanel(auth: AuthState, changes: Changes) -> impl IntoView {
+fn ActivityPanel(changes: Changes) -> impl IntoView {
     let activity = LocalResource::new(move || {
         changes.track();
-        async move { auth.with_refresh(get_activity).await }
+        async move { with_refresh(get_activity).await }
     });
     view! {
         <section class="panel" aria-labelledby="activity-title" data-testid="activity">
