@@ -134,7 +134,9 @@ async fn pages_are_never_stored_and_only_development_allows_websockets(backend: 
             assert_eq!(
                 header(&page, "cache-control").as_deref(),
                 Some("no-store"),
-                "{path}"
+                "{path}: {} {:?}",
+                page.status(),
+                page.headers()
             );
             let csp = header(&page, "content-security-policy").unwrap();
             assert!(csp.contains(connect), "{path}: {csp}");
