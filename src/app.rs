@@ -55,8 +55,8 @@ pub fn App() -> impl IntoView {
                 <main id="main" class="main">
                     <Routes fallback=NotFound>
                         // Async: the whole page is rendered before any of it
-                        // is sent, so a redirect or status set inside a
-                        // Suspense (a protected page, a signed-in visitor on
+                        // is sent, so a redirect or status set while it
+                        // renders (a protected page, a signed-in visitor on
                         // the sign-in form) always reaches the response head.
                         <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("login") view=LoginPage ssr=SsrMode::Async/>
@@ -64,12 +64,7 @@ pub fn App() -> impl IntoView {
                         <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async/>
                     </Routes>
                 </main>
-                <Suspense fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        let expires_in = auth.session.await.ok().flatten().map(|s| s.access_expires_in_secs);
-                        view! { <SessionKeeper access_expires_in_secs=expires_in/> }
-                    })}
-                </Suspense>
+                <SessionKeeper access_expires_in_secs=auth.current().map(|s| s.access_expires_in_secs)/>
             </div>
         </Router>
     }

@@ -3,6 +3,10 @@
 //! The crate builds twice: with `ssr` into the server binary, with `hydrate`
 //! into the WASM bundle. Everything under [`server`] exists only in the first.
 
+// The account page's view is one deep static type (pages no longer break it
+// up at a Suspense); the test build's layout computation needs the room.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod app;
 pub mod components;

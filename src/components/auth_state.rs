@@ -1,36 +1,69 @@
-//! The session as the server renders it: read once per page at the app
-//! root, for the header and every page. What happens to it in the browser
-//! (silent refresh, other tabs) is the [`SessionKeeper`] island's job.
+//! The session as the server renders it: read once per request, before the
+//! page renders (`server::http::page_session`), for the header and every
+//! page. What happens to it in the browser (silent refresh, other tabs) is
+//! the [`SessionKeeper`] island's job.
 //!
 //! [`SessionKeeper`]: super::session_keeper::SessionKeeper
 
 use leptos::prelude::*;
 
-use crate::{
-    api::{session::get_session, AppFnError},
-    model::CurrentSession,
-};
+use crate::{api::AppFnError, model::CurrentSession};
 
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct AuthState {
-    pub session: Resource<Result<Option<CurrentSession>, AppFnError>>,
+    session: Result<Option<CurrentSession>, AppFnError>,
 }
 
 impl AuthState {
-    /// Reads this request's session and provides it to every component below.
+    /// Takes this request's session and provides it to every component below.
     pub fn provide() -> Self {
-        // Blocking: the first HTML already shows the right state, and a
-        // protected page can answer with a real redirect.
-        let session = Resource::new_blocking(|| (), |_| get_session());
-        let auth = Self { session };
-        provide_context(auth);
+        let auth = Self {
+            session: this_requests_session(),
+        };
+        provide_context(auth.clone());
         auth
+    }
+
+    /// The session, `None` when signed out, or why it could not be read.
+    pub fn session(&self) -> Result<Option<CurrentSession>, AppFnError> {
+        self.session.clone()
+    }
+
+    pub fn current(&self) -> Option<CurrentSession> {
+        self.session.clone().ok().flatten()
+    }
+
+    pub fn signed_in(&self) -> bool {
+        matches!(self.session, Ok(Some(_)))
     }
 }
 
 /// The auth state provided at the app root.
 pub fn use_auth_state() -> AuthState {
     // Provided by `App` before any page renders; a component outside it
-    // gets its own read of the session instead of a panic.
+    // reads the request's session itself instead of panicking.
     use_context::<AuthState>().unwrap_or_else(AuthState::provide)
+}
+
+/// Left in the request by the page-session middleware; signed out when it
+/// is not there (as when leptos lists the routes at start-up).
+#[cfg(feature = "ssr")]
+fn this_requests_session() -> Result<Option<CurrentSession>, AppFnError> {
+    use crate::server::http::page_session::PageSession;
+
+    let session = use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<PageSession>().cloned());
+    match session {
+        Some(PageSession::SignedIn(session)) => Ok(Some(session)),
+        Some(PageSession::Unreadable { code, message }) => {
+            Err(AppFnError::Refused { code, message })
+        }
+        Some(PageSession::SignedOut) | None => Ok(None),
+    }
+}
+
+/// Pages render only on the server; islands never read the auth state.
+#[cfg(not(feature = "ssr"))]
+fn this_requests_session() -> Result<Option<CurrentSession>, AppFnError> {
+    Ok(None)
 }

@@ -14,26 +14,22 @@ pub fn SiteHeader() -> impl IntoView {
                     <span class="brand-mark" aria-hidden="true">"▦"</span>
                     "Portcullis"
                 </A>
-                <Suspense fallback=|| ()>
-                    <ul class="nav-links">
-                        {move || Suspend::new(async move {
-                            match auth.session.await.ok().flatten().map(|s| s.user) {
-                            Some(user) => view! {
-                                <li>
-                                    <A href="/account" attr:data-testid="nav-account">
-                                        <span id="account-name">{user.display_name}</span>
-                                    </A>
-                                </li>
-                                <li><SignOutButton/></li>
-                            }.into_any(),
-                            None => view! {
-                                <li><A href="/login">"Sign in"</A></li>
-                                <li><A href="/signup" attr:class="button button-small">"Create account"</A></li>
-                            }.into_any(),
-                            }
-                        })}
-                    </ul>
-                </Suspense>
+                <ul class="nav-links">
+                    {match auth.current().map(|s| s.user) {
+                        Some(user) => view! {
+                            <li>
+                                <A href="/account" attr:data-testid="nav-account">
+                                    <span id="account-name">{user.display_name}</span>
+                                </A>
+                            </li>
+                            <li><SignOutButton/></li>
+                        }.into_any(),
+                        None => view! {
+                            <li><A href="/login">"Sign in"</A></li>
+                            <li><A href="/signup" attr:class="button button-small">"Create account"</A></li>
+                        }.into_any(),
+                    }}
+                </ul>
             </nav>
         </header>
     }

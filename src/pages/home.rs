@@ -9,22 +9,18 @@ pub fn HomePage() -> impl IntoView {
     let auth = use_auth_state();
     view! {
         <Title text=""/>
-        <Suspense fallback=|| ()>
-            {move || Suspend::new(async move {
-                match auth.session.await.ok().flatten().map(|s| s.user) {
-                Some(user) => view! {
-                    <section class="hero">
-                        <h1>"Welcome back, " {user.display_name}</h1>
-                        <p class="lead">"You are signed in as " {user.email} "."</p>
-                        <div class="actions">
-                            <A href="/account" attr:class="button">"Your account"</A>
-                        </div>
-                    </section>
-                }.into_any(),
-                None => view! { <Intro/> }.into_any(),
-                }
-            })}
-        </Suspense>
+        {match auth.current().map(|s| s.user) {
+            Some(user) => view! {
+                <section class="hero">
+                    <h1>"Welcome back, " {user.display_name}</h1>
+                    <p class="lead">"You are signed in as " {user.email} "."</p>
+                    <div class="actions">
+                        <A href="/account" attr:class="button">"Your account"</A>
+                    </div>
+                </section>
+            }.into_any(),
+            None => view! { <Intro/> }.into_any(),
+        }}
     }
 }
 

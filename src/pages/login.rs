@@ -7,7 +7,7 @@ use leptos_router::{
 
 use crate::{
     api::session::{Login, AFTER_SIGN_IN},
-    components::auth_state::{use_auth_state, AuthState},
+    components::auth_state::use_auth_state,
     components::form::{Field, FormError, SubmitButton},
     validate::{form_page, safe_next, Email},
 };
@@ -30,10 +30,6 @@ pub fn onward(next: &str, otherwise: &'static str) -> String {
     }
 }
 
-pub async fn is_signed_in(auth: AuthState) -> bool {
-    matches!(auth.session.await, Ok(Some(_)))
-}
-
 pub fn email_rule(value: String) -> Option<String> {
     Email::parse(&value).err().map(|e| e.message())
 }
@@ -53,24 +49,18 @@ pub fn LoginPage() -> impl IntoView {
 
     view! {
         <Title text="Sign in"/>
-        <Suspense fallback=|| ()>
-            {move || {
-                let (next, refused, signup_href) = (next.clone(), refused.clone(), signup_href.clone());
-                Suspend::new(async move {
-                    if is_signed_in(auth).await {
-                        return view! { <Redirect path=onward(&next, AFTER_SIGN_IN)/> }.into_any();
-                    }
-                    view! {
-                        <section class="panel auth-panel" aria-labelledby="login-title">
-                            <h1 id="login-title">"Sign in"</h1>
-                            <LoginForm next refused/>
-                            <p class="aside">"New here? " <A href=signup_href>"Create an account"</A></p>
-                        </section>
-                    }
-                    .into_any()
-                })
-            }}
-        </Suspense>
+        {if auth.signed_in() {
+            view! { <Redirect path=onward(&next, AFTER_SIGN_IN)/> }.into_any()
+        } else {
+            view! {
+                <section class="panel auth-panel" aria-labelledby="login-title">
+                    <h1 id="login-title">"Sign in"</h1>
+                    <LoginForm next refused/>
+                    <p class="aside">"New here? " <A href=signup_href>"Create an account"</A></p>
+                </section>
+            }
+            .into_any()
+        }}
     }
 }
 

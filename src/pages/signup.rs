@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::{Redirect, A};
 
-use super::login::{email_rule, is_signed_in, next_param, onward};
+use super::login::{email_rule, next_param, onward};
 use crate::{
     api::session::{Signup, AFTER_SIGN_UP},
     components::auth_state::use_auth_state,
@@ -25,24 +25,18 @@ pub fn SignupPage() -> impl IntoView {
 
     view! {
         <Title text="Create an account"/>
-        <Suspense fallback=|| ()>
-            {move || {
-                let (next, refused, login_href) = (next.clone(), refused.clone(), login_href.clone());
-                Suspend::new(async move {
-                    if is_signed_in(auth).await {
-                        return view! { <Redirect path=onward(&next, AFTER_SIGN_UP)/> }.into_any();
-                    }
-                    view! {
-                        <section class="panel auth-panel" aria-labelledby="signup-title">
-                            <h1 id="signup-title">"Create an account"</h1>
-                            <SignupForm next refused/>
-                            <p class="aside">"Already have an account? " <A href=login_href>"Sign in"</A></p>
-                        </section>
-                    }
-                    .into_any()
-                })
-            }}
-        </Suspense>
+        {if auth.signed_in() {
+            view! { <Redirect path=onward(&next, AFTER_SIGN_UP)/> }.into_any()
+        } else {
+            view! {
+                <section class="panel auth-panel" aria-labelledby="signup-title">
+                    <h1 id="signup-title">"Create an account"</h1>
+                    <SignupForm next refused/>
+                    <p class="aside">"Already have an account? " <A href=login_href>"Sign in"</A></p>
+                </section>
+            }
+            .into_any()
+        }}
     }
 }
 

@@ -29,7 +29,7 @@ use super::{
             limits::{self, Limits},
             methods, request_id, security_headers,
         },
-        routes,
+        page_session, routes,
         state::{AppState, Credentials},
     },
     platform::{
@@ -246,9 +246,8 @@ fn router(state: AppState, config: &Config) -> Router {
     } else {
         Naming::Plain
     };
-    let app = Router::new()
-        .merge(routes::router())
-        .merge(assets::router(&config.http.site_root, naming))
+    // Pages (and the 404 page) get their session read before they render.
+    let pages = Router::new()
         .leptos_routes_with_context(&state, routes, page_context.clone(), move || {
             shell(shell_options.clone())
         })
@@ -256,6 +255,14 @@ fn router(state: AppState, config: &Config) -> Router {
             AppState,
             _,
         >(page_context, shell))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            page_session::read,
+        ));
+    let app = Router::new()
+        .merge(routes::router())
+        .merge(assets::router(&config.http.site_root, naming))
+        .merge(pages)
         .layer(middleware::from_fn_with_state(state.clone(), csrf::guard));
     let app = app
         .layer(middleware::from_fn(limits::limit_body))

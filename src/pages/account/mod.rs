@@ -24,15 +24,11 @@ pub fn AccountPage() -> impl IntoView {
     let auth = use_auth_state();
     view! {
         <Title text="Your account"/>
-        <Suspense fallback=|| ()>
-            {move || Suspend::new(async move {
-                match auth.session.await {
-                    Ok(Some(session)) => view! { <AccountDetails session/> }.into_any(),
-                    Ok(None) => view! { <Redirect path=LOGIN_THEN_BACK/> }.into_any(),
-                    Err(e) => view! { <p class="form-error" role="alert">{e.user_message()}</p> }.into_any(),
-                }
-            })}
-        </Suspense>
+        {match auth.session() {
+            Ok(Some(session)) => view! { <AccountDetails session/> }.into_any(),
+            Ok(None) => view! { <Redirect path=LOGIN_THEN_BACK/> }.into_any(),
+            Err(e) => view! { <p class="form-error" role="alert">{e.user_message()}</p> }.into_any(),
+        }}
     }
 }
 

@@ -8,5 +8,6 @@ pub mod error;
 pub mod extract;
 pub mod json;
 pub mod middleware;
+pub mod page_session;
 pub mod routes;
 pub mod state;
