@@ -130,8 +130,9 @@ pub async fn purge(
 }
 
 /// A key's count and block, read under its row lock.
-#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 struct KeyState {
+    key: String,
     hits: i64,
     window_started_at: DateTime<Utc>,
     last_hit_at: DateTime<Utc>,
@@ -154,6 +155,10 @@ pub enum Claim {
 /// count. If any key is blocked, nothing is counted (a refused request
 /// writes nothing). Counts last hit at or before `forget_before` start
 /// over.
+///
+/// Two statements whatever the number of keys (it is on every sign-in's
+/// path, before the hash): one creates or locks and reads every row, one
+/// writes the new counts.
 pub async fn claim(
     db: &Db,
     keys: &[&str],
@@ -162,68 +167,119 @@ pub async fn claim(
     block: &(dyn Fn(usize, i64) -> Option<DateTime<Utc>> + Sync),
 ) -> Result<Claim, sqlx::Error> {
     // Rows are locked in key order, so two claims never wait on each other
-    // in a circle.
-    let mut order: Vec<usize> = (0..keys.len()).collect();
-    order.sort_by_key(|&i| keys.get(i).copied());
-    // Parallel claims wait on the row locks, not on the disk: the count
-    // is visible at once, and losing its last moment in a crash (see
-    // `hit`) only forgets a few attempts.
-    let mut tx = db.write_tx_unflushed().await?;
-    let mut states = vec![None; keys.len()];
-    for &i in &order {
-        let Some(key) = keys.get(i).copied() else {
+    // in a circle. A key given twice is counted once.
+    let mut order: Vec<&str> = keys.to_vec();
+    order.sort_unstable();
+    order.dedup();
+    let mut tx = db.write_tx().await?;
+    let lock_sql = lock_rows_sql(db, order.len());
+    let states = with_tx!(tx, |conn| {
+        let mut query = sqlx::query_as::<_, KeyState>(&lock_sql).bind(now);
+        for key in &order {
+            query = query.bind(*key);
+        }
+        query.fetch_all(conn).await
+    })?;
+    // In lock order: the first blocked key is the one reported.
+    let mut locked = Vec::with_capacity(order.len());
+    for key in &order {
+        let Some(state) = states.iter().find(|s| s.key == *key) else {
             continue;
         };
-        // Creates the row or, through the no-op update, locks the one
-        // there (on PostgreSQL; SQLite's write lock covers it), and reads
-        // it, in one statement: no window for a purge to delete it between.
-        let state = with_tx!(tx, |conn| sqlx::query_as::<_, KeyState>(
-            "INSERT INTO rate_limits (key, hits, window_started_at, last_hit_at) \
-             VALUES ($1, 0, $2, $2) ON CONFLICT (key) DO UPDATE SET key = excluded.key \
-             RETURNING hits, window_started_at, last_hit_at, blocked_until"
-        )
-        .bind(key)
-        .bind(now)
-        .fetch_one(conn)
-        .await)?;
         if let Some(until) = state.blocked_until.filter(|until| *until > now) {
             // Nothing counted; the rows created for the claim go too.
             tx.rollback().await?;
-            return Ok(Claim::Refused { key: i, until });
+            let index = keys.iter().position(|k| k == key).unwrap_or_default();
+            return Ok(Claim::Refused { key: index, until });
         }
-        if let Some(slot) = states.get_mut(i) {
-            *slot = Some(state);
-        }
+        locked.push(state);
     }
-    let mut imposed = Vec::with_capacity(keys.len());
-    for (i, (key, state)) in keys.iter().zip(states).enumerate() {
-        let Some(state) = state else {
-            imposed.push(None);
-            continue;
-        };
+    let mut imposed = vec![None; keys.len()];
+    let mut updates = Vec::with_capacity(locked.len());
+    for state in locked {
+        let index = keys
+            .iter()
+            .position(|k| *k == state.key)
+            .unwrap_or_default();
         let starts_over = state.hits == 0 || state.last_hit_at <= forget_before;
         let (hits, window_started_at) = if starts_over {
             (1, now)
         } else {
             (state.hits + 1, state.window_started_at)
         };
-        let until = block(i, hits);
-        with_tx!(tx, |conn| sqlx::query(
-            "UPDATE rate_limits SET hits = $2, window_started_at = $3, last_hit_at = $4, \
-             blocked_until = $5 WHERE key = $1"
-        )
-        .bind(*key)
-        .bind(hits)
-        .bind(window_started_at)
-        .bind(now)
-        .bind(until)
-        .execute(conn)
-        .await
-        .map(|_| ()))?;
-        imposed.push(until);
+        let until = block(index, hits);
+        for (slot, key) in imposed.iter_mut().zip(keys) {
+            if *key == state.key {
+                *slot = until;
+            }
+        }
+        updates.push((state.key.as_str(), hits, window_started_at, until));
+    }
+    if !updates.is_empty() {
+        let update_sql = update_rows_sql(updates.len());
+        with_tx!(tx, |conn| {
+            let mut query = sqlx::query(&update_sql).bind(now);
+            for (key, hits, window_started_at, until) in &updates {
+                query = query
+                    .bind(*key)
+                    .bind(*hits)
+                    .bind(*window_started_at)
+                    .bind(*until);
+            }
+            query.execute(conn).await.map(|_| ())
+        })?;
     }
     tx.commit().await?;
     Ok(Claim::Counted(imposed))
+}
+
+/// Creates each key's row or, through the no-op update, locks the one there
+/// (on PostgreSQL; SQLite's write lock covers it), and reads it, in one
+/// statement: no window for a purge to delete a row between. `$1` is now,
+/// `$2…` the keys in lock order. On PostgreSQL the transaction also stops
+/// waiting for the WAL flush at commit: parallel claims wait on the row
+/// locks, not on the disk, the count is visible at once, and a crash loses
+/// at most its last moment (see `hit`).
+fn lock_rows_sql(db: &Db, keys: usize) -> String {
+    let placeholders = |row: &dyn Fn(usize) -> String| {
+        (0..keys).map(|i| row(i + 2)).collect::<Vec<_>>().join(", ")
+    };
+    let (with, rows) = match db {
+        Db::Sqlite(_) => (
+            "",
+            format!("VALUES {}", placeholders(&|n| format!("(${n}, 0, $1, $1)"))),
+        ),
+        Db::Postgres(_) => (
+            "WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true)) ",
+            format!(
+                "SELECT k.column1, 0, $1, $1 FROM (VALUES {}) AS k CROSS JOIN async_commit \
+                 ORDER BY k.column1",
+                placeholders(&|n| format!("(${n})"))
+            ),
+        ),
+    };
+    format!(
+        "{with}INSERT INTO rate_limits (key, hits, window_started_at, last_hit_at) {rows} \
+         ON CONFLICT (key) DO UPDATE SET key = excluded.key \
+         RETURNING key, hits, window_started_at, last_hit_at, blocked_until"
+    )
+}
+
+/// Writes each key's new count: `$1` is now, then per key its name, hits,
+/// window start and block.
+fn update_rows_sql(keys: usize) -> String {
+    let rows = (0..keys)
+        .map(|i| {
+            let n = 2 + 4 * i;
+            format!("(${}, ${}, ${}, ${})", n, n + 1, n + 2, n + 3)
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "UPDATE rate_limits SET hits = v.column2, window_started_at = v.column3, \
+         last_hit_at = $1, blocked_until = v.column4 \
+         FROM (VALUES {rows}) AS v WHERE rate_limits.key = v.column1"
+    )
 }
 
 /// Takes back one counted attempt on `key` (it succeeded), and the block
