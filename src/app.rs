@@ -64,7 +64,10 @@ pub fn App() -> impl IntoView {
                         <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async/>
                     </Routes>
                 </main>
-                <SessionKeeper access_expires_in_secs=auth.current().map(|s| s.access_expires_in_secs)/>
+                <SessionKeeper
+                    access_expires_in_secs=auth.current().map(|s| s.access_expires_in_secs)
+                    signed_out=auth.signed_out()
+                />
             </div>
         </Router>
     }

@@ -36,6 +36,11 @@ impl AuthState {
     pub fn signed_in(&self) -> bool {
         matches!(self.session, Ok(Some(_)))
     }
+
+    /// Known to be signed out (not merely unreadable).
+    pub fn signed_out(&self) -> bool {
+        matches!(self.session, Ok(None))
+    }
 }
 
 /// The auth state provided at the app root.

@@ -11,31 +11,43 @@ use crate::api::{session::refresh, AppFnError};
 pub const SESSION_ENDED: &str = "Your session has ended. Please sign in again.";
 
 /// What one tab of this site tells the others.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
-    /// Signed in or out, or the profile changed: pages are out of date.
+    /// Signed in or out: pages are out of date.
     Changed,
     /// The access token was renewed: refresh timers move.
     Refreshed,
+    /// The display name changed: headers show the new one.
+    Renamed(String),
 }
 
+const CHANGED: &str = "changed";
+const REFRESHED: &str = "refreshed";
+const RENAMED: &str = "renamed:";
+
 impl Message {
-    pub fn as_str(self) -> &'static str {
+    pub fn encode(&self) -> String {
         match self {
-            Self::Changed => "changed",
-            Self::Refreshed => "refreshed",
+            Self::Changed => CHANGED.to_owned(),
+            Self::Refreshed => REFRESHED.to_owned(),
+            Self::Renamed(name) => format!("{RENAMED}{name}"),
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Changed, Self::Refreshed]
-            .into_iter()
-            .find(|m| m.as_str() == text)
+        match text {
+            CHANGED => Some(Self::Changed),
+            REFRESHED => Some(Self::Refreshed),
+            _ => text
+                .strip_prefix(RENAMED)
+                .map(|name| Self::Renamed(name.to_owned())),
+        }
     }
 }
 
 /// Runs `call`; if the server says the session is gone, refreshes once and
-/// runs it again. If the refresh fails too, the session has ended.
+/// runs it again. If the server refuses the refresh too, the session has
+/// ended; if it could not be asked, the call's error stands.
 pub async fn with_refresh<T, F, Fut>(call: F) -> Result<T, AppFnError>
 where
     F: Fn() -> Fut,
@@ -48,9 +60,13 @@ where
                 browser::refreshed();
                 call().await
             }
-            Err(_) => {
+            Err(refused) => {
                 #[cfg(feature = "hydrate")]
-                browser::session_ended();
+                if refused.is_unauthenticated() {
+                    browser::session_ended();
+                }
+                #[cfg(not(feature = "hydrate"))]
+                let _ = refused;
                 Err(e)
             }
         },
@@ -59,7 +75,7 @@ where
 }
 
 #[cfg(feature = "hydrate")]
-pub use browser::{follow_server_redirects, show_display_name, start, take_notice};
+pub use browser::{follow_server_redirects, renamed, signed_out, start, take_notice};
 
 #[cfg(feature = "hydrate")]
 mod browser {
@@ -73,10 +89,14 @@ mod browser {
     use crate::api::session::{get_session, refresh, renewable};
 
     const CHANNEL: &str = "portcullis-auth";
-    /// Per tab (sessionStorage), never secret: why the last page load
-    /// happened, for the page that comes next.
+    /// Per tab (sessionStorage), never secret: the session just ended, for
+    /// the sign-in page that comes next.
     const NOTICE_KEY: &str = "portcullis-session-ended";
+    /// Per tab: a lapsed session was renewed here, so a page that still
+    /// shows signed out does not try again.
     const RENEWED_KEY: &str = "portcullis-renewed";
+    /// A refresh that could not reach the server is tried again this soon.
+    const RETRY: Duration = Duration::from_secs(15);
 
     thread_local! {
         // One channel to send and listen on: a channel never hears its own
@@ -85,33 +105,44 @@ mod browser {
         static REFRESH_TIMER: RefCell<Option<TimeoutHandle>> = const { RefCell::new(None) };
     }
 
-    pub fn announce(message: Message) {
+    fn announce(message: Message) {
         TABS.with(|tabs| {
             if let Some(tabs) = tabs {
-                let _ = tabs.post_message(&message.as_str().into());
+                let _ = tabs.post_message(&message.encode().into());
             }
         });
     }
 
     /// Server functions redirect only after signing in, up or out, so each
-    /// such redirect is news for the other tabs; then the browser follows it.
+    /// such redirect is news for the other tabs, and an old notice of an
+    /// ended session is no longer news here; then the browser follows it.
     pub fn follow_server_redirects() {
         let _ = leptos::server_fn::redirect::set_redirect_hook(|location: &str| {
+            take(NOTICE_KEY);
             announce(Message::Changed);
             let _ = window().location().set_href(location);
         });
     }
 
-    /// Called once the page's islands have hydrated, with the seconds its
-    /// access token had left when the server rendered it (none: signed out).
-    pub fn start(access_expires_in_secs: Option<i64>) {
+    /// Signing out failed on the server after it cleared this browser's
+    /// cookies: the browser is signed out all the same.
+    pub fn signed_out() {
+        announce(Message::Changed);
+        let _ = window().location().set_href("/");
+    }
+
+    /// Called once the page's islands have hydrated. `access_expires_in_secs`
+    /// is what the access token had left when the server rendered the page;
+    /// `signed_out` is false when the server could not tell.
+    pub fn start(access_expires_in_secs: Option<i64>, signed_out: bool) {
         listen_to_other_tabs();
-        match access_expires_in_secs {
-            Some(secs) => {
-                take(RENEWED_KEY);
-                schedule_refresh(secs);
-            }
-            None => renew_a_lapsed_session(),
+        if let Some(secs) = access_expires_in_secs {
+            // Not the notice: a call on this very page may just have found
+            // the session gone, and the page that shows it is loading.
+            take(RENEWED_KEY);
+            schedule_refresh(secs);
+        } else if signed_out {
+            renew_a_lapsed_session();
         }
         mark_hydrated();
     }
@@ -130,6 +161,7 @@ mod browser {
                 match event.data().as_string().as_deref().and_then(Message::parse) {
                     Some(Message::Changed) => reload(),
                     Some(Message::Refreshed) => spawn_local(reschedule()),
+                    Some(Message::Renamed(name)) => show_display_name(&name),
                     None => {}
                 }
             });
@@ -143,15 +175,16 @@ mod browser {
     /// the access token lapsed shows the signed-out state. If the browser
     /// holds a refresh cookie, one refresh (a POST) renews the session and
     /// the page loads again, signed in. Once: if it still shows signed
-    /// out, the tab leaves it at that rather than loop.
+    /// out, the tab leaves it at that rather than loop. The other tabs only
+    /// move their timers; each renews for itself when it loads.
     fn renew_a_lapsed_session() {
         if take(RENEWED_KEY).is_some() {
             return;
         }
         spawn_local(async {
             if renewable().await == Ok(true) && refresh().await.is_ok() {
-                remember(RENEWED_KEY, "1");
-                announce(Message::Changed);
+                remember(RENEWED_KEY);
+                announce(Message::Refreshed);
                 reload();
             }
         });
@@ -164,7 +197,7 @@ mod browser {
     }
 
     pub fn session_ended() {
-        remember(NOTICE_KEY, "1");
+        remember(NOTICE_KEY);
         announce(Message::Changed);
         reload();
     }
@@ -174,13 +207,18 @@ mod browser {
         take(NOTICE_KEY).map(|_| SESSION_ENDED)
     }
 
-    /// The header is server-rendered, outside any island; after a rename it
-    /// shows the new name without loading the page again.
-    pub fn show_display_name(name: &str) {
+    /// After a rename here: this tab's header and the other tabs' show it.
+    pub fn renamed(name: &str) {
+        show_display_name(name);
+        announce(Message::Renamed(name.to_owned()));
+    }
+
+    /// The header is server-rendered, outside any island; it shows the new
+    /// name without loading the page again.
+    fn show_display_name(name: &str) {
         if let Ok(Some(shown)) = document().query_selector("#account-name") {
             shown.set_text_content(Some(name));
         }
-        announce(Message::Changed);
     }
 
     async fn reschedule() {
@@ -192,15 +230,22 @@ mod browser {
     /// Refreshes a little before the access token expires. Every tab moves
     /// its own timer out when another one refreshed; a small random spread
     /// keeps tabs from firing together, and the server's grace window
-    /// absorbs a collision that still happens.
+    /// absorbs a collision that still happens. Only the server's refusal
+    /// ends the session: a refresh that could not reach it (a laptop just
+    /// woken, its network not back) is tried again shortly.
     fn schedule_refresh(expires_in_secs: i64) {
         let delay = refresh_delay(expires_in_secs, js_sys::Math::random());
+        set_refresh_timer(delay);
+    }
+
+    fn set_refresh_timer(delay: Duration) {
         let handle = set_timeout_with_handle(
             || {
                 spawn_local(async {
                     match refresh().await {
                         Ok(_) => refreshed(),
-                        Err(_) => session_ended(),
+                        Err(e) if e.is_unauthenticated() => session_ended(),
+                        Err(_) => set_refresh_timer(RETRY),
                     }
                 })
             },
@@ -227,9 +272,9 @@ mod browser {
         window().session_storage().ok().flatten()
     }
 
-    fn remember(key: &str, value: &str) {
+    fn remember(key: &str) {
         if let Some(storage) = storage() {
-            let _ = storage.set_item(key, value);
+            let _ = storage.set_item(key, "1");
         }
     }
 
@@ -253,8 +298,13 @@ mod tests {
 
     #[test]
     fn messages_read_back_as_themselves() {
-        for message in [Message::Changed, Message::Refreshed] {
-            assert_eq!(Message::parse(message.as_str()), Some(message));
+        for message in [
+            Message::Changed,
+            Message::Refreshed,
+            Message::Renamed("Ada: Countess of Lovelace".into()),
+            Message::Renamed(String::new()),
+        ] {
+            assert_eq!(Message::parse(&message.encode()), Some(message));
         }
         assert_eq!(Message::parse("refreshed!"), None);
     }

@@ -74,7 +74,7 @@ pub fn ProfileForm(display_name: String) -> impl IntoView {
             if let Ok(_user) = &result {
                 status.set(Some("Saved."));
                 #[cfg(feature = "hydrate")]
-                crate::components::session_sync::show_display_name(&_user.display_name);
+                crate::components::session_sync::renamed(&_user.display_name);
             }
             result
         }

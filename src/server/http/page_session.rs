@@ -34,12 +34,22 @@ pub enum PageSession {
     },
 }
 
-/// Middleware for the page routes.
+/// Middleware for the page routes and their fallback. A file the fallback
+/// serves (`/favicon.svg`) or an unknown API path needs no session.
 pub async fn read(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if !is_page(request.uri().path()) {
+        return next.run(request).await;
+    }
     let (mut parts, body) = request.into_parts();
     let session = session_of(&state, &parts).await;
     parts.extensions.insert(session);
     next.run(Request::from_parts(parts, body)).await
+}
+
+/// Page paths have no file extension and are not under `/api/`.
+fn is_page(path: &str) -> bool {
+    let last = path.rsplit('/').next().unwrap_or_default();
+    !path.starts_with("/api/") && !last.contains('.')
 }
 
 async fn session_of(state: &AppState, parts: &axum::http::request::Parts) -> PageSession {
@@ -57,6 +67,21 @@ async fn session_of(state: &AppState, parts: &axum::http::request::Parts) -> Pag
                 code: api.code(),
                 message: api.message().to_owned(),
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_page;
+
+    #[test]
+    fn only_pages_read_the_session() {
+        for page in ["/", "/login", "/account", "/no-such-page", "/a/b"] {
+            assert!(is_page(page), "{page}");
+        }
+        for other in ["/favicon.svg", "/robots.txt", "/api/nope", "/pkg/x.wasm"] {
+            assert!(!is_page(other), "{other}");
         }
     }
 }

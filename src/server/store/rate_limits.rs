@@ -171,6 +171,9 @@ pub async fn claim(
     let mut order: Vec<&str> = keys.to_vec();
     order.sort_unstable();
     order.dedup();
+    if order.is_empty() {
+        return Ok(Claim::Counted(Vec::new()));
+    }
     let mut tx = db.write_tx().await?;
     let lock_sql = lock_rows_sql(db, order.len());
     let states = with_tx!(tx, |conn| {
@@ -236,7 +239,8 @@ pub async fn claim(
 /// Creates each key's row or, through the no-op update, locks the one there
 /// (on PostgreSQL; SQLite's write lock covers it), and reads it, in one
 /// statement: no window for a purge to delete a row between. `$1` is now,
-/// `$2…` the keys in lock order. On PostgreSQL the transaction also stops
+/// `$2…` the keys in lock order, which is byte order (PostgreSQL's "C"
+/// collation), as in `LoginClaim::in_lock_order`. On PostgreSQL the transaction also stops
 /// waiting for the WAL flush at commit: parallel claims wait on the row
 /// locks, not on the disk, the count is visible at once, and a crash loses
 /// at most its last moment (see `hit`).
@@ -253,7 +257,7 @@ fn lock_rows_sql(db: &Db, keys: usize) -> String {
             "WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true)) ",
             format!(
                 "SELECT k.column1, 0, $1, $1 FROM (VALUES {}) AS k CROSS JOIN async_commit \
-                 ORDER BY k.column1",
+                 ORDER BY k.column1 COLLATE \"C\"",
                 placeholders(&|n| format!("(${n})"))
             ),
         ),
