@@ -1,7 +1,9 @@
 //! Form pieces with labels, live validation through the shared Rust rules,
 //! errors linked by `aria-describedby` and announced through `aria-live`.
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::ServerFn};
+
+use crate::api::AppFnError;
 
 /// A rule run on every change: `Some(message)` when the value is refused.
 pub type Rule = Callback<String, Option<String>>;
@@ -143,4 +145,32 @@ pub fn SubmitButton(
             {move || if pending.get() { busy_label } else { label }}
         </button>
     }
+}
+
+/// A form post's refusal that came back in the URL: without WASM a refused
+/// form returns to its page with the error there. Only an action created
+/// inside the routes (on the server, in the page) reads it.
+pub fn refused_in_url<S>() -> Option<String>
+where
+    S: ServerFn<Error = AppFnError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+{
+    ServerAction::<S>::new()
+        .value()
+        .get_untracked()
+        .and_then(Result::err)
+        .map(|e| e.user_message())
+}
+
+/// What a form shows as its error: the latest outcome of `action`, or
+/// before any, the refusal the page was rendered with.
+pub fn action_error<S>(action: ServerAction<S>, refused: Option<String>) -> Signal<Option<String>>
+where
+    S: ServerFn<Error = AppFnError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+{
+    Signal::derive(move || match action.value().get() {
+        Some(result) => result.err().map(|e| e.user_message()),
+        None => refused.clone(),
+    })
 }

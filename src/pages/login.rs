@@ -8,7 +8,7 @@ use leptos_router::{
 use crate::{
     api::session::{Login, AFTER_SIGN_IN},
     components::auth_state::use_auth_state,
-    components::form::{Field, FormError, SubmitButton},
+    components::form::{action_error, refused_in_url, Field, FormError, SubmitButton},
     validate::{form_page, safe_next, Email},
 };
 
@@ -38,13 +38,7 @@ pub fn email_rule(value: String) -> Option<String> {
 pub fn LoginPage() -> impl IntoView {
     let auth = use_auth_state();
     let next = next_param();
-    // Without WASM a refused form comes back with the error in the URL;
-    // only an action created inside the routes reads it from there.
-    let refused = ServerAction::<Login>::new()
-        .value()
-        .get_untracked()
-        .and_then(Result::err)
-        .map(|e| e.user_message());
+    let refused = refused_in_url::<Login>();
     let signup_href = form_page("/signup", Some(&next));
 
     view! {
@@ -69,10 +63,7 @@ pub fn LoginPage() -> impl IntoView {
 #[island]
 pub fn LoginForm(next: String, refused: Option<String>) -> impl IntoView {
     let login = ServerAction::<Login>::new();
-    let error = Signal::derive(move || match login.value().get() {
-        Some(result) => result.err().map(|e| e.user_message()),
-        None => refused.clone(),
-    });
+    let error = action_error(login, refused);
     // Why this tab was sent here, if its session just ended.
     let notice = RwSignal::new(None::<&'static str>);
     #[cfg(feature = "hydrate")]

@@ -6,7 +6,7 @@ use super::login::{email_rule, next_param, onward};
 use crate::{
     api::session::{Signup, AFTER_SIGN_UP},
     components::auth_state::use_auth_state,
-    components::form::{Field, FormError, SubmitButton},
+    components::form::{action_error, refused_in_url, Field, FormError, SubmitButton},
     validate::{form_page, DisplayName, Password},
 };
 
@@ -14,13 +14,7 @@ use crate::{
 pub fn SignupPage() -> impl IntoView {
     let auth = use_auth_state();
     let next = next_param();
-    // Without WASM a refused form comes back with the error in the URL;
-    // only an action created inside the routes reads it from there.
-    let refused = ServerAction::<Signup>::new()
-        .value()
-        .get_untracked()
-        .and_then(Result::err)
-        .map(|e| e.user_message());
+    let refused = refused_in_url::<Signup>();
     let login_href = form_page("/login", Some(&next));
 
     view! {
@@ -47,10 +41,7 @@ pub fn SignupForm(next: String, refused: Option<String>) -> impl IntoView {
     let signup = ServerAction::<Signup>::new();
     let email = RwSignal::new(String::new());
     let name = RwSignal::new(String::new());
-    let error = Signal::derive(move || match signup.value().get() {
-        Some(result) => result.err().map(|e| e.user_message()),
-        None => refused.clone(),
-    });
+    let error = action_error(signup, refused);
     // The same rules the server applies; it has the last word.
     let password_rule = Callback::new(move |value: String| {
         let (email, name) = (email.get_untracked(), name.get_untracked());
