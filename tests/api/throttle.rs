@@ -8,6 +8,7 @@ use crate::helpers::{
     spawn_app_with, Backend, ServerProcess, TestApp, TestDatabase, GOOD_PASSWORD,
 };
 use crate::on_both_backends;
+use crate::sql::TestSql;
 
 on_both_backends!(
     account_throttle_kicks_in_backs_off_and_releases,
@@ -21,6 +22,7 @@ on_both_backends!(
     disabled_throttling_never_refuses,
     a_burst_of_parallel_guesses_gets_only_the_free_attempts,
     counting_a_hit_counts_on_and_starts_over,
+    settling_clears_or_refunds_each_key_and_lifts_only_its_own_block,
     parallel_guesses_after_a_block_get_one_attempt_across_replicas,
     others_failing_cannot_lock_the_owner_out_of_a_known_device,
     the_current_password_check_is_throttled_like_a_sign_in,
@@ -71,6 +73,72 @@ async fn counting_a_hit_counts_on_and_starts_over(backend: Backend) {
             .unwrap();
         assert_eq!(setting, "on");
     }
+    db.close().await;
+}
+
+/// A success settles every key of its claim in one statement: account
+/// keys start over, the address's count takes the attempt back and lifts
+/// the block that attempt imposed, never one imposed since.
+async fn settling_clears_or_refunds_each_key_and_lifts_only_its_own_block(backend: Backend) {
+    use chrono::{SubsecRound, TimeDelta, Utc};
+    use portcullis::server::store::{
+        db::Db,
+        rate_limits::{claim, settle, Claim, Settle},
+    };
+
+    let database = TestDatabase::create(backend).await;
+    let db = Db::connect(&database.url, 2).await.unwrap();
+    db.migrate().await.unwrap();
+    let now = Utc::now().trunc_subsecs(0);
+    let long_ago = now - TimeDelta::hours(1);
+    let blocked_until = now + TimeDelta::minutes(5);
+    // Third hit on any key blocks it.
+    let block = |_: usize, hits: i64| (hits >= 3).then_some(blocked_until);
+    let keys = ["a:account", "b:own-block", "c:newer-block"];
+    let mut imposed = Vec::new();
+    for _ in 0..3 {
+        match claim(&db, &keys, long_ago, now, &block).await.unwrap() {
+            Claim::Counted(blocks) => imposed = blocks,
+            refused => panic!("refused before any block: {refused:?}"),
+        }
+    }
+    assert_eq!(imposed, vec![Some(blocked_until); 3]);
+
+    let mut tx = db.write_tx().await.unwrap();
+    settle(
+        &mut tx,
+        &[
+            ("a:account", Settle::Clear),
+            (
+                "b:own-block",
+                Settle::Refund {
+                    imposed: imposed[1],
+                },
+            ),
+            // Another attempt blocked this key later: that block stands.
+            ("c:newer-block", Settle::Refund { imposed: Some(now) }),
+        ],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let sql = TestSql::open(&database.url).await;
+    let rows: Vec<(String, i64, i64)> = sql
+        .rows(
+            "SELECT key, hits, CAST(CASE WHEN blocked_until IS NULL THEN 0 ELSE 1 END AS BIGINT) \
+             FROM rate_limits ORDER BY key",
+        )
+        .await;
+    assert_eq!(
+        rows,
+        [
+            ("a:account".to_owned(), 0, 0),
+            ("b:own-block".to_owned(), 2, 0),
+            ("c:newer-block".to_owned(), 2, 1),
+        ]
+    );
+    sql.close().await;
     db.close().await;
 }
 

@@ -116,9 +116,9 @@ impl Services<'_> {
         };
         let refresh = RefreshToken::generate();
         let hash = refresh.hash();
-        sessions::insert_in(tx, &session).await?;
-        refresh_tokens::insert_in(
+        refresh_tokens::insert_with_session_in(
             tx,
+            &session,
             &self.new_refresh(&user, session.id, &hash, session.expires_at),
         )
         .await?;

@@ -19,7 +19,7 @@ use crate::{
         platform::env::{invalid, ConfigError, Env},
         store::{
             db::{Db, WriteTx},
-            rate_limits::{self, Claim, Hit},
+            rate_limits::{self, Claim, Hit, Settle},
         },
     },
     validate::Email,
@@ -344,13 +344,15 @@ impl LoginClaim {
     /// own account must not reset what the address did. In `tx`, so it
     /// commits with what the success itself writes.
     pub async fn succeeded(self, tx: &mut WriteTx) -> Result<(), sqlx::Error> {
-        for (key, scope, imposed) in self.in_lock_order() {
-            match scope {
-                Scope::LoginIp => rate_limits::refund(tx, key, imposed).await?,
-                _ => rate_limits::clear(tx, key).await?,
-            }
-        }
-        Ok(())
+        let keys: Vec<_> = self
+            .in_lock_order()
+            .into_iter()
+            .map(|(key, scope, imposed)| match scope {
+                Scope::LoginIp => (key, Settle::Refund { imposed }),
+                _ => (key, Settle::Clear),
+            })
+            .collect();
+        rate_limits::settle(tx, &keys).await
     }
 
     /// The attempt was never made (no hashing slot): every count is taken
@@ -359,10 +361,13 @@ impl LoginClaim {
         if self.keys.keys.is_empty() {
             return Ok(());
         }
+        let keys: Vec<_> = self
+            .in_lock_order()
+            .into_iter()
+            .map(|(key, _, imposed)| (key, Settle::Refund { imposed }))
+            .collect();
         let mut tx = db.write_tx_unflushed().await?;
-        for (key, _, imposed) in self.in_lock_order() {
-            rate_limits::refund(&mut tx, key, imposed).await?;
-        }
+        rate_limits::settle(&mut tx, &keys).await?;
         tx.commit().await
     }
 

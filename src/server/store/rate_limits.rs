@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::db::{with_pool, with_tx, with_writer, Db, WriteTx};
+use super::db::{with_pool, with_tx, with_writer, Db, TxConn, WriteTx};
 
 /// A key's count after a hit, and when its counting window began.
 #[derive(Debug, Clone, Copy, sqlx::FromRow)]
@@ -95,17 +95,6 @@ pub async fn hit(
     Ok(Hit::Refused {
         window_started_at: window_started_at.unwrap_or(now),
     })
-}
-
-/// Forgets `key` entirely, in `tx`.
-pub async fn clear(tx: &mut WriteTx, key: &str) -> Result<(), sqlx::Error> {
-    with_tx!(tx, |conn| sqlx::query(
-        "DELETE FROM rate_limits WHERE key = $1"
-    )
-    .bind(key)
-    .execute(conn)
-    .await
-    .map(|_| ()))
 }
 
 /// Deletes up to `batch` rows quiet since `quiet_since` whose block (if
@@ -286,21 +275,64 @@ fn update_rows_sql(keys: usize) -> String {
     )
 }
 
-/// Takes back one counted attempt on `key` (it succeeded), and the block
-/// it imposed, if that block is still the one in force; in `tx`.
-pub async fn refund(
-    tx: &mut WriteTx,
-    key: &str,
-    imposed: Option<DateTime<Utc>>,
-) -> Result<(), sqlx::Error> {
-    with_tx!(tx, |conn| sqlx::query(
-        "UPDATE rate_limits SET hits = CASE WHEN hits > 0 THEN hits - 1 ELSE 0 END, \
-         blocked_until = CASE WHEN blocked_until = $2 THEN NULL ELSE blocked_until END \
-         WHERE key = $1"
-    )
-    .bind(key)
-    .bind(imposed)
-    .execute(conn)
-    .await
-    .map(|_| ()))
+/// How a claimed attempt's count on one key is settled once it succeeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settle {
+    /// The count starts over (a count of 0 is a fresh start to `claim`),
+    /// and no block stands.
+    Clear,
+    /// One attempt is taken back, and the block it imposed, if that block
+    /// is still the one in force.
+    Refund { imposed: Option<DateTime<Utc>> },
+}
+
+/// Settles several keys of one claim, in `tx`, in one statement: it is on
+/// every successful sign-in's path. `keys` come in lock order (byte
+/// order), and on PostgreSQL their rows are locked in that order first, as
+/// `claim` locks them: taken in any other order they could deadlock with
+/// the claims waiting on them.
+pub async fn settle(tx: &mut WriteTx, keys: &[(&str, Settle)]) -> Result<(), sqlx::Error> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let sql = settle_sql(matches!(tx.conn(), TxConn::Postgres(_)), keys.len());
+    with_tx!(tx, |conn| {
+        let mut query = sqlx::query(&sql);
+        for (key, settle) in keys {
+            let (refund, imposed) = match settle {
+                Settle::Clear => (false, None),
+                Settle::Refund { imposed } => (true, *imposed),
+            };
+            query = query.bind(*key).bind(refund).bind(imposed);
+        }
+        query.execute(conn).await.map(|_| ())
+    })
+}
+
+/// Per key its name, whether it is a refund, and the block it imposed.
+fn settle_sql(postgres: bool, keys: usize) -> String {
+    let rows = (0..keys)
+        .map(|i| {
+            let n = 1 + 3 * i;
+            format!("(${}, ${}, ${})", n, n + 1, n + 2)
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let set = "SET hits = CASE WHEN v.column2 AND rate_limits.hits > 0 THEN rate_limits.hits - 1 \
+                            ELSE 0 END, \
+               blocked_until = CASE WHEN NOT v.column2 OR rate_limits.blocked_until = v.column3 \
+                                    THEN NULL ELSE rate_limits.blocked_until END";
+    if postgres {
+        format!(
+            "WITH v AS (VALUES {rows}), \
+             locked AS MATERIALIZED (SELECT r.key FROM rate_limits r \
+               WHERE r.key IN (SELECT column1 FROM v) ORDER BY r.key COLLATE \"C\" FOR UPDATE) \
+             UPDATE rate_limits {set} FROM v, locked \
+             WHERE rate_limits.key = v.column1 AND locked.key = v.column1"
+        )
+    } else {
+        format!(
+            "UPDATE rate_limits {set} FROM (VALUES {rows}) AS v WHERE rate_limits.key = v.column1"
+        )
+    }
 }

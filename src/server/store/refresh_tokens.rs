@@ -6,8 +6,11 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    db::{with_pool, with_tx, Db, SqlitePools, WriteTx},
-    sessions::{SessionRecord, COLUMNS as SESSION_COLUMNS},
+    db::{with_pool, Db, SqlitePools, TxConn, WriteTx},
+    sessions::{
+        bind_new_session, NewSession, SessionRecord, COLUMNS as SESSION_COLUMNS,
+        INSERT as SESSION_INSERT,
+    },
     users::{JoinedUser, UserRecord, JOINED_COLUMNS},
 };
 use crate::server::domain::events::{EventType, Outcome};
@@ -39,18 +42,41 @@ macro_rules! bind_new {
     };
 }
 
-/// The first token of a session, in the transaction that creates it.
-pub async fn insert_in(tx: &mut WriteTx, new: &NewRefresh<'_>) -> Result<(), sqlx::Error> {
-    with_tx!(tx, |conn| bind_new!(
-        sqlx::query(
-            "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, parent_id, \
-             issued_at, expires_at, user_agent, ip) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        ),
-        new
-    )
-    .execute(conn)
-    .await
-    .map(|_| ()))
+/// Starts a session with its first token, in `tx`: on PostgreSQL in one
+/// statement, as it is one round trip less on every sign-in's path.
+pub async fn insert_with_session_in(
+    tx: &mut WriteTx,
+    session: &NewSession<'_>,
+    first: &NewRefresh<'_>,
+) -> Result<(), sqlx::Error> {
+    match tx.conn() {
+        TxConn::Postgres(conn) => {
+            let sql = format!(
+                "WITH session AS ({SESSION_INSERT}) INSERT INTO refresh_tokens (id, family_id, \
+                 user_id, token_hash, parent_id, issued_at, expires_at, user_agent, ip) \
+                 VALUES ($7, $8, $9, $10, $11, $12, $13, $14, $15)"
+            );
+            bind_new!(bind_new_session!(sqlx::query(&sql), session), first)
+                .execute(conn)
+                .await?;
+        }
+        TxConn::Sqlite(conn) => {
+            bind_new_session!(sqlx::query(SESSION_INSERT), session)
+                .execute(&mut *conn)
+                .await?;
+            bind_new!(
+                sqlx::query(
+                    "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, parent_id, \
+                     issued_at, expires_at, user_agent, ip) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                ),
+                first
+            )
+            .execute(conn)
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 /// A stored token as a refresh sees it.

@@ -40,21 +40,24 @@ pub struct NewSession<'a> {
     pub ip: Option<&'a str>,
 }
 
-pub async fn insert_in(tx: &mut WriteTx, new: &NewSession<'_>) -> Result<(), sqlx::Error> {
-    with_tx!(tx, |conn| sqlx::query(
-        "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip) \
-         VALUES ($1, $2, $3, $3, $4, $5, $6)"
-    )
-    .bind(new.id)
-    .bind(new.user_id)
-    .bind(new.created_at)
-    .bind(new.expires_at)
-    .bind(new.user_agent)
-    .bind(new.ip)
-    .execute(conn)
-    .await
-    .map(|_| ()))
+/// Inserts a session; `$1…$6` are its id, user, start, end, user agent
+/// and address.
+pub(super) const INSERT: &str =
+    "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip) \
+     VALUES ($1, $2, $3, $3, $4, $5, $6)";
+
+macro_rules! bind_new_session {
+    ($query:expr, $new:expr) => {
+        $query
+            .bind($new.id)
+            .bind($new.user_id)
+            .bind($new.created_at)
+            .bind($new.expires_at)
+            .bind($new.user_agent)
+            .bind($new.ip)
+    };
 }
+pub(super) use bind_new_session;
 
 /// The session's columns, as `s.*`.
 pub const COLUMNS: &str = "s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, \
