@@ -243,6 +243,20 @@ def median_runs(measure, runs: int = RUNS) -> dict:
 
 # --- the scenarios -------------------------------------------------------------
 
+def against_the_limit(measure) -> dict:
+    """One run of `measure` (a hashing-bound wrk run) with the hashing limit
+    it is held to timed just before and just after it, on the same core: a
+    neighbour that slows the machine for a while slows both, so the ratio
+    of each run is taken against its own yardstick (the median of the runs'
+    ratios is reported)."""
+    before = hash_time_ms()
+    result = measure()
+    after = hash_time_ms()
+    result["yardstick_ms"] = (before + after) / 2
+    result["limit_ratio"] = result["rps"] / (SERVER_CORES * 1000 / result["yardstick_ms"])
+    return result
+
+
 def hash_time_ms() -> float:
     output = subprocess.run(
         ["taskset", "-c", SERVER_CORE, BINARY, "hash-timing"],
@@ -337,10 +351,11 @@ def bench_backend(name: str, database_url: str) -> dict:
             started = time.time()
             wrk("/api/auth/login", 2 * SERVER_CORES, seconds=2, script="login.lua", env=login_env)
             hash_before, node_before = hash_time_ms(), node_hash_ms()
-            figures["login"] = median_runs(lambda: login_run(2 * SERVER_CORES))
+            figures["login"] = median_runs(lambda: against_the_limit(lambda: login_run(2 * SERVER_CORES)))
             figures["login_paced"] = median_runs(lambda: login_run(SERVER_CORES))
-            # A neighbour's burst can slow one measurement; the faster of
-            # the two is the stricter yardstick for both budgets.
+            # For the comparison with @node-rs/argon2 and the latency budget:
+            # a neighbour's burst can slow one measurement, and the faster
+            # of the two is the stricter yardstick.
             figures["hash_ms"] = min(hash_before, hash_time_ms())
             figures["node_hash_ms"] = min(node_before, node_hash_ms())
             figures["spans"]["sign-in"] = (started, time.time())
@@ -364,7 +379,9 @@ def bench_backend(name: str, database_url: str) -> dict:
         if wanted("signup"):
             started = time.time()
             figures["signup"] = median_runs(
-                lambda: wrk("/api/auth/signup", 2, script="signup.lua", env={"BENCH_PREFIX": f"s{time.time_ns()}"})
+                lambda: against_the_limit(
+                    lambda: wrk("/api/auth/signup", 2, script="signup.lua", env={"BENCH_PREFIX": f"s{time.time_ns()}"})
+                )
             )
             figures["spans"]["sign-up"] = (started, time.time())
 
@@ -448,7 +465,8 @@ def report(results: list, wasm: dict, cores: int) -> str:
         return lambda r: f"{r[key]['rps']:.1f} · {r[key]['p50']:.1f} ms · {r[key]['p99']:.1f} ms"
 
     row(f"sign-in, {2 * cores} conns: /s · p50 · p99", sign_ins("login"))
-    row("sign-ins ÷ hashing limit", lambda r: f"{r['login']['rps'] / (cores * 1000 / r['hash_ms']):.2f}")
+    row("sign-ins ÷ hashing limit (each run against a hash timed just before and after it)",
+        lambda r: f"{r['login']['limit_ratio']:.2f}")
     row(f"sign-in, {cores} conn(s), not overloaded: /s · p50 · p99", sign_ins("login_paced"))
     row("sign-in p99 (not overloaded) ÷ one hash", lambda r: f"{r['login_paced']['p99'] / r['hash_ms']:.2f}")
     row(f"refresh, {REFRESH_CONNECTIONS} conns: /s · p50 · p99", throughput("refresh"))
@@ -456,7 +474,7 @@ def report(results: list, wasm: dict, cores: int) -> str:
     row("refresh, 64 conns (overload): /s · p50 · p99", throughput("refresh_64"))
     row("refresh, 64 conns: non-2xx", failures("refresh_64"))
     row("sign-up, 2 conns: /s · non-2xx · socket errors", lambda r: f"{r['signup']['rps']:.1f} · {r['signup']['non2xx']:.0f} · {r['signup']['socket_errors']:.0f}")
-    row("sign-ups ÷ hashing limit", lambda r: f"{r['signup']['rps'] / (cores * 1000 / r['hash_ms']):.2f}")
+    row("sign-ups ÷ hashing limit (likewise)", lambda r: f"{r['signup']['limit_ratio']:.2f}")
     row("page `/login` (signed out), 16 conns: /s", lambda r: f"{r['page_login']['rps']:.0f}")
     row("page `/account` (signed in), 16 conns: /s", lambda r: f"{r['page_account']['rps']:.0f}")
     row("memory idle (RSS)", lambda r: f"{r['idle_rss_mib']:.1f} MiB")
@@ -488,8 +506,9 @@ def report(results: list, wasm: dict, cores: int) -> str:
             f"p99 < 5 ms ({r['me']['p99']:.2f} ms) {verdict(r['me']['p99'] < 5)}",
             lambda: f"- {b}: one hash ≤ 1.1× @node-rs/argon2's ({r['hash_ms']:.1f} ms vs {r['node_hash_ms']:.1f} ms) "
             f"{verdict(r['hash_ms'] <= 1.1 * r['node_hash_ms'])}",
-            lambda: f"- {b}: sign-ins ≥ 0.9× hashing limit ({r['login']['rps']:.1f}/s vs {cores * 1000 / r['hash_ms']:.1f}/s) "
-            f"{verdict(r['login']['rps'] >= 0.9 * cores * 1000 / r['hash_ms'])}; "
+            lambda: f"- {b}: sign-ins ≥ 0.9× hashing limit ({r['login']['limit_ratio']:.2f}: "
+            f"{r['login']['rps']:.1f}/s vs {cores * 1000 / r['login']['yardstick_ms']:.1f}/s) "
+            f"{verdict(r['login']['limit_ratio'] >= 0.9)}; "
             f"p99 not overloaded ≤ 3× one hash ({r['login_paced']['p99']:.1f} ms vs {3 * r['hash_ms']:.1f} ms) "
             f"{verdict(r['login_paced']['p99'] <= 3 * r['hash_ms'])}",
             lambda: f"- {b}: refresh ≥ {refresh_floor}/s ({r['refresh']['rps']:.0f}/s) {verdict(r['refresh']['rps'] >= refresh_floor)}; "
