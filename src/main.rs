@@ -7,14 +7,17 @@ use portcullis::server::{
         password::{hash_once, Workspace},
     },
     platform::{allocator, shutdown, telemetry},
-    startup::Application,
+    startup::{grant_role, Application},
 };
 
-const USAGE: &str = "usage: portcullis [generate-key | hash-timing]\n\n\
+const USAGE: &str = "usage: portcullis [generate-key | hash-timing | admin grant EMAIL ROLE]\n\n\
   (no arguments)  serve, configured by the environment (see README)\n\
   generate-key    print a new Ed25519 signing key and its public key\n\
   hash-timing     print the median time of one password hash with the\n\
-                  configured Argon2id parameters, in milliseconds";
+                  configured Argon2id parameters, in milliseconds\n\
+  admin grant EMAIL ROLE\n\
+                  give the account with EMAIL the role ROLE (e.g. admin)\n\
+                  in the configured database; nothing if it holds it";
 
 fn main() -> ExitCode {
     allocator::return_large_blocks_to_the_os();
@@ -27,6 +30,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some("hash-timing") => hash_timing(),
+        Some("admin") => admin(&std::env::args().skip(2).collect::<Vec<_>>()),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -34,6 +38,45 @@ fn main() -> ExitCode {
         Some(other) => {
             eprintln!("portcullis: unknown command `{other}`\n{USAGE}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// `admin grant EMAIL ROLE`.
+fn admin(args: &[String]) -> ExitCode {
+    let [command, email, role] = args else {
+        eprintln!("portcullis: admin takes `grant EMAIL ROLE`\n{USAGE}");
+        return ExitCode::from(2);
+    };
+    if command != "grant" {
+        eprintln!("portcullis: unknown admin command `{command}`\n{USAGE}");
+        return ExitCode::from(2);
+    }
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("portcullis: invalid configuration: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("portcullis: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(grant_role(&config, email, role)) {
+        Ok(done) => {
+            println!("{done}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("portcullis: {err}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -20,6 +20,27 @@ pub enum ErrorCode {
     InvalidCredentials,
     /// No valid session: sign in (or refresh) first.
     Unauthenticated,
+    /// The access token predates a change to the user's authorization
+    /// (roles, attributes, disabled, password): refresh, then retry.
+    StaleAuthorization,
+    /// Signed in, without the permission the request needs.
+    Forbidden,
+    /// A role name that is malformed or names no role.
+    InvalidRole,
+    /// A permission not in the catalogue.
+    InvalidPermission,
+    /// Attributes over the limits or with a malformed key.
+    InvalidAttributes,
+    /// A paging cursor this server did not hand out.
+    InvalidCursor,
+    /// A query parameter that is not what the endpoint takes.
+    InvalidQuery,
+    /// `user` and `admin` cannot be deleted, and `admin` not changed.
+    BuiltInRole,
+    /// A role with that name exists already.
+    RoleExists,
+    /// The change would leave no enabled administrator.
+    LastAdmin,
     /// A state-changing request that did not come from this site.
     Csrf,
     NotFound,
@@ -46,6 +67,16 @@ impl ErrorCode {
             Self::EmailTaken => "email_taken",
             Self::InvalidCredentials => "invalid_credentials",
             Self::Unauthenticated => "unauthenticated",
+            Self::StaleAuthorization => "stale_authorization",
+            Self::Forbidden => "forbidden",
+            Self::InvalidRole => "invalid_role",
+            Self::InvalidPermission => "invalid_permission",
+            Self::InvalidAttributes => "invalid_attributes",
+            Self::InvalidCursor => "invalid_cursor",
+            Self::InvalidQuery => "invalid_query",
+            Self::BuiltInRole => "built_in_role",
+            Self::RoleExists => "role_exists",
+            Self::LastAdmin => "last_admin",
             Self::Csrf => "csrf",
             Self::NotFound => "not_found",
             Self::TooManyRequests => "too_many_requests",
@@ -63,7 +94,13 @@ pub struct User {
     pub id: String,
     pub email: String,
     pub display_name: String,
+    /// `admin` for administrators, else `user`; `roles` says all.
     pub role: String,
+    /// Every role held, `user` included.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub permissions: Vec<Permission>,
     /// RFC 3339, UTC.
     pub created_at: String,
 }
@@ -107,6 +144,100 @@ pub struct ActivityEntry {
     pub ip: Option<String>,
     pub device: Option<String>,
     pub at: String,
+}
+
+/// What a role lets its holders do: a fixed catalogue, defined here so the
+/// server and the web app agree on it. On the wire and in tokens as e.g.
+/// `users:read`. New capabilities add variants; none is ever renamed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Permission {
+    #[serde(rename = "users:read")]
+    UsersRead,
+    #[serde(rename = "users:write")]
+    UsersWrite,
+    #[serde(rename = "users:disable")]
+    UsersDisable,
+    #[serde(rename = "sessions:revoke")]
+    SessionsRevoke,
+    #[serde(rename = "roles:write")]
+    RolesWrite,
+    #[serde(rename = "audit:read")]
+    AuditRead,
+}
+
+impl Permission {
+    /// The whole catalogue, in its canonical order.
+    pub const ALL: [Permission; 6] = [
+        Self::UsersRead,
+        Self::UsersWrite,
+        Self::UsersDisable,
+        Self::SessionsRevoke,
+        Self::RolesWrite,
+        Self::AuditRead,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UsersRead => "users:read",
+            Self::UsersWrite => "users:write",
+            Self::UsersDisable => "users:disable",
+            Self::SessionsRevoke => "sessions:revoke",
+            Self::RolesWrite => "roles:write",
+            Self::AuditRead => "audit:read",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// A role's name: 1 to 32 of `a-z`, `0-9`, `_` and `-`, starting with a
+/// letter. Two roles are built in: [`RoleName::USER`] (everyone holds it)
+/// and [`RoleName::ADMIN`] (every permission).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RoleName(String);
+
+impl RoleName {
+    pub const USER: &'static str = "user";
+    pub const ADMIN: &'static str = "admin";
+
+    pub fn parse(s: &str) -> Option<Self> {
+        let valid = (1..=32).contains(&s.len())
+            && s.starts_with(|c: char| c.is_ascii_lowercase())
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        valid.then(|| Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_builtin(&self) -> bool {
+        self.0 == Self::USER || self.0 == Self::ADMIN
+    }
+}
+
+impl TryFrom<String> for RoleName {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s).ok_or_else(|| format!("invalid role name {s:?}"))
+    }
+}
+
+impl From<RoleName> for String {
+    fn from(role: RoleName) -> Self {
+        role.0
+    }
+}
+
+impl std::fmt::Display for RoleName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 // Bodies of the JSON API under /api/auth.
@@ -162,6 +293,111 @@ pub struct ActivityResponse {
     pub activity: Vec<ActivityEntry>,
 }
 
+// Bodies of the admin JSON API under /api/admin.
+
+/// A user as the admin console lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminUser {
+    pub id: String,
+    pub email: String,
+    pub display_name: String,
+    /// Every role held, `user` included.
+    pub roles: Vec<String>,
+    pub disabled: bool,
+    pub created_at: String,
+}
+
+/// `GET /api/admin/users`: a page, newest first; `next_cursor` fetches the
+/// next one (absent on the last).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminUserPage {
+    pub users: Vec<AdminUser>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /api/admin/users/{id}`: one user in full.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminUserDetail {
+    #[serde(flatten)]
+    pub user: AdminUser,
+    pub permissions: Vec<Permission>,
+    pub attributes: std::collections::BTreeMap<String, String>,
+    /// The newest session's start, if any session is still on record.
+    pub last_sign_in_at: Option<String>,
+    pub sessions: Vec<SessionSummary>,
+    pub activity: Vec<ActivityEntry>,
+}
+
+/// `PATCH /api/admin/users/{id}`: only the fields given change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminUserChange {
+    #[serde(default)]
+    pub disabled: Option<bool>,
+    /// Exactly the roles to hold (`user` is implied either way).
+    #[serde(default)]
+    pub roles: Option<Vec<String>>,
+    /// Replaces every attribute.
+    #[serde(default)]
+    pub attributes: Option<std::collections::BTreeMap<String, String>>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
+/// A role as the admin API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleInfo {
+    pub name: String,
+    pub description: String,
+    pub permissions: Vec<Permission>,
+    /// `user` and `admin`.
+    pub built_in: bool,
+    /// How many users hold it (for `user`: every user).
+    pub holders: i64,
+}
+
+/// `GET /api/admin/roles`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RolesResponse {
+    pub roles: Vec<RoleInfo>,
+    /// The whole catalogue, for the console's checkboxes.
+    pub catalogue: Vec<Permission>,
+}
+
+/// `POST /api/admin/roles` (with `name`) and `PUT /api/admin/roles/{name}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleDefinition {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    pub permissions: Vec<String>,
+}
+
+/// One audit event across users, for the admin console.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub event: String,
+    pub outcome: String,
+    pub user_id: Option<String>,
+    /// The administrator who acted, if it was not the user.
+    pub actor_id: Option<String>,
+    pub ip: Option<String>,
+    pub details: serde_json::Value,
+    pub at: String,
+}
+
+/// `GET /api/admin/audit`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub events: Vec<AuditEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
 /// A password as a form sends it to a server function. The server
 /// function macro derives `Debug` for its arguments; this one prints as
 /// `[redacted]`, so a logged request never shows it.
@@ -206,6 +442,16 @@ mod tests {
             EmailTaken,
             InvalidCredentials,
             Unauthenticated,
+            StaleAuthorization,
+            Forbidden,
+            InvalidRole,
+            InvalidPermission,
+            InvalidAttributes,
+            InvalidCursor,
+            InvalidQuery,
+            BuiltInRole,
+            RoleExists,
+            LastAdmin,
             Csrf,
             NotFound,
             MethodNotAllowed,

@@ -120,7 +120,8 @@ pub async fn get_session() -> Result<Option<CurrentSession>, AppFnError> {
     };
     match call.services().current_session(&principal).await {
         Ok(session) => Ok(Some(session)),
-        Err(ServiceError::Unauthenticated) => Ok(None),
+        // Stale counts as lapsed: the web app renews it the same way.
+        Err(ServiceError::Unauthenticated | ServiceError::StaleAuthorization) => Ok(None),
         Err(err) => Err(call.refuse(err)),
     }
 }

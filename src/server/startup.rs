@@ -33,18 +33,22 @@ use super::{
         state::{AppState, Credentials},
     },
     platform::{
-        clock::{SharedClock, SystemClock},
+        clock::{Clock, SharedClock, SystemClock},
         jobs,
         serve::{self, ConnectionLimits},
     },
     services::{
+        bootstrap::{self, BootstrapAdmin, Granted},
         retention::{self, RetentionPolicy},
         sessions::SessionPolicy,
         Policies,
     },
     store::db::{Db, DbError},
 };
-use crate::app::{shell, App};
+use crate::{
+    app::{shell, App},
+    model::RoleName,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -56,6 +60,58 @@ pub enum StartupError {
     Hashing(#[from] HashError),
     #[error(transparent)]
     SigningKey(#[from] KeyError),
+    #[error("could not make {email} an administrator: {source}")]
+    Bootstrap { email: String, source: sqlx::Error },
+}
+
+/// Makes `PORTCULLIS_BOOTSTRAP_ADMIN`'s account an administrator if it
+/// exists (if not, its sign-up will); every replica may, as it is
+/// idempotent.
+async fn bootstrap_admin(
+    db: &Db,
+    admin: &BootstrapAdmin,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StartupError> {
+    let Some(email) = &admin.0 else {
+        return Ok(());
+    };
+    let Some(role) = RoleName::parse(RoleName::ADMIN) else {
+        return Ok(());
+    };
+    match bootstrap::grant_by_email(db, email.as_str(), &role, None, now).await {
+        Ok(Granted::Now) => tracing::info!("the bootstrap account is now an administrator"),
+        Ok(_) => {}
+        Err(source) => {
+            return Err(StartupError::Bootstrap {
+                email: email.as_str().to_owned(),
+                source,
+            })
+        }
+    }
+    Ok(())
+}
+
+/// Runs `portcullis admin grant <email> <role>`: connects, migrates and
+/// grants, idempotently.
+pub async fn grant_role(config: &Config, email: &str, role: &str) -> Result<String, String> {
+    let role = RoleName::parse(role).ok_or_else(|| format!("`{role}` is not a role name"))?;
+    let db = Db::connect(&config.db.url, 1)
+        .await
+        .map_err(|e| e.to_string())?;
+    let result = async {
+        db.migrate().await.map_err(|e| e.to_string())?;
+        let now = SystemClock.now();
+        match bootstrap::grant_by_email(&db, email, &role, None, now).await {
+            Ok(Granted::Now) => Ok(format!("{email} now holds {role}")),
+            Ok(Granted::Already) => Ok(format!("{email} already holds {role}")),
+            Ok(Granted::NoSuchUser) => Err(format!("no account has the email {email}")),
+            Ok(Granted::NoSuchRole) => Err(format!("there is no role `{role}`")),
+            Err(e) => Err(format!("database error: {e}")),
+        }
+    }
+    .await;
+    db.close().await;
+    result
 }
 
 /// A built application, bound to its port but not yet serving.
@@ -89,6 +145,7 @@ impl Application {
     ) -> Result<Self, StartupError> {
         let db = Db::connect(&config.db.url, config.db.max_connections).await?;
         db.migrate().await?;
+        bootstrap_admin(&db, &config.bootstrap_admin, clock.now()).await?;
 
         let addr = config.http.listen_addr;
         let bind_error = |source| StartupError::Bind { addr, source };
@@ -124,6 +181,7 @@ impl Application {
             policies: Arc::new(Policies {
                 sessions: config.sessions,
                 throttle: config.throttle.clone(),
+                bootstrap_admin: config.bootstrap_admin.clone(),
             }),
             trusted_proxies: config.http.trusted_proxies.clone().into(),
             public_origin: public_origin.into(),

@@ -145,7 +145,7 @@ fn replace_database(url: &str, name: &str) -> String {
 
 /// The environment of a test server: port 0, the given database, and
 /// whatever `overrides` sets.
-fn server_vars(database_url: &str, overrides: &[(&str, &str)]) -> HashMap<String, String> {
+pub fn server_vars(database_url: &str, overrides: &[(&str, &str)]) -> HashMap<String, String> {
     let mut vars: HashMap<String, String> = HashMap::from([
         ("PORTCULLIS_LISTEN_ADDR".into(), "127.0.0.1:0".into()),
         ("DATABASE_URL".into(), database_url.into()),

@@ -13,6 +13,7 @@
 mod helpers;
 mod sql;
 
+mod admin;
 mod audit;
 mod config;
 mod headers;
@@ -26,6 +27,7 @@ mod profile;
 mod refresh;
 mod requests;
 mod retention;
+mod roles;
 mod server_fns;
 mod sessions;
 mod signup;

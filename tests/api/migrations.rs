@@ -12,6 +12,7 @@ on_both_backends!(
     replicas_starting_at_once_all_come_up,
     schema_has_the_tables_later_features_need,
     existing_sign_ins_become_sessions_and_keep_their_state,
+    an_admin_by_the_old_column_stays_one_and_audit_rows_outlive_their_user,
 );
 
 #[tokio::test]
@@ -78,8 +79,12 @@ async fn schema_has_the_tables_later_features_need(backend: Backend) {
     for (table, columns) in [
         (
             "users",
-            "id, email, password_hash, display_name, role, disabled, created_at, updated_at",
+            "id, email, password_hash, display_name, disabled, created_at, updated_at, \
+             attributes, authz_version",
         ),
+        ("roles", "name, description, created_at, updated_at"),
+        ("role_permissions", "role, permission"),
+        ("user_roles", "user_id, role, granted_at"),
         (
             "refresh_tokens",
             "id, family_id, user_id, token_hash, parent_id, successor_id, issued_at, expires_at, \
@@ -91,7 +96,7 @@ async fn schema_has_the_tables_later_features_need(backend: Backend) {
         ),
         (
             "audit_events",
-            "id, event_type, user_id, ip, user_agent, outcome, details, created_at",
+            "id, event_type, user_id, ip, user_agent, outcome, details, created_at, actor_id",
         ),
     ] {
         let rows: Vec<(i64,)> = sql
@@ -99,8 +104,14 @@ async fn schema_has_the_tables_later_features_need(backend: Backend) {
                 "SELECT COUNT(*) FROM (SELECT {columns} FROM {table}) AS t"
             ))
             .await;
-        assert_eq!(rows, [(0,)], "{table}");
+        let expected = if table == "roles" { 2 } else { 0 };
+        assert_eq!(rows, [(expected,)], "{table}");
     }
+    // Roles are rows of their own; `user` and `admin` are built in.
+    let gone = sql.execute("SELECT role FROM users").await;
+    assert!(gone.is_err(), "users.role still exists");
+    let built_in: Vec<String> = sql.column("SELECT name FROM roles ORDER BY name").await;
+    assert_eq!(built_in, ["admin", "user"]);
     // Dropped: upstream identities get a table of their own.
     let gone = sql.execute("SELECT external_user_id FROM users").await;
     assert!(gone.is_err(), "users.external_user_id still exists");
@@ -286,6 +297,72 @@ async fn existing_sign_ins_become_sessions_and_keep_their_state(backend: Backend
 }
 
 /// How each backend writes a literal of a kind.
+/// The single `role` column becomes rows (an `admin` stays one, `user` is
+/// implied), and an account's audit events now outlive it, under its id.
+async fn an_admin_by_the_old_column_stays_one_and_audit_rows_outlive_their_user(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    migrate_before(backend, &database.url, 5).await;
+    let sql = TestSql::open(&database.url).await;
+    type Literal = fn(&str) -> String;
+    let (id, time): (Literal, Literal) = match backend {
+        Backend::Sqlite => (
+            |u| format!("X'{}'", u.replace('-', "")),
+            |t| format!("'{t}'"),
+        ),
+        Backend::Postgres => (
+            |u| format!("'{u}'::uuid"),
+            |t| format!("'{t}'::timestamptz"),
+        ),
+    };
+    let t = time("2026-11-01T00:00:00Z");
+    let (admin, plain) = (
+        "00000000-0000-0000-0000-0000000000a1",
+        "00000000-0000-0000-0000-0000000000b2",
+    );
+    for statement in [
+        format!(
+            "INSERT INTO users (id, email, password_hash, display_name, role, created_at, updated_at) \
+             VALUES ({}, 'admin@example.com', 'x', 'Admin', 'admin', {t}, {t}), \
+                    ({}, 'plain@example.com', 'x', 'Plain', 'user', {t}, {t})",
+            id(admin),
+            id(plain),
+        ),
+        format!(
+            "INSERT INTO audit_events (event_type, user_id, outcome, created_at) \
+             VALUES ('login', {}, 'success', {t})",
+            id(plain),
+        ),
+    ] {
+        sql.execute(&statement).await.unwrap();
+    }
+
+    let db = Db::connect(&database.url, 2).await.unwrap();
+    db.migrate().await.unwrap();
+
+    let admins: Vec<String> = sql
+        .column(
+            "SELECT u.email FROM users u JOIN user_roles ur ON ur.user_id = u.id \
+             WHERE ur.role = 'admin'",
+        )
+        .await;
+    assert_eq!(admins, ["admin@example.com"]);
+    let rows: i64 = sql.scalar("SELECT count(*) FROM user_roles", &[]).await;
+    assert_eq!(rows, 1, "`user` is implied, not a row");
+
+    sql.execute("DELETE FROM users WHERE email = 'plain@example.com'")
+        .await
+        .unwrap();
+    let kept: Vec<i64> = sql
+        .column(&format!(
+            "SELECT count(*) FROM audit_events WHERE user_id = {}",
+            id(plain)
+        ))
+        .await;
+    assert_eq!(kept, [1]);
+    sql.close().await;
+    db.close().await;
+}
+
 struct Literals {
     id: fn(&str) -> String,
     time: fn(&str) -> String,

@@ -42,11 +42,21 @@ async fn signup_signs_the_new_user_in(backend: Backend) {
         .keys()
         .map(String::as_str)
         .collect();
+    // Exactly these (serde_json keeps keys sorted): nothing else leaks.
     assert_eq!(
-        keys.len(),
-        5,
-        "exactly id, email, display_name, role, created_at: {keys:?}"
+        keys,
+        [
+            "created_at",
+            "display_name",
+            "email",
+            "id",
+            "permissions",
+            "role",
+            "roles"
+        ]
     );
+    assert_eq!(user["roles"], serde_json::json!(["user"]));
+    assert_eq!(user["permissions"], serde_json::json!([]));
     assert!(!body.to_string().contains("argon2"));
 
     let me = app.me(&app.client).await;

@@ -10,7 +10,10 @@ use crate::server::{
         serve::ConnectionLimits,
         telemetry::LogFormat,
     },
-    services::{retention::RetentionPolicy, sessions::SessionPolicy, throttle::ThrottlePolicy},
+    services::{
+        bootstrap::BootstrapAdmin, retention::RetentionPolicy, sessions::SessionPolicy,
+        throttle::ThrottlePolicy,
+    },
     store::db::DbConfig,
 };
 
@@ -33,6 +36,7 @@ pub struct Config {
     pub hashing: HashingConfig,
     pub throttle: ThrottlePolicy,
     pub retention: RetentionPolicy,
+    pub bootstrap_admin: BootstrapAdmin,
     pub log_format: LogFormat,
 }
 
@@ -70,6 +74,7 @@ impl Config {
             hashing: HashingConfig::from_env(&env)?,
             throttle: ThrottlePolicy::from_env(&env)?,
             retention: RetentionPolicy::from_env(&env)?,
+            bootstrap_admin: BootstrapAdmin::from_env(&env)?,
             log_format: LogFormat::from_env(&env, production)?,
         };
         // Development's defaults (random keys, plain cookies) are for this

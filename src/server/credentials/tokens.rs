@@ -10,7 +10,13 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::keys::{KeyError, KeySet, SigningKeys};
-use crate::server::platform::env::{ConfigError, Env};
+use crate::{
+    model::Permission,
+    server::{
+        domain::grants::{Attributes, Grants},
+        platform::env::{ConfigError, Env},
+    },
+};
 
 /// Clock skew tolerated when checking `exp`, `nbf` and `iat`.
 pub const LEEWAY_SECS: i64 = 30;
@@ -23,7 +29,23 @@ pub const ACCESS_TOKEN_MEDIA_TYPE: &str = "at+jwt";
 pub struct AccessClaims {
     pub sub: String,
     pub email: String,
+    /// `admin` for administrators, else `user`: for services that read
+    /// only this claim; `roles` says all.
     pub role: String,
+    /// Every role held, `user` included.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// The union of the roles' permissions, e.g. `users:read`.
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    /// Attributes an administrator set, when there are any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attrs: Option<Attributes>,
+    /// The user's authorization version when the token was made; a token
+    /// with an older one than the user's is stale. Tokens made before
+    /// versions existed count as the first.
+    #[serde(default = "first_version")]
+    pub ver: i64,
     pub iss: String,
     pub aud: String,
     pub iat: i64,
@@ -36,14 +58,36 @@ pub struct AccessClaims {
     pub typ: String,
 }
 
+fn first_version() -> i64 {
+    1
+}
+
 /// What a verified access token says about its bearer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub user_id: Uuid,
     pub session_id: Uuid,
     pub email: String,
-    pub role: String,
+    pub roles: Vec<String>,
+    /// Those of the catalogue; names this build does not know are dropped.
+    pub permissions: Vec<Permission>,
+    pub authz_version: i64,
     pub expires_at: DateTime<Utc>,
+}
+
+impl Principal {
+    pub fn allows(&self, permission: Permission) -> bool {
+        self.permissions.contains(&permission)
+    }
+}
+
+/// Whom an access token is for, and what they may do.
+pub struct TokenSubject<'a> {
+    pub user_id: Uuid,
+    pub email: &'a str,
+    pub grants: &'a Grants,
+    pub attributes: &'a Attributes,
+    pub authz_version: i64,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -122,18 +166,25 @@ impl AccessTokens {
     /// at `not_after` (the session's end), whichever comes first.
     pub fn issue(
         &self,
-        user_id: Uuid,
+        subject: &TokenSubject<'_>,
         session_id: Uuid,
-        email: &str,
-        role: &str,
         now: DateTime<Utc>,
         not_after: DateTime<Utc>,
     ) -> Result<(String, DateTime<Utc>), TokenError> {
         let expires_at = (now + self.ttl).min(not_after);
+        let grants = subject.grants;
         let claims = AccessClaims {
-            sub: user_id.to_string(),
-            email: email.to_owned(),
-            role: role.to_owned(),
+            sub: subject.user_id.to_string(),
+            email: subject.email.to_owned(),
+            role: grants.primary_role().to_owned(),
+            roles: grants.roles.clone(),
+            permissions: grants
+                .permissions
+                .iter()
+                .map(|p| p.as_str().to_owned())
+                .collect(),
+            attrs: (!subject.attributes.is_empty()).then(|| subject.attributes.clone()),
+            ver: subject.authz_version,
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             iat: now.timestamp(),
@@ -208,7 +259,13 @@ impl AccessTokens {
             user_id,
             session_id,
             email: claims.email.clone(),
-            role: claims.role.clone(),
+            roles: claims.roles.clone(),
+            permissions: claims
+                .permissions
+                .iter()
+                .filter_map(|p| Permission::parse(p))
+                .collect(),
+            authz_version: claims.ver,
             expires_at,
         };
         Ok((claims, principal))
@@ -347,17 +404,23 @@ mod tests {
         hs256(7, &[], "http://issuer", "portcullis")
     }
 
+    fn subject(user_id: Uuid) -> TokenSubject<'static> {
+        static GRANTS: std::sync::LazyLock<Grants> =
+            std::sync::LazyLock::new(|| Grants::new([], []));
+        static ATTRIBUTES: Attributes = Attributes::new();
+        TokenSubject {
+            user_id,
+            email: "a@example.com",
+            grants: &GRANTS,
+            attributes: &ATTRIBUTES,
+            authz_version: 1,
+        }
+    }
+
     fn mint(t: &AccessTokens, now: DateTime<Utc>) -> String {
-        t.issue(
-            Uuid::new_v4(),
-            Uuid::new_v4(),
-            "a@example.com",
-            "user",
-            now,
-            far(now),
-        )
-        .unwrap()
-        .0
+        t.issue(&subject(Uuid::new_v4()), Uuid::new_v4(), now, far(now))
+            .unwrap()
+            .0
     }
 
     #[test]
@@ -366,7 +429,7 @@ mod tests {
         let now = now();
         let id = Uuid::new_v4();
         let (jwt, exp) = t
-            .issue(id, Uuid::new_v4(), "a@example.com", "user", now, far(now))
+            .issue(&subject(id), Uuid::new_v4(), now, far(now))
             .unwrap();
 
         let p = t.verify(&jwt, now).unwrap();
@@ -391,7 +454,7 @@ mod tests {
         let other_aud = hs256(7, &[], "http://issuer", "another-service");
         for minted_by in [other_key, other_iss, other_aud, eddsa(7, &[])] {
             let (jwt, _) = minted_by
-                .issue(id, Uuid::new_v4(), "a@example.com", "user", now, far(now))
+                .issue(&subject(id), Uuid::new_v4(), now, far(now))
                 .unwrap();
             assert!(matches!(
                 tokens().verify(&jwt, now),
@@ -424,6 +487,38 @@ mod tests {
         }
     }
 
+    /// The README gives these sizes: a token with 5 roles, every
+    /// permission and 16 attributes (the most), signed with EdDSA.
+    #[test]
+    fn a_token_with_5_roles_and_16_attributes_stays_small() {
+        let roles = ["admin", "auditor", "billing", "support", "team-lead"];
+        let grants = Grants::new(roles, []);
+        let sized = |value_len: usize| {
+            let attributes: Attributes = (0..16)
+                .map(|i| (format!("attribute_{i:02}"), "v".repeat(value_len)))
+                .collect();
+            let subject = TokenSubject {
+                user_id: Uuid::new_v4(),
+                email: "someone.with.a.long.name@example.com",
+                grants: &grants,
+                attributes: &attributes,
+                authz_version: 12,
+            };
+            let now = now();
+            eddsa(1, &[])
+                .issue(&subject, Uuid::new_v4(), now, far(now))
+                .unwrap()
+                .0
+                .len()
+        };
+        // Values of 16 bytes, and of 52: the 1 KiB limit all used.
+        let (typical, largest) = (sized(16), sized(52));
+        println!("token sizes: typical {typical} B, largest {largest} B");
+        // Well under the 4 KiB a cookie may hold.
+        assert!(typical <= 1600, "{typical} bytes");
+        assert!(largest <= 2400, "{largest} bytes");
+    }
+
     #[test]
     fn a_token_without_a_kid_or_with_another_algorithm_fails() {
         let now = now();
@@ -431,6 +526,10 @@ mod tests {
             sub: Uuid::new_v4().to_string(),
             email: "a@example.com".into(),
             role: "user".into(),
+            roles: vec!["user".into()],
+            permissions: Vec::new(),
+            attrs: None,
+            ver: 1,
             iss: "http://issuer".into(),
             aud: "portcullis".into(),
             iat: now.timestamp(),
@@ -479,6 +578,10 @@ mod tests {
             sub: Uuid::new_v4().to_string(),
             email: "a@example.com".into(),
             role: "user".into(),
+            roles: vec!["user".into()],
+            permissions: Vec::new(),
+            attrs: None,
+            ver: 1,
             iss: "http://issuer".into(),
             aud: "portcullis".into(),
             iat,
@@ -537,14 +640,7 @@ mod tests {
         let now = now();
         let session_end = now + Duration::minutes(3);
         let (jwt, exp) = t
-            .issue(
-                Uuid::new_v4(),
-                Uuid::new_v4(),
-                "a@example.com",
-                "user",
-                now,
-                session_end,
-            )
+            .issue(&subject(Uuid::new_v4()), Uuid::new_v4(), now, session_end)
             .unwrap();
         assert_eq!(exp, session_end);
         assert_eq!(t.verify(&jwt, now).unwrap().expires_at, session_end);
@@ -556,14 +652,7 @@ mod tests {
         let now = now();
         let session = Uuid::new_v4();
         let (jwt, exp) = t
-            .issue(
-                Uuid::new_v4(),
-                session,
-                "a@example.com",
-                "user",
-                now,
-                far(now),
-            )
+            .issue(&subject(Uuid::new_v4()), session, now, far(now))
             .unwrap();
         let later = exp + Duration::hours(1);
         assert_eq!(t.verify(&jwt, later), Err(TokenError::Expired));
@@ -604,14 +693,7 @@ mod tests {
     fn a_token_pair_never_prints_its_tokens() {
         let t = tokens();
         let (access_token, access_expires_at) = t
-            .issue(
-                Uuid::new_v4(),
-                Uuid::new_v4(),
-                "a@example.com",
-                "user",
-                now(),
-                far(now()),
-            )
+            .issue(&subject(Uuid::new_v4()), Uuid::new_v4(), now(), far(now()))
             .unwrap();
         let pair = TokenPair {
             access_token: access_token.clone(),

@@ -11,6 +11,19 @@ pub enum EventType {
     ProfileUpdate,
     SessionRevoked,
     Throttled,
+    /// A role was granted to the user (by an administrator, the command
+    /// line or the bootstrap setting).
+    RoleGranted,
+    /// An administrator changed the user (roles, attributes, disabled,
+    /// display name); the details say which.
+    UserUpdated,
+    /// An administrator signed the user out everywhere.
+    SignedOutByAdmin,
+    /// The account was deleted (by its owner or an administrator).
+    AccountDeleted,
+    RoleCreated,
+    RoleUpdated,
+    RoleDeleted,
 }
 
 impl EventType {
@@ -25,6 +38,13 @@ impl EventType {
             Self::ProfileUpdate => "profile_update",
             Self::SessionRevoked => "session_revoked",
             Self::Throttled => "throttled",
+            Self::RoleGranted => "role_granted",
+            Self::UserUpdated => "user_updated",
+            Self::SignedOutByAdmin => "signed_out_by_admin",
+            Self::AccountDeleted => "account_deleted",
+            Self::RoleCreated => "role_created",
+            Self::RoleUpdated => "role_updated",
+            Self::RoleDeleted => "role_deleted",
         }
     }
 }

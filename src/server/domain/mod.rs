@@ -3,4 +3,5 @@
 pub mod client;
 pub mod device;
 pub mod events;
+pub mod grants;
 pub mod password_hash;

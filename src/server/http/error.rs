@@ -20,6 +20,9 @@ use crate::{
 
 /// What a 401 tells the client to present (RFC 9110 §11.6.1).
 const WWW_AUTHENTICATE: &str = "Bearer realm=\"portcullis\"";
+/// RFC 6750's `invalid_token`: a refresh gets one that is current.
+const WWW_AUTHENTICATE_STALE: &str = "Bearer realm=\"portcullis\", error=\"invalid_token\", \
+    error_description=\"authorization changed; refresh the token\"";
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -59,6 +62,15 @@ impl ApiError {
             StatusCode::UNAUTHORIZED,
             ErrorCode::Unauthenticated,
             "Sign in to continue.",
+        )
+    }
+
+    /// Signed in, without the permission this needs.
+    pub fn forbidden() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "You do not have permission to do this.",
         )
     }
 
@@ -118,9 +130,13 @@ impl ApiError {
             headers.push((header::RETRY_AFTER, HeaderValue::from(secs)));
         }
         if self.status == StatusCode::UNAUTHORIZED {
+            let challenge = match self.code {
+                ErrorCode::StaleAuthorization => WWW_AUTHENTICATE_STALE,
+                _ => WWW_AUTHENTICATE,
+            };
             headers.push((
                 header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(WWW_AUTHENTICATE),
+                HeaderValue::from_static(challenge),
             ));
         }
         headers
@@ -186,7 +202,43 @@ impl From<ServiceError> for ApiError {
                 "The current password is not correct.",
             ),
             ServiceError::Unauthenticated => ApiError::unauthenticated(),
+            ServiceError::StaleAuthorization => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::StaleAuthorization,
+                "Your access changed. Refresh to continue.",
+            ),
             ServiceError::NotFound => ApiError::not_found(),
+            ServiceError::Forbidden => ApiError::forbidden(),
+            ServiceError::InvalidCursor => ApiError::bad_request(
+                ErrorCode::InvalidCursor,
+                "That page no longer exists. Start from the first page.",
+            ),
+            ServiceError::InvalidRole => ApiError::bad_request(
+                ErrorCode::InvalidRole,
+                "Role names are 1 to 32 of a-z, 0-9, _ and -, start with a letter, \
+                 and name an existing role; descriptions hold at most 200 characters.",
+            ),
+            ServiceError::InvalidPermission => ApiError::bad_request(
+                ErrorCode::InvalidPermission,
+                "Every permission must be one of the catalogue's.",
+            ),
+            ServiceError::InvalidAttributes(why) => {
+                ApiError::bad_request(ErrorCode::InvalidAttributes, format!("Attributes: {why}."))
+            }
+            ServiceError::BuiltInRole => ApiError::bad_request(
+                ErrorCode::BuiltInRole,
+                "The built-in roles cannot be deleted, and `admin` cannot be changed.",
+            ),
+            ServiceError::RoleExists => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::RoleExists,
+                "A role with this name exists already.",
+            ),
+            ServiceError::LastAdmin => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::LastAdmin,
+                "This would leave no enabled administrator.",
+            ),
             ServiceError::Busy => {
                 ApiError::unavailable("Too many sign-ins at once. Try again in a moment.")
                     .with_retry_after(1)

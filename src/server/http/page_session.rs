@@ -59,7 +59,11 @@ async fn session_of(state: &AppState, parts: &axum::http::request::Parts) -> Pag
     let client = client_info(parts, &state.trusted_proxies);
     match state.services(&client).current_session(&principal).await {
         Ok(session) => PageSession::SignedIn(session),
-        Err(ServiceError::Unauthenticated) => PageSession::SignedOut,
+        // A stale token is shown as a lapsed one: the page renews it (a
+        // refresh brings the current authorization) and loads again.
+        Err(ServiceError::Unauthenticated | ServiceError::StaleAuthorization) => {
+            PageSession::SignedOut
+        }
         Err(err) => {
             let api = ApiError::from(err);
             api.log();

@@ -1,6 +1,8 @@
 //! The use cases, one module each. The JSON handlers and the UI's server
 //! functions both call these, so each rule has one implementation.
 
+pub mod admin;
+pub mod bootstrap;
 pub mod login;
 pub mod profile;
 pub mod retention;
@@ -12,7 +14,7 @@ pub mod throttle;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use self::{sessions::SessionPolicy, throttle::ThrottlePolicy};
+use self::{bootstrap::BootstrapAdmin, sessions::SessionPolicy, throttle::ThrottlePolicy};
 use crate::{
     model::User,
     server::{
@@ -46,6 +48,11 @@ pub enum ServiceError {
     /// No valid session: missing, expired, revoked or replayed token.
     #[error("not signed in")]
     Unauthenticated,
+    /// The token's authorization version is older than the user's: their
+    /// roles, attributes or standing changed since. A refresh brings it up
+    /// to date (if the session still stands).
+    #[error("authorization changed since the token was issued")]
+    StaleAuthorization,
     /// Password hashing is saturated.
     #[error("password hashing is saturated")]
     Busy,
@@ -55,6 +62,25 @@ pub enum ServiceError {
     /// No such thing for this user.
     #[error("not found")]
     NotFound,
+    /// Signed in without the permission this needs.
+    #[error("forbidden")]
+    Forbidden,
+    #[error("invalid paging cursor")]
+    InvalidCursor,
+    /// A role name that is malformed or names no role.
+    #[error("invalid role")]
+    InvalidRole,
+    #[error("invalid permission")]
+    InvalidPermission,
+    #[error("invalid attributes: {0}")]
+    InvalidAttributes(String),
+    #[error("built-in role")]
+    BuiltInRole,
+    #[error("role exists")]
+    RoleExists,
+    /// The change would leave no enabled administrator.
+    #[error("last administrator")]
+    LastAdmin,
     #[error("database")]
     Database(#[from] sqlx::Error),
     #[error("password hashing")]
@@ -77,6 +103,7 @@ impl From<HashError> for ServiceError {
 pub struct Policies {
     pub sessions: SessionPolicy,
     pub throttle: ThrottlePolicy,
+    pub bootstrap_admin: BootstrapAdmin,
 }
 
 /// What the use cases need from the running application, bound to one
@@ -104,6 +131,7 @@ impl Services<'_> {
             event,
             outcome,
             user_id,
+            actor_id: None,
             client: self.client,
             details,
             at: self.now,
@@ -125,11 +153,14 @@ impl Services<'_> {
 /// A user as clients see it.
 impl From<&UserRecord> for User {
     fn from(user: &UserRecord) -> Self {
+        let grants = user.grants();
         User {
             id: user.id.to_string(),
             email: user.email.clone(),
             display_name: user.display_name.clone(),
-            role: user.role.clone(),
+            role: grants.primary_role().to_owned(),
+            roles: grants.roles,
+            permissions: grants.permissions,
             created_at: rfc3339(user.created_at),
         }
     }

@@ -1,5 +1,5 @@
 //! The signed-in user's own account: reading it, renaming, changing the
-//! password.
+//! password, deleting it.
 
 use serde_json::json;
 
@@ -12,7 +12,7 @@ use crate::{
         credentials::tokens::Principal,
         domain::events::{EventType, Outcome},
         store::{
-            audit,
+            audit, roles,
             users::{self, UserRecord},
         },
     },
@@ -44,47 +44,12 @@ impl Services<'_> {
             Some(new) => {
                 let context = [user.email.as_str(), user.display_name.as_str()];
                 let new = Password::parse_new(new, &context)?;
-                let current =
-                    Password::parse_for_sign_in(change.current_password.unwrap_or_default())
-                        .map_err(|_| ServiceError::WrongCurrentPassword)?;
-                // Throttled like a sign-in, on the same counters: a stolen
-                // session must not guess the password at hashing speed.
-                let keys = LoginKeys::new(&user.email, self.client, None);
-                let claim =
-                    match throttle::claim_login(self.db, &self.policies.throttle, keys, self.now)
-                        .await?
-                    {
-                        Ok(claim) => claim,
-                        Err(refused) => return Err(refused.into()),
-                    };
-                let verified = match self
-                    .hasher
-                    .verify(&current, user.stored_hash().as_ref())
-                    .await
-                {
-                    Ok(verified) => verified,
-                    Err(busy) => {
-                        claim.withdrawn(self.db).await?;
-                        return Err(busy.into());
-                    }
-                };
-                if !verified.matches {
-                    self.audit(
-                        EventType::PasswordChange,
-                        Outcome::Failure,
-                        Some(user.id),
-                        json!({}),
-                    )
-                    .await;
-                    for block in claim.failed() {
-                        self.blocked(block, Some(user.id)).await;
-                    }
-                    return Err(ServiceError::WrongCurrentPassword);
-                }
-                // Password changes are rare: their own commit is fine.
-                let mut tx = self.db.write_tx().await?;
-                claim.succeeded(&mut tx).await?;
-                tx.commit().await?;
+                self.check_current_password(
+                    &user,
+                    change.current_password,
+                    EventType::PasswordChange,
+                )
+                .await?;
                 Some(new)
             }
             None => None,
@@ -120,5 +85,77 @@ impl Services<'_> {
             tx.commit().await?;
         }
         self.current_user(principal).await
+    }
+
+    /// Deletes the caller's own account, given its current password: its
+    /// sessions go with it, its audit events stay. Not the last enabled
+    /// administrator's.
+    pub async fn delete_own_account(
+        &self,
+        principal: &Principal,
+        current_password: &str,
+    ) -> Result<(), ServiceError> {
+        let user = self.current_user(principal).await?;
+        self.check_current_password(&user, Some(current_password), EventType::AccountDeleted)
+            .await?;
+        let mut tx = self.db.write_tx().await?;
+        roles::lock_admins_in(&mut tx).await?;
+        users::delete_in(&mut tx, user.id).await?;
+        self.keep_an_admin_in(&mut tx, &user).await?;
+        audit::record_in(
+            &mut tx,
+            self.event(
+                EventType::AccountDeleted,
+                Outcome::Success,
+                Some(user.id),
+                json!({ "by": "owner" }),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Checks the current password, throttled like a sign-in and on the
+    /// same counters: a stolen session must not guess the password at
+    /// hashing speed. A wrong one is recorded as a failed `event`.
+    async fn check_current_password(
+        &self,
+        user: &UserRecord,
+        given: Option<&str>,
+        event: EventType,
+    ) -> Result<(), ServiceError> {
+        let current = Password::parse_for_sign_in(given.unwrap_or_default())
+            .map_err(|_| ServiceError::WrongCurrentPassword)?;
+        let keys = LoginKeys::new(&user.email, self.client, None);
+        let claim =
+            match throttle::claim_login(self.db, &self.policies.throttle, keys, self.now).await? {
+                Ok(claim) => claim,
+                Err(refused) => return Err(refused.into()),
+            };
+        let verified = match self
+            .hasher
+            .verify(&current, user.stored_hash().as_ref())
+            .await
+        {
+            Ok(verified) => verified,
+            Err(busy) => {
+                claim.withdrawn(self.db).await?;
+                return Err(busy.into());
+            }
+        };
+        if !verified.matches {
+            self.audit(event, Outcome::Failure, Some(user.id), json!({}))
+                .await;
+            for block in claim.failed() {
+                self.blocked(block, Some(user.id)).await;
+            }
+            return Err(ServiceError::WrongCurrentPassword);
+        }
+        // Rare: its own commit is fine.
+        let mut tx = self.db.write_tx().await?;
+        claim.succeeded(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -27,8 +27,17 @@ impl Services<'_> {
         principal: &Principal,
     ) -> Result<Vec<SessionSummary>, ServiceError> {
         self.authorize(principal).await?;
-        let rows = sessions::live_for_user(self.db, principal.user_id, self.now, self.idle_since())
-            .await?;
+        self.live_sessions(principal.user_id, Some(principal.session_id))
+            .await
+    }
+
+    /// A user's live sessions as clients see them, `current` marked.
+    pub(super) async fn live_sessions(
+        &self,
+        user_id: Uuid,
+        current: Option<Uuid>,
+    ) -> Result<Vec<SessionSummary>, ServiceError> {
+        let rows = sessions::live_for_user(self.db, user_id, self.now, self.idle_since()).await?;
         Ok(rows
             .into_iter()
             .map(|row| SessionSummary {
@@ -37,7 +46,7 @@ impl Services<'_> {
                 ip: row.ip,
                 signed_in_at: rfc3339(row.created_at),
                 last_used_at: rfc3339(row.last_used_at),
-                current: row.id == principal.session_id,
+                current: Some(row.id) == current,
             })
             .collect())
     }
@@ -99,7 +108,15 @@ impl Services<'_> {
         principal: &Principal,
     ) -> Result<Vec<ActivityEntry>, ServiceError> {
         self.authorize(principal).await?;
-        let rows = audit::recent_for_user(self.db, principal.user_id, ACTIVITY_LIMIT).await?;
+        self.recent_activity(principal.user_id).await
+    }
+
+    /// A user's recent security activity as clients see it.
+    pub(super) async fn recent_activity(
+        &self,
+        user_id: Uuid,
+    ) -> Result<Vec<ActivityEntry>, ServiceError> {
+        let rows = audit::recent_for_user(self.db, user_id, ACTIVITY_LIMIT).await?;
         Ok(rows
             .into_iter()
             .map(|row| ActivityEntry {

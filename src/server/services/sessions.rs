@@ -9,7 +9,9 @@ use super::{throttle::Scope, ServiceError, Services};
 use crate::{
     model::{CurrentSession, SessionInfo, User},
     server::{
-        credentials::tokens::{hash_refresh_token, Principal, RefreshToken, TokenPair},
+        credentials::tokens::{
+            hash_refresh_token, Principal, RefreshToken, TokenPair, TokenSubject,
+        },
         domain::events::{EventType, Outcome},
         platform::env::{ConfigError, Env},
         store::{
@@ -154,14 +156,17 @@ impl Services<'_> {
         refresh_token: RefreshToken,
         session_ends_at: DateTime<Utc>,
     ) -> Result<Issued, ServiceError> {
-        let (access_token, access_expires_at) = self.tokens.issue(
-            user.id,
-            session_id,
-            &user.email,
-            &user.role,
-            self.now,
-            session_ends_at,
-        )?;
+        let grants = user.grants();
+        let subject = TokenSubject {
+            user_id: user.id,
+            email: &user.email,
+            grants: &grants,
+            attributes: &user.attributes,
+            authz_version: user.authz_version,
+        };
+        let (access_token, access_expires_at) =
+            self.tokens
+                .issue(&subject, session_id, self.now, session_ends_at)?;
         Ok(Issued {
             user,
             session_id,
@@ -328,9 +333,11 @@ impl Services<'_> {
         Ok(())
     }
 
-    /// The bearer's user, while their session is alive and they are not
-    /// disabled: every use case acting for a signed-in user starts here.
-    /// An access token outlives a revocation; this check does not.
+    /// The bearer's user, while their session is alive, they are not
+    /// disabled and the token's authorization is current (else it is
+    /// stale: a refresh brings it up to date): every use case acting for a
+    /// signed-in user starts here. An access token outlives a revocation;
+    /// this check does not.
     pub async fn authorize(
         &self,
         principal: &Principal,
@@ -343,6 +350,9 @@ impl Services<'_> {
         )
         .await?
         {
+            Some((_, user)) if principal.authz_version < user.authz_version && !user.disabled => {
+                Err(ServiceError::StaleAuthorization)
+            }
             Some((session, user)) if !user.disabled => Ok((session, user)),
             _ => Err(ServiceError::Unauthenticated),
         }

@@ -4,11 +4,14 @@ use serde_json::json;
 
 use super::{sessions::Issued, throttle::Scope, ServiceError, Services};
 use crate::{
+    model::RoleName,
     server::{
         domain::events::{EventType, Outcome},
         store::{
             audit,
-            users::{self, InsertUserError, NewUser},
+            db::WriteTx,
+            roles,
+            users::{self, InsertUserError, NewUser, UserRecord},
         },
     },
     validate::{DisplayName, Email, Password},
@@ -53,9 +56,34 @@ impl Services<'_> {
             json!({}),
         );
         audit::record_in(&mut tx, event).await?;
+        let user = if self.policies.bootstrap_admin.is(&email) {
+            self.make_bootstrap_admin_in(&mut tx, user).await?
+        } else {
+            user
+        };
         let mut issued = self.issue_session_in(&mut tx, user).await?;
         tx.commit().await?;
         issued.device = Some(self.devices.issue(issued.user.id, self.now));
         Ok(issued)
+    }
+
+    /// `PORTCULLIS_BOOTSTRAP_ADMIN` signed up: their first session is
+    /// already an administrator's.
+    async fn make_bootstrap_admin_in(
+        &self,
+        tx: &mut WriteTx,
+        user: UserRecord,
+    ) -> Result<UserRecord, ServiceError> {
+        roles::grant_in(tx, user.id, RoleName::ADMIN, self.now).await?;
+        let event = self.event(
+            EventType::RoleGranted,
+            Outcome::Success,
+            Some(user.id),
+            json!({ "role": RoleName::ADMIN, "by": "bootstrap" }),
+        );
+        audit::record_in(tx, event).await?;
+        Ok(users::find_by_email_in(tx, &user.email)
+            .await?
+            .unwrap_or(user))
     }
 }

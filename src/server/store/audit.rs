@@ -16,14 +16,16 @@ pub struct Event<'a> {
     pub event: EventType,
     pub outcome: Outcome,
     pub user_id: Option<Uuid>,
+    /// Who acted, when it was not the user: an administrator.
+    pub actor_id: Option<Uuid>,
     pub client: &'a ClientInfo,
     pub details: Value,
     pub at: DateTime<Utc>,
 }
 
 const INSERT: &str = "INSERT INTO audit_events \
-    (event_type, user_id, ip, user_agent, outcome, details, created_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    (event_type, user_id, ip, user_agent, outcome, details, created_at, actor_id) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
 macro_rules! bind_event {
     ($query:expr, $e:expr) => {
@@ -35,6 +37,7 @@ macro_rules! bind_event {
             .bind($e.outcome.as_str())
             .bind(sqlx::types::Json(&$e.details))
             .bind($e.at)
+            .bind($e.actor_id)
     };
 }
 
@@ -99,4 +102,50 @@ pub async fn purge_before(db: &Db, before: DateTime<Utc>, batch: i64) -> Result<
     .execute(pool)
     .await
     .map(|r| r.rows_affected()))
+}
+
+/// One event as the admin console lists it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuditRow {
+    pub id: i64,
+    pub event_type: String,
+    pub outcome: String,
+    pub user_id: Option<Uuid>,
+    pub actor_id: Option<Uuid>,
+    pub ip: Option<String>,
+    pub details: sqlx::types::Json<Value>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Which events [`list`] returns; `None` matches any.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AuditFilter<'a> {
+    pub user_id: Option<Uuid>,
+    pub event_type: Option<&'a str>,
+    pub outcome: Option<&'a str>,
+}
+
+/// Events matching `filter`, newest first, with ids below `before`; at
+/// most `limit`. The id orders them: keyset paging by it never repeats or
+/// skips an event as new ones arrive.
+pub async fn list(
+    db: &Db,
+    filter: AuditFilter<'_>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<AuditRow>, sqlx::Error> {
+    with_pool!(db, |pool| sqlx::query_as::<_, AuditRow>(
+        "SELECT id, event_type, outcome, user_id, actor_id, ip, details, created_at \
+         FROM audit_events \
+         WHERE ($1 IS NULL OR user_id = $1) AND ($2 IS NULL OR event_type = $2) \
+           AND ($3 IS NULL OR outcome = $3) AND ($4 IS NULL OR id < $4) \
+         ORDER BY id DESC LIMIT $5"
+    )
+    .bind(filter.user_id)
+    .bind(filter.event_type)
+    .bind(filter.outcome)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(pool)
+    .await)
 }

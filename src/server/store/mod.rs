@@ -5,5 +5,6 @@ pub mod audit;
 pub mod db;
 pub mod rate_limits;
 pub mod refresh_tokens;
+pub mod roles;
 pub mod sessions;
 pub mod users;

@@ -2,6 +2,7 @@
 
 use axum::{
     extract::State,
+    http::StatusCode,
     response::{IntoResponse, Response},
     Json,
 };
@@ -59,4 +60,27 @@ pub async fn update_profile(
         .update_profile(&principal, change)
         .await?;
     user_response(&state, User::from(&user))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteAccountBody {
+    current_password: String,
+}
+
+/// `DELETE /api/auth/account`: the account goes, and this browser is
+/// signed out (every cookie of the site dropped).
+pub async fn delete_account(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    CurrentUser(principal): CurrentUser,
+    ApiJson(body): ApiJson<DeleteAccountBody>,
+) -> Result<Response, ApiError> {
+    state
+        .services(&client)
+        .delete_own_account(&principal, &body.current_password)
+        .await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    SessionEffects::sign_out().apply(&state, response.headers_mut())?;
+    Ok(response)
 }

@@ -2,6 +2,7 @@
 //! `startup` through leptos_axum.
 
 mod account;
+mod admin;
 mod health;
 mod jwks;
 mod security;
@@ -39,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/logout", post(session::logout))
         .route("/api/auth/me", get(account::me))
         .route("/api/auth/profile", put(account::update_profile))
+        .route("/api/auth/account", delete(account::delete_account))
         .route("/api/auth/sessions", get(security::sessions))
         .route(
             "/api/auth/sessions/revoke-others",
@@ -46,6 +48,23 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/auth/sessions/{id}", delete(security::revoke_session))
         .route("/api/auth/activity", get(security::activity))
+        .route("/api/admin/users", get(admin::list_users))
+        .route(
+            "/api/admin/users/{id}",
+            get(admin::get_user)
+                .patch(admin::update_user)
+                .delete(admin::delete_user),
+        )
+        .route("/api/admin/users/{id}/sign-out", post(admin::sign_out_user))
+        .route("/api/admin/audit", get(admin::audit))
+        .route(
+            "/api/admin/roles",
+            get(admin::roles).post(admin::create_role),
+        )
+        .route(
+            "/api/admin/roles/{name}",
+            put(admin::update_role).delete(admin::delete_role),
+        )
         .layer(DefaultBodyLimit::max(json::BODY_LIMIT_BYTES))
         // Unknown API paths answer in JSON, not with the HTML 404 page.
         .route("/api", axum::routing::any(api_not_found))

@@ -17,12 +17,12 @@ use crate::{
 };
 
 /// `response`, never cached.
-fn no_store(state: &AppState, mut response: Response) -> Result<Response, ApiError> {
+pub(super) fn no_store(state: &AppState, mut response: Response) -> Result<Response, ApiError> {
     SessionEffects::no_store().apply(state, response.headers_mut())?;
     Ok(response)
 }
 
-fn json_no_store(state: &AppState, body: impl Serialize) -> Result<Response, ApiError> {
+pub(super) fn json_no_store(state: &AppState, body: impl Serialize) -> Result<Response, ApiError> {
     no_store(state, Json(body).into_response())
 }
 
