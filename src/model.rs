@@ -323,7 +323,7 @@ pub struct AdminUserDetail {
     pub user: AdminUser,
     pub permissions: Vec<Permission>,
     pub attributes: std::collections::BTreeMap<String, String>,
-    /// The newest session's start, if any session is still on record.
+    /// The last successful sign-in (or sign-up) the audit log still holds.
     pub last_sign_in_at: Option<String>,
     pub sessions: Vec<SessionSummary>,
     pub activity: Vec<ActivityEntry>,

@@ -38,9 +38,14 @@ impl AppFnError {
         }
     }
 
-    /// True when the session is gone and a refresh (or sign-in) is needed.
+    /// True when a refresh (or, if that fails, a sign-in) is needed: the
+    /// access token lapsed, or it is stale (the user's authorization
+    /// changed since it was made).
     pub fn is_unauthenticated(&self) -> bool {
-        self.code() == Some(ErrorCode::Unauthenticated)
+        matches!(
+            self.code(),
+            Some(ErrorCode::Unauthenticated | ErrorCode::StaleAuthorization)
+        )
     }
 }
 

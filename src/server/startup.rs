@@ -38,7 +38,7 @@ use super::{
         serve::{self, ConnectionLimits},
     },
     services::{
-        bootstrap::{self, BootstrapAdmin, Granted},
+        bootstrap::{self, BootstrapAdmin, Granted, When},
         retention::{self, RetentionPolicy},
         sessions::SessionPolicy,
         Policies,
@@ -65,8 +65,8 @@ pub enum StartupError {
 }
 
 /// Makes `PORTCULLIS_BOOTSTRAP_ADMIN`'s account an administrator if it
-/// exists (if not, its sign-up will); every replica may, as it is
-/// idempotent.
+/// exists and no enabled administrator does (if it does not exist yet, its
+/// sign-up will); every replica may, as it is idempotent.
 async fn bootstrap_admin(
     db: &Db,
     admin: &BootstrapAdmin,
@@ -78,7 +78,7 @@ async fn bootstrap_admin(
     let Some(role) = RoleName::parse(RoleName::ADMIN) else {
         return Ok(());
     };
-    match bootstrap::grant_by_email(db, email.as_str(), &role, None, now).await {
+    match bootstrap::grant_by_email(db, email.as_str(), &role, When::NoAdminYet, now).await {
         Ok(Granted::Now) => tracing::info!("the bootstrap account is now an administrator"),
         Ok(_) => {}
         Err(source) => {
@@ -101,11 +101,12 @@ pub async fn grant_role(config: &Config, email: &str, role: &str) -> Result<Stri
     let result = async {
         db.migrate().await.map_err(|e| e.to_string())?;
         let now = SystemClock.now();
-        match bootstrap::grant_by_email(&db, email, &role, None, now).await {
+        match bootstrap::grant_by_email(&db, email, &role, When::Always, now).await {
             Ok(Granted::Now) => Ok(format!("{email} now holds {role}")),
             Ok(Granted::Already) => Ok(format!("{email} already holds {role}")),
             Ok(Granted::NoSuchUser) => Err(format!("no account has the email {email}")),
             Ok(Granted::NoSuchRole) => Err(format!("there is no role `{role}`")),
+            Ok(Granted::AdminExists) => Ok(format!("{email} was left as it is")),
             Err(e) => Err(format!("database error: {e}")),
         }
     }

@@ -23,6 +23,7 @@ on_both_backends!(
     the_audit_log_is_filtered_and_paged,
     bad_admin_input_gets_a_clear_400_and_changes_nothing,
     a_user_deletes_their_own_account_with_the_current_password,
+    partial_administrators_cannot_reach_beyond_their_own_permissions,
 );
 
 const ADMIN: &str = "admin@example.com";
@@ -620,6 +621,9 @@ async fn admin_actions_are_audited_with_the_actor_and_shown_to_the_user(backend:
         .await
         .unwrap();
     assert_eq!(activity["activity"][0]["event"], "user_updated");
+    // The address and device were the administrator's, not the user's.
+    assert_eq!(activity["activity"][0]["ip"], Value::Null);
+    assert_eq!(activity["activity"][0]["device"], Value::Null);
 }
 
 async fn the_audit_log_is_filtered_and_paged(backend: Backend) {
@@ -738,4 +742,98 @@ async fn a_user_deletes_their_own_account_with_the_current_password(backend: Bac
         .admin(Method::GET, &format!("/api/admin/users/{id}"), None)
         .await;
     assert_eq!(status, 404);
+}
+
+/// `users:write` or `roles:write` alone must not add up to everything: no
+/// handing out permissions one lacks, no acting on an administrator.
+async fn partial_administrators_cannot_reach_beyond_their_own_permissions(backend: Backend) {
+    let c = console(backend).await;
+    let admin_id = c.id_of(&c.admin).await;
+    let (status, _) = c
+        .admin(
+            Method::POST,
+            "/api/admin/roles",
+            Some(json!({ "name": "manager", "permissions": ["users:read", "users:write", "users:disable", "sessions:revoke", "roles:write"] })),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = c
+        .admin(
+            Method::POST,
+            "/api/admin/roles",
+            Some(json!({ "name": "auditor", "permissions": ["audit:read"] })),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (manager, _, manager_id) = c.user().await;
+    c.admin(
+        Method::PATCH,
+        &format!("/api/admin/users/{manager_id}"),
+        Some(json!({ "roles": ["manager"] })),
+    )
+    .await;
+    assert_eq!(c.app.refresh(&manager).await.status(), 200);
+    let (_, _, plain) = c.user().await;
+
+    let refused: Vec<(Method, String, Option<Value>)> = vec![
+        // Granting admin, or a role with a permission the manager lacks.
+        (
+            Method::PATCH,
+            format!("/api/admin/users/{manager_id}"),
+            Some(json!({ "roles": ["manager", "admin"] })),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/admin/users/{plain}"),
+            Some(json!({ "roles": ["auditor"] })),
+        ),
+        // Defining one, or widening `user` (everyone's).
+        (
+            Method::POST,
+            "/api/admin/roles".into(),
+            Some(json!({ "name": "wider", "permissions": ["audit:read"] })),
+        ),
+        (
+            Method::PUT,
+            "/api/admin/roles/manager".into(),
+            Some(json!({ "permissions": ["audit:read"] })),
+        ),
+        (
+            Method::PUT,
+            "/api/admin/roles/user".into(),
+            Some(json!({ "permissions": ["users:read"] })),
+        ),
+        (Method::DELETE, "/api/admin/roles/auditor".into(), None),
+        // Acting on an administrator.
+        (
+            Method::PATCH,
+            format!("/api/admin/users/{admin_id}"),
+            Some(json!({ "disabled": true })),
+        ),
+        (
+            Method::POST,
+            format!("/api/admin/users/{admin_id}/sign-out"),
+            None,
+        ),
+        (Method::DELETE, format!("/api/admin/users/{admin_id}"), None),
+    ];
+    for (method, path, body) in refused {
+        let (status, answer) = c.call(&manager, method.clone(), &path, body.clone()).await;
+        assert_eq!(status, 403, "{method} {path} {body:?}: {answer}");
+    }
+    // Within reach it works.
+    let (status, _) = c
+        .call(
+            &manager,
+            Method::PATCH,
+            &format!("/api/admin/users/{plain}"),
+            Some(json!({ "roles": ["manager"] })),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        c.app.me(&c.admin).await.status(),
+        200,
+        "the administrator is untouched"
+    );
 }

@@ -15,6 +15,7 @@ on_both_backends!(
     a_grant_makes_earlier_tokens_stale_until_a_refresh,
     the_bootstrap_admin_is_an_administrator_from_sign_up,
     the_bootstrap_admin_is_made_at_start_up_if_the_account_exists,
+    the_bootstrap_setting_stands_aside_once_someone_administers,
 );
 
 /// Runs `portcullis admin grant EMAIL ROLE` against the app's database.
@@ -161,4 +162,41 @@ async fn the_bootstrap_admin_is_made_at_start_up_if_the_account_exists(backend: 
         )
         .await;
     assert_eq!(granted, 1);
+}
+
+/// Once there is an enabled administrator, the bootstrap setting grants
+/// nothing: a demotion stands across restarts, and a later sign-up with the
+/// address is an ordinary account.
+async fn the_bootstrap_setting_stands_aside_once_someone_administers(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let boss = app.signup(&app.new_client()).await;
+    let other = app.signup(&app.new_client()).await;
+    let (ok, said) = grant(&app, &other, "admin");
+    assert!(ok, "{said}");
+
+    let replica = ServerProcess::start(
+        &app.database.url,
+        &[("PORTCULLIS_BOOTSTRAP_ADMIN", boss.as_str())],
+    );
+    drop(replica);
+    assert_eq!(access_claims(&app, &boss).await["role"], "user");
+
+    let late = spawn_app_with(
+        backend,
+        &[("PORTCULLIS_BOOTSTRAP_ADMIN", "late@example.com")],
+    )
+    .await;
+    let first = late.signup(&late.new_client()).await;
+    let (ok, said) = grant(&late, &first, "admin");
+    assert!(ok, "{said}");
+    let response = late
+        .post_json(
+            &late.new_client(),
+            "/api/auth/signup",
+            &serde_json::json!({ "email": "late@example.com", "password": GOOD_PASSWORD }),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["user"]["role"], "user");
 }

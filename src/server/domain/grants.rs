@@ -72,6 +72,8 @@ pub enum AttributesError {
     TooLarge,
     #[error("attribute keys are 1 to 64 of a-z, 0-9, _ and -, starting with a letter")]
     InvalidKey,
+    #[error("attribute values hold no control characters")]
+    InvalidValue,
 }
 
 /// Checks the count, the total size and every key.
@@ -92,6 +94,9 @@ pub fn check_attributes(attributes: &Attributes) -> Result<(), AttributesError> 
     };
     if !attributes.keys().all(|k| valid_key(k)) {
         return Err(AttributesError::InvalidKey);
+    }
+    if attributes.values().any(|v| v.chars().any(char::is_control)) {
+        return Err(AttributesError::InvalidValue);
     }
     Ok(())
 }
@@ -138,5 +143,7 @@ mod tests {
         assert_eq!(check_attributes(&many), Err(AttributesError::TooMany));
         let large: Attributes = [("big".to_owned(), "x".repeat(1022))].into();
         assert_eq!(check_attributes(&large), Err(AttributesError::TooLarge));
+        let nul: Attributes = [("team_id".to_owned(), "a\u{0}b".to_owned())].into();
+        assert_eq!(check_attributes(&nul), Err(AttributesError::InvalidValue));
     }
 }

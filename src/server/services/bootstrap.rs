@@ -4,7 +4,6 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::{
     model::RoleName,
@@ -50,6 +49,20 @@ pub enum Granted {
     Already,
     NoSuchUser,
     NoSuchRole,
+    /// Bootstrapping only: an enabled administrator exists already, so
+    /// nothing was granted.
+    AdminExists,
+}
+
+/// Whether a grant stands aside once there is an administrator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// `portcullis admin grant`: whoever runs it holds the database.
+    Always,
+    /// `PORTCULLIS_BOOTSTRAP_ADMIN`: only while there is no enabled
+    /// administrator, so a deliberate demotion is not undone at the next
+    /// start, and the address cannot be claimed once someone administers.
+    NoAdminYet,
 }
 
 /// Grants `role` to the account with `email`, idempotently: granted once,
@@ -59,7 +72,7 @@ pub async fn grant_by_email(
     db: &Db,
     email: &str,
     role: &RoleName,
-    actor: Option<Uuid>,
+    when: When,
     now: DateTime<Utc>,
 ) -> Result<Granted, sqlx::Error> {
     let Ok(email) = Email::parse(email) else {
@@ -73,6 +86,12 @@ pub async fn grant_by_email(
         });
     }
     let mut tx = db.write_tx().await?;
+    // Every change to who holds what takes this lock first (see there).
+    roles::lock_admins_in(&mut tx).await?;
+    if when == When::NoAdminYet && !roles::enabled_admins_in(&mut tx).await?.is_empty() {
+        tx.rollback().await?;
+        return Ok(Granted::AdminExists);
+    }
     let Some(user) = users::find_by_email_in(&mut tx, email.as_str()).await? else {
         tx.rollback().await?;
         return Ok(Granted::NoSuchUser);
@@ -93,9 +112,15 @@ pub async fn grant_by_email(
             event: EventType::RoleGranted,
             outcome: Outcome::Success,
             user_id: Some(user.id),
-            actor_id: actor,
+            actor_id: None,
             client: &client,
-            details: json!({ "role": role.as_str() }),
+            details: json!({
+                "role": role.as_str(),
+                "by": match when {
+                    When::Always => "command",
+                    When::NoAdminYet => "bootstrap",
+                },
+            }),
             at: now,
         },
     )

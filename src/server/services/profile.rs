@@ -100,6 +100,11 @@ impl Services<'_> {
             .await?;
         let mut tx = self.db.write_tx().await?;
         roles::lock_admins_in(&mut tx).await?;
+        // As it is now, under the lock: it may have become an admin since.
+        let Some(user) = users::find_by_id_in(&mut tx, user.id).await? else {
+            tx.rollback().await?;
+            return Err(ServiceError::Unauthenticated);
+        };
         users::delete_in(&mut tx, user.id).await?;
         self.keep_an_admin_in(&mut tx, &user).await?;
         audit::record_in(

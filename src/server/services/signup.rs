@@ -67,13 +67,19 @@ impl Services<'_> {
         Ok(issued)
     }
 
-    /// `PORTCULLIS_BOOTSTRAP_ADMIN` signed up: their first session is
-    /// already an administrator's.
+    /// `PORTCULLIS_BOOTSTRAP_ADMIN` signed up: if there is no enabled
+    /// administrator yet, their first session is already one.
     async fn make_bootstrap_admin_in(
         &self,
         tx: &mut WriteTx,
         user: UserRecord,
     ) -> Result<UserRecord, ServiceError> {
+        // Only while nobody administers: the address cannot be claimed
+        // later by whoever signs up with it first.
+        roles::lock_admins_in(tx).await?;
+        if !roles::enabled_admins_in(tx).await?.is_empty() {
+            return Ok(user);
+        }
         roles::grant_in(tx, user.id, RoleName::ADMIN, self.now).await?;
         let event = self.event(
             EventType::RoleGranted,

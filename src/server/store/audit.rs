@@ -73,14 +73,18 @@ pub struct ActivityRow {
 
 /// The user's most recent security events, newest first. Routine token
 /// refreshes (one every few minutes per session) are left out; a detected
-/// reuse is not.
+/// reuse is not. Where an administrator acted, the address and device
+/// were theirs, not the user's, and are left out.
 pub async fn recent_for_user(
     db: &Db,
     user_id: Uuid,
     limit: i64,
 ) -> Result<Vec<ActivityRow>, sqlx::Error> {
     with_pool!(db, |pool| sqlx::query_as::<_, ActivityRow>(
-        "SELECT event_type, outcome, ip, user_agent, created_at FROM audit_events \
+        "SELECT event_type, outcome, \
+           CASE WHEN actor_id IS NULL THEN ip END AS ip, \
+           CASE WHEN actor_id IS NULL THEN user_agent END AS user_agent, \
+           created_at FROM audit_events \
          WHERE user_id = $1 AND event_type <> 'refresh' \
          ORDER BY created_at DESC, id DESC LIMIT $2"
     )
@@ -147,5 +151,17 @@ pub async fn list(
     .bind(before)
     .bind(limit)
     .fetch_all(pool)
+    .await)
+}
+
+/// When the user last signed in (or up), as far as the log still tells.
+pub async fn last_sign_in(db: &Db, user_id: Uuid) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    with_pool!(db, |pool| sqlx::query_scalar(
+        "SELECT created_at FROM audit_events \
+         WHERE user_id = $1 AND event_type IN ('login', 'signup') AND outcome = 'success' \
+         ORDER BY id DESC LIMIT 1"
+    )
+    .bind(user_id)
+    .fetch_optional(pool)
     .await)
 }

@@ -73,13 +73,23 @@ pub async fn find(db: &Db, name: &str) -> Result<Option<RoleRecord>, sqlx::Error
 
 /// Whether a role is called `name`, read in `tx`.
 pub async fn exists_in(tx: &mut WriteTx, name: &str) -> Result<bool, sqlx::Error> {
-    let found: Option<String> = with_tx!(tx, |conn| sqlx::query_scalar(
-        "SELECT name FROM roles WHERE name = $1"
+    Ok(permissions_in(tx, name).await?.is_some())
+}
+
+/// The permissions of the role called `name` (sorted), or `None` if there
+/// is no such role; read in `tx`.
+pub async fn permissions_in(
+    tx: &mut WriteTx,
+    name: &str,
+) -> Result<Option<Vec<String>>, sqlx::Error> {
+    let row: Option<(String, Option<String>)> = with_tx!(tx, |conn| sqlx::query_as(
+        "SELECT r.name, (SELECT string_agg(p.permission, ',') FROM role_permissions p \
+           WHERE p.role = r.name) FROM roles r WHERE r.name = $1"
     )
     .bind(name)
     .fetch_optional(conn)
     .await)?;
-    Ok(found.is_some())
+    Ok(row.map(|(_, permissions)| split_list(permissions.as_deref())))
 }
 
 /// Creates a role; `false` when one has that name already.
@@ -205,9 +215,11 @@ pub async fn grant_in(
     Ok(granted == 1)
 }
 
-/// Serialises every change that could leave no enabled administrator, by
-/// the lock on the `admin` role's row (SQLite's write lock does already):
-/// two demotions at once cannot each count the other admin still there.
+/// Serialises every change to who holds what (grants, role definitions,
+/// disabling and deleting users) by the lock on the `admin` role's row;
+/// SQLite's write lock does already. Taken first, it keeps two such
+/// changes from locking users and roles in opposite orders, and two
+/// demotions at once from each counting the other admin still there.
 pub async fn lock_admins_in(tx: &mut WriteTx) -> Result<(), sqlx::Error> {
     with_tx!(tx, |conn| sqlx::query(
         "UPDATE roles SET updated_at = updated_at WHERE name = 'admin'"

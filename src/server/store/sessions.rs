@@ -223,13 +223,3 @@ pub async fn purge_ended(
         }
     }
 }
-
-/// When the user last signed in: the newest session on record.
-pub async fn last_started(db: &Db, user_id: Uuid) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    with_pool!(db, |pool| sqlx::query_scalar(
-        "SELECT created_at FROM sessions WHERE user_id = $1 ORDER BY created_at DESC LIMIT 1"
-    )
-    .bind(user_id)
-    .fetch_optional(pool)
-    .await)
-}

@@ -287,10 +287,13 @@ pub async fn search(
     after: Option<Position>,
     limit: i64,
 ) -> Result<Vec<UserRecord>, sqlx::Error> {
-    let pattern = format!("{}%", escape_like(&prefix.to_lowercase()));
+    // Both sides lowered by the database: SQLite folds ASCII only and
+    // PostgreSQL by its locale, but each agrees with itself.
+    let pattern = format!("{}%", escape_like(prefix));
     let sql = format!(
         "SELECT {COLUMNS} FROM users \
-         WHERE (lower(email) LIKE $1 ESCAPE '\\' OR lower(display_name) LIKE $1 ESCAPE '\\') \
+         WHERE (lower(email) LIKE lower($1) ESCAPE '\\' \
+                OR lower(display_name) LIKE lower($1) ESCAPE '\\') \
            AND ($2 IS NULL OR created_at < $2 OR (created_at = $2 AND id < $3)) \
          ORDER BY created_at DESC, id DESC LIMIT $4"
     );

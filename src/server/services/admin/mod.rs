@@ -17,7 +17,10 @@ use crate::{
     model::{AdminUser, Permission},
     server::{
         credentials::tokens::Principal,
-        domain::events::{EventType, Outcome},
+        domain::{
+            events::{EventType, Outcome},
+            grants::Grants,
+        },
         store::{
             audit::{self, Event},
             db::WriteTx,
@@ -86,6 +89,33 @@ impl Services<'_> {
         )
         .await
     }
+}
+
+/// An administrator without the `admin` role may not act on an
+/// administrator's account, nor hand out or take away permissions they do
+/// not hold themselves: `users:write` or `roles:write` alone must not add
+/// up to everything.
+fn within_reach<'p>(
+    actor: &Grants,
+    permissions: impl IntoIterator<Item = &'p str>,
+) -> Result<(), ServiceError> {
+    if actor.is_admin() {
+        return Ok(());
+    }
+    let held = |name: &str| Permission::parse(name).is_some_and(|p| actor.allows(p));
+    if permissions.into_iter().all(held) {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden)
+    }
+}
+
+/// Only an administrator may act on an administrator.
+fn may_act_on(actor: &Grants, target: &UserRecord) -> Result<(), ServiceError> {
+    if target.grants().is_admin() && !actor.is_admin() {
+        return Err(ServiceError::Forbidden);
+    }
+    Ok(())
 }
 
 /// A user as the console lists them.

@@ -5,6 +5,7 @@
 
 use serde_json::json;
 
+use super::within_reach;
 use crate::{
     model::{Permission, RoleDefinition, RoleInfo, RoleName, RolesResponse},
     server::{
@@ -52,7 +53,9 @@ impl Services<'_> {
             .and_then(RoleName::parse)
             .ok_or(ServiceError::InvalidRole)?;
         let (description, permissions) = parse_definition(definition)?;
+        within_reach(&actor.grants(), permissions.iter().copied())?;
         let mut tx = self.db.write_tx().await?;
+        roles::lock_admins_in(&mut tx).await?;
         if !roles::insert_in(&mut tx, name.as_str(), description, self.now).await? {
             tx.rollback().await?;
             return Err(ServiceError::RoleExists);
@@ -92,7 +95,28 @@ impl Services<'_> {
             return Err(ServiceError::InvalidRole);
         }
         let (description, permissions) = parse_definition(definition)?;
+        let actor_grants = actor.grants();
+        // `user` is everyone's: only an administrator redefines it.
+        if name.as_str() == RoleName::USER && !actor_grants.is_admin() {
+            return Err(ServiceError::Forbidden);
+        }
         let mut tx = self.db.write_tx().await?;
+        roles::lock_admins_in(&mut tx).await?;
+        // What it gave and what it will give must both be the actor's.
+        let before = roles::permissions_in(&mut tx, name.as_str())
+            .await?
+            .unwrap_or_default();
+        let reach = within_reach(
+            &actor_grants,
+            before
+                .iter()
+                .map(String::as_str)
+                .chain(permissions.iter().copied()),
+        );
+        if let Err(refused) = reach {
+            tx.rollback().await?;
+            return Err(refused);
+        }
         if !roles::update_in(&mut tx, name.as_str(), description, &permissions, self.now).await? {
             tx.rollback().await?;
             return Err(ServiceError::NotFound);
@@ -124,6 +148,15 @@ impl Services<'_> {
             return Err(ServiceError::BuiltInRole);
         }
         let mut tx = self.db.write_tx().await?;
+        roles::lock_admins_in(&mut tx).await?;
+        let Some(before) = roles::permissions_in(&mut tx, name.as_str()).await? else {
+            tx.rollback().await?;
+            return Err(ServiceError::NotFound);
+        };
+        if let Err(refused) = within_reach(&actor.grants(), before.iter().map(String::as_str)) {
+            tx.rollback().await?;
+            return Err(refused);
+        }
         let holders =
             users::bump_authz_version_of_holders_in(&mut tx, name.as_str(), self.now).await?;
         if !roles::delete_in(&mut tx, name.as_str()).await? {

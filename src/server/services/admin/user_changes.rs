@@ -3,9 +3,12 @@
 //! alters what the user may do moves their authorization version on, so
 //! tokens made before it are refused (stale) at once.
 
+use std::collections::BTreeSet;
+
 use serde_json::json;
 use uuid::Uuid;
 
+use super::{may_act_on, within_reach};
 use crate::{
     model::{AdminUserChange, AdminUserDetail, Permission, RoleName},
     server::{
@@ -64,12 +67,39 @@ impl Services<'_> {
             tx.rollback().await?;
             return Err(ServiceError::NotFound);
         };
+        let actor_grants = actor.grants();
+        if let Err(refused) = may_act_on(&actor_grants, &user) {
+            tx.rollback().await?;
+            return Err(refused);
+        }
         let mut changed = serde_json::Map::new();
         if let Some(roles) = &roles {
+            let before: BTreeSet<String> = user.grants().roles.into_iter().collect();
+            let after: BTreeSet<String> = roles.iter().cloned().collect();
             for role in roles {
                 if !roles::exists_in(&mut tx, role).await? {
                     tx.rollback().await?;
                     return Err(ServiceError::InvalidRole);
+                }
+            }
+            // Granting or taking away a role hands out or takes away its
+            // permissions: only those the actor holds (admin: all).
+            for role in before.symmetric_difference(&after) {
+                if role == RoleName::USER {
+                    continue;
+                }
+                let permissions = if role == RoleName::ADMIN {
+                    vec![RoleName::ADMIN.to_owned()]
+                } else {
+                    roles::permissions_in(&mut tx, role)
+                        .await?
+                        .unwrap_or_default()
+                };
+                if let Err(refused) =
+                    within_reach(&actor_grants, permissions.iter().map(String::as_str))
+                {
+                    tx.rollback().await?;
+                    return Err(refused);
                 }
             }
             let held: Vec<&str> = roles.iter().map(String::as_str).collect();
@@ -123,9 +153,13 @@ impl Services<'_> {
             .authorize_for(principal, Permission::SessionsRevoke)
             .await?;
         let mut tx = self.db.write_tx().await?;
-        if users::find_by_id_in(&mut tx, user_id).await?.is_none() {
+        let Some(user) = users::find_by_id_in(&mut tx, user_id).await? else {
             tx.rollback().await?;
             return Err(ServiceError::NotFound);
+        };
+        if let Err(refused) = may_act_on(&actor.grants(), &user) {
+            tx.rollback().await?;
+            return Err(refused);
         }
         let ended = sessions::revoke_all_but_in(&mut tx, user_id, None, self.now).await?;
         self.admin_event_in(
@@ -156,6 +190,10 @@ impl Services<'_> {
             tx.rollback().await?;
             return Err(ServiceError::NotFound);
         };
+        if let Err(refused) = may_act_on(&actor.grants(), &user) {
+            tx.rollback().await?;
+            return Err(refused);
+        }
         users::delete_in(&mut tx, user.id).await?;
         self.keep_an_admin_in(&mut tx, &user).await?;
         self.admin_event_in(

@@ -10,7 +10,7 @@ use crate::{
         credentials::tokens::Principal,
         services::{rfc3339, ServiceError, Services},
         store::{
-            sessions,
+            audit,
             users::{self, Position},
         },
     },
@@ -62,7 +62,7 @@ impl Services<'_> {
         let user = users::find_by_id(self.db, user_id)
             .await?
             .ok_or(ServiceError::NotFound)?;
-        let last_sign_in_at = sessions::last_started(self.db, user.id).await?;
+        let last_sign_in_at = audit::last_sign_in(self.db, user.id).await?;
         Ok(AdminUserDetail {
             user: admin_user(&user),
             permissions: user.grants().permissions,
