@@ -56,11 +56,15 @@ async fn password_change_needs_the_current_password_and_ends_other_sessions(back
         401,
         "the other session ended"
     );
+    // This session's token predates the change: stale until refreshed.
+    let stale: serde_json::Value = app.me(&app.client).await.json().await.unwrap();
+    assert_eq!(stale["error"], "stale_authorization");
     assert_eq!(
         app.refresh(&app.client).await.status(),
         200,
         "this session goes on"
     );
+    assert_eq!(app.me(&app.client).await.status(), 200);
     assert_eq!(
         app.login(&app.new_client(), &email, GOOD_PASSWORD)
             .await

@@ -32,7 +32,8 @@ impl Services<'_> {
     }
 
     /// Changes the display name and/or password. A password change needs
-    /// the current password and ends every other session of the user.
+    /// the current password, ends every other session of the user and
+    /// makes their tokens stale (this session refreshes into a current one).
     pub async fn update_profile(
         &self,
         principal: &Principal,
@@ -71,6 +72,9 @@ impl Services<'_> {
             // of it land together, or not at all.
             let mut tx = self.db.write_tx().await?;
             users::update_password_hash(&mut tx, user.id, &hash, self.now).await?;
+            // Tokens made before it are stale: a refresh (this session's
+            // goes on) brings one that is current.
+            users::bump_authz_version_in(&mut tx, user.id, self.now).await?;
             let revoked = self.end_other_sessions(&mut tx, principal).await?;
             audit::record_in(
                 &mut tx,
@@ -84,7 +88,11 @@ impl Services<'_> {
             .await?;
             tx.commit().await?;
         }
-        self.current_user(principal).await
+        // Not through `authorize`: after a password change the caller's
+        // own token is stale, though the change just succeeded.
+        users::find_by_id(self.db, user.id)
+            .await?
+            .ok_or(ServiceError::Unauthenticated)
     }
 
     /// Deletes the caller's own account, given its current password: its
