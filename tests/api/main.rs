@@ -25,6 +25,7 @@ mod migrations;
 mod pages;
 mod profile;
 mod refresh;
+mod replicas;
 mod requests;
 mod retention;
 mod roles;
