@@ -16,6 +16,7 @@ on_both_backends!(
     the_bootstrap_admin_is_an_administrator_from_sign_up,
     the_bootstrap_admin_is_made_at_start_up_if_the_account_exists,
     the_bootstrap_setting_stands_aside_once_someone_administers,
+    a_token_is_current_only_at_the_users_own_version,
 );
 
 /// Runs `portcullis admin grant EMAIL ROLE` against the app's database.
@@ -199,4 +200,24 @@ async fn the_bootstrap_setting_stands_aside_once_someone_administers(backend: Ba
     assert_eq!(response.status(), 201);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["user"]["role"], "user");
+}
+
+/// Requests take the token's roles and permissions once its version is the
+/// user's, so only that version will do: one the user no longer has (a
+/// database restored from a backup, say) is stale too.
+async fn a_token_is_current_only_at_the_users_own_version(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let email = app.signup(&app.client).await;
+    assert_eq!(app.me(&app.client).await.status(), 200);
+
+    app.sql
+        .execute(&format!(
+            "UPDATE users SET authz_version = 0 WHERE email = '{email}'"
+        ))
+        .await
+        .unwrap();
+    let stale: Value = app.me(&app.client).await.json().await.unwrap();
+    assert_eq!(error_code(&stale), "stale_authorization");
+    assert_eq!(app.refresh(&app.client).await.status(), 200);
+    assert_eq!(app.me(&app.client).await.status(), 200);
 }

@@ -350,10 +350,15 @@ impl Services<'_> {
         )
         .await?
         {
-            Some((_, user)) if principal.authz_version < user.authz_version && !user.disabled => {
+            Some((_, user)) if principal.authz_version != user.authz_version && !user.disabled => {
                 Err(ServiceError::StaleAuthorization)
             }
-            Some((session, user)) if !user.disabled => Ok((session, user)),
+            // The version is current, so the token's roles and permissions
+            // are the user's: no need to aggregate them again.
+            Some((session, user)) if !user.disabled => Ok((
+                session,
+                user.with_grants(&principal.roles, &principal.permissions),
+            )),
             _ => Err(ServiceError::Unauthenticated),
         }
     }

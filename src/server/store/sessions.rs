@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{
     db::{with_pool, with_tx, with_writer, Db, WriteTx},
-    users::{JoinedUser, UserRecord, JOINED_COLUMNS},
+    users::{JoinedUser, UserRecord, JOINED_COLUMNS_WITHOUT_GRANTS},
 };
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -72,7 +72,10 @@ struct SessionAndUser {
 }
 
 /// A session of `user_id` that is neither revoked nor past its end, with
-/// its user; what an access token's bearer is checked against.
+/// its user; what an access token's bearer is checked against, on every
+/// request. The user's grants are not read (two aggregates): the caller
+/// takes them from the token once its version is the user's
+/// ([`UserRecord::with_grants`]).
 pub async fn unrevoked_with_user(
     db: &Db,
     session_id: Uuid,
@@ -80,7 +83,8 @@ pub async fn unrevoked_with_user(
     now: DateTime<Utc>,
 ) -> Result<Option<(SessionRecord, UserRecord)>, sqlx::Error> {
     let sql = format!(
-        "SELECT {COLUMNS}, {JOINED_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id \
+        "SELECT {COLUMNS}, {JOINED_COLUMNS_WITHOUT_GRANTS} FROM sessions s \
+         JOIN users u ON u.id = s.user_id \
          WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3"
     );
     let row = with_pool!(db, |pool| sqlx::query_as::<_, SessionAndUser>(&sql)

@@ -9,9 +9,12 @@ use super::{
     db::{with_pool, with_tx, with_writer, Db, WriteTx},
     roles::split_list,
 };
-use crate::server::domain::{
-    grants::{Attributes, Grants},
-    password_hash::StoredHash,
+use crate::{
+    model::Permission,
+    server::domain::{
+        grants::{Attributes, Grants},
+        password_hash::StoredHash,
+    },
 };
 
 #[derive(Clone, sqlx::FromRow)]
@@ -48,6 +51,21 @@ impl std::fmt::Debug for UserRecord {
 impl UserRecord {
     pub fn stored_hash(&self) -> Option<StoredHash> {
         self.password_hash.clone().map(StoredHash)
+    }
+
+    /// The record with these roles and permissions: for one read without
+    /// them ([`JOINED_COLUMNS_WITHOUT_GRANTS`]) by a caller that knows them,
+    /// as from an access token whose version is the user's current one.
+    pub fn with_grants(mut self, roles: &[String], permissions: &[Permission]) -> Self {
+        self.held_roles = Some(roles.join(","));
+        self.role_permissions = Some(
+            permissions
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        self
     }
 
     /// The user's roles and permissions.
@@ -118,10 +136,65 @@ macro_rules! user_columns {
     };
 }
 
+/// Like `user_columns!`, without reading the grants (they come back NULL):
+/// for [`UserRecord::with_grants`], when the caller knows them already.
+macro_rules! user_columns_without_grants {
+    ($t:literal, $prefix:literal) => {
+        concat!(
+            $t,
+            ".id AS ",
+            $prefix,
+            "id, ",
+            $t,
+            ".email AS ",
+            $prefix,
+            "email, ",
+            $t,
+            ".password_hash AS ",
+            $prefix,
+            "password_hash, ",
+            $t,
+            ".display_name AS ",
+            $prefix,
+            "display_name, ",
+            $t,
+            ".disabled AS ",
+            $prefix,
+            "disabled, ",
+            $t,
+            ".created_at AS ",
+            $prefix,
+            "created_at, ",
+            $t,
+            ".updated_at AS ",
+            $prefix,
+            "updated_at, ",
+            $t,
+            ".attributes AS ",
+            $prefix,
+            "attributes, ",
+            $t,
+            ".authz_version AS ",
+            $prefix,
+            "authz_version, ",
+            "CAST(NULL AS TEXT) AS ",
+            $prefix,
+            "held_roles, ",
+            "CAST(NULL AS TEXT) AS ",
+            $prefix,
+            "role_permissions"
+        )
+    };
+}
+
 const COLUMNS: &str = user_columns!("users", "");
 
 /// The user's columns in a join with another table, as `u.* AS u_*`.
 pub const JOINED_COLUMNS: &str = user_columns!("u", "u_");
+
+/// [`JOINED_COLUMNS`] but the grants, which take two aggregates to read:
+/// a record read so must get them from [`UserRecord::with_grants`].
+pub const JOINED_COLUMNS_WITHOUT_GRANTS: &str = user_columns_without_grants!("u", "u_");
 
 /// A user read through [`JOINED_COLUMNS`]; flatten it into the join's row.
 #[derive(sqlx::FromRow)]
