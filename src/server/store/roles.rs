@@ -165,16 +165,6 @@ pub async fn delete_in(tx: &mut WriteTx, name: &str) -> Result<bool, sqlx::Error
     Ok(deleted == 1)
 }
 
-/// The users holding `role` by a row.
-pub async fn holders_in(tx: &mut WriteTx, role: &str) -> Result<Vec<Uuid>, sqlx::Error> {
-    with_tx!(tx, |conn| sqlx::query_scalar(
-        "SELECT user_id FROM user_roles WHERE role = $1"
-    )
-    .bind(role)
-    .fetch_all(conn)
-    .await)
-}
-
 /// Makes `roles` exactly the roles `user_id` holds by a row.
 pub async fn set_for_user_in(
     tx: &mut WriteTx,

@@ -79,47 +79,24 @@ impl UserRecord {
     }
 }
 
+/// A user's own columns read as `{table}`, each as `{prefix}{column}`,
+/// with a trailing comma: the grant columns follow.
+macro_rules! own_user_columns {
+    ($t:literal, $prefix:literal) => {
+        own_user_columns!(@ $t, $prefix; id, email, password_hash, display_name, disabled,
+            created_at, updated_at, attributes, authz_version)
+    };
+    (@ $t:literal, $prefix:literal; $($column:ident),+) => {
+        concat!($($t, ".", stringify!($column), " AS ", $prefix, stringify!($column), ", "),+)
+    };
+}
+
 /// The columns of a user read as `{table}`: its own, then its roles and
 /// their permissions aggregated (names never hold commas).
 macro_rules! user_columns {
     ($t:literal, $prefix:literal) => {
         concat!(
-            $t,
-            ".id AS ",
-            $prefix,
-            "id, ",
-            $t,
-            ".email AS ",
-            $prefix,
-            "email, ",
-            $t,
-            ".password_hash AS ",
-            $prefix,
-            "password_hash, ",
-            $t,
-            ".display_name AS ",
-            $prefix,
-            "display_name, ",
-            $t,
-            ".disabled AS ",
-            $prefix,
-            "disabled, ",
-            $t,
-            ".created_at AS ",
-            $prefix,
-            "created_at, ",
-            $t,
-            ".updated_at AS ",
-            $prefix,
-            "updated_at, ",
-            $t,
-            ".attributes AS ",
-            $prefix,
-            "attributes, ",
-            $t,
-            ".authz_version AS ",
-            $prefix,
-            "authz_version, ",
+            own_user_columns!($t, $prefix),
             "(SELECT string_agg(ur.role, ',') FROM user_roles ur WHERE ur.user_id = ",
             $t,
             ".id) AS ",
@@ -141,46 +118,10 @@ macro_rules! user_columns {
 macro_rules! user_columns_without_grants {
     ($t:literal, $prefix:literal) => {
         concat!(
-            $t,
-            ".id AS ",
-            $prefix,
-            "id, ",
-            $t,
-            ".email AS ",
-            $prefix,
-            "email, ",
-            $t,
-            ".password_hash AS ",
-            $prefix,
-            "password_hash, ",
-            $t,
-            ".display_name AS ",
-            $prefix,
-            "display_name, ",
-            $t,
-            ".disabled AS ",
-            $prefix,
-            "disabled, ",
-            $t,
-            ".created_at AS ",
-            $prefix,
-            "created_at, ",
-            $t,
-            ".updated_at AS ",
-            $prefix,
-            "updated_at, ",
-            $t,
-            ".attributes AS ",
-            $prefix,
-            "attributes, ",
-            $t,
-            ".authz_version AS ",
-            $prefix,
-            "authz_version, ",
+            own_user_columns!($t, $prefix),
             "CAST(NULL AS TEXT) AS ",
             $prefix,
-            "held_roles, ",
-            "CAST(NULL AS TEXT) AS ",
+            "held_roles, CAST(NULL AS TEXT) AS ",
             $prefix,
             "role_permissions"
         )
@@ -471,4 +412,20 @@ pub async fn count(db: &Db) -> Result<i64, sqlx::Error> {
     with_pool!(db, |pool| sqlx::query_scalar("SELECT count(*) FROM users")
         .fetch_one(pool)
         .await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{COLUMNS, JOINED_COLUMNS_WITHOUT_GRANTS};
+
+    #[test]
+    fn column_lists_name_every_field_once() {
+        assert!(COLUMNS.starts_with("users.id AS id, users.email AS email, "));
+        assert!(COLUMNS.contains("users.authz_version AS authz_version, (SELECT"));
+        assert!(JOINED_COLUMNS_WITHOUT_GRANTS.starts_with("u.id AS u_id, "));
+        assert!(JOINED_COLUMNS_WITHOUT_GRANTS.ends_with(
+            "u.authz_version AS u_authz_version, CAST(NULL AS TEXT) AS u_held_roles, \
+             CAST(NULL AS TEXT) AS u_role_permissions"
+        ));
+    }
 }
