@@ -38,12 +38,16 @@ use super::{
         serve::{self, ConnectionLimits},
     },
     services::{
+        authz_view::AuthzView,
         bootstrap::{self, BootstrapAdmin, Granted, When},
         retention::{self, RetentionPolicy},
         sessions::SessionPolicy,
         Policies,
     },
-    store::db::{Db, DbError},
+    store::{
+        authz_changes::Announcements,
+        db::{Db, DbError},
+    },
 };
 use crate::{
     app::{shell, App},
@@ -129,6 +133,8 @@ pub struct Application {
     hashes: HashCount,
     /// The hasher's unused memory, freed after this long unused.
     hash_memory: (IdleMemory, Duration),
+    /// The view of sessions and users, and what announces their changes.
+    authz: (AuthzView, Option<Announcements>),
 }
 
 /// How often rows that ran out are deleted.
@@ -147,6 +153,16 @@ impl Application {
         let db = Db::connect(&config.db.url, config.db.max_connections).await?;
         db.migrate().await?;
         bootstrap_admin(&db, &config.bootstrap_admin, clock.now()).await?;
+        let announcements = Announcements::listen(&config.db.url)
+            .await
+            .map_err(|e| StartupError::Database(DbError::Connect(e)))?;
+        let authz = AuthzView::new(
+            config
+                .tokens
+                .access_ttl
+                .to_std()
+                .unwrap_or(Duration::from_secs(900)),
+        );
 
         let addr = config.http.listen_addr;
         let bind_error = |source| StartupError::Bind { addr, source };
@@ -177,6 +193,7 @@ impl Application {
         let state = AppState {
             leptos_options: leptos_options(&config, local_addr),
             db: db.clone(),
+            authz: authz.clone(),
             clock: clock.clone(),
             credentials: Arc::new(credentials),
             policies: Arc::new(Policies {
@@ -199,6 +216,7 @@ impl Application {
             retention: config.retention,
             hashes,
             hash_memory,
+            authz: (authz, announcements),
         })
     }
 
@@ -229,6 +247,8 @@ impl Application {
         );
         let (idle, quiet) = self.hash_memory;
         let releaser = release_hash_memory(idle, quiet);
+        let (authz, announcements) = self.authz;
+        let follower = authz.follow(self.db.clone(), announcements);
         let result = serve::serve(
             self.listener,
             self.router,
@@ -239,6 +259,7 @@ impl Application {
         .await;
         purger.abort();
         releaser.abort();
+        drop(follower);
         self.db.close().await;
         result
     }

@@ -498,3 +498,21 @@ impl Drop for ServerProcess {
         let _ = self.child.wait();
     }
 }
+
+/// Waits until `check` holds, which a change written behind the server's
+/// back (another process, the test's own SQL) must make true within a
+/// second: that is how long a server's view of sessions may lag.
+pub async fn within_a_second<F, Fut>(mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = std::time::Instant::now();
+    while !check().await {
+        assert!(
+            started.elapsed() <= std::time::Duration::from_secs(1),
+            "not seen within a second"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}

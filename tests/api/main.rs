@@ -15,6 +15,7 @@ mod sql;
 
 mod admin;
 mod audit;
+mod authz_view;
 mod config;
 mod headers;
 mod health;

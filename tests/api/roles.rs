@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::helpers::{
     cookie_value, error_code, jwt_claims, server_vars, set_cookie, spawn_app, spawn_app_with,
-    Backend, ServerProcess, TestApp, ACCESS, GOOD_PASSWORD,
+    within_a_second, Backend, ServerProcess, TestApp, ACCESS, GOOD_PASSWORD,
 };
 use crate::on_both_backends;
 
@@ -101,6 +101,8 @@ async fn a_grant_makes_earlier_tokens_stale_until_a_refresh(backend: Backend) {
     let (ok, said) = grant(&app, &email, "admin");
     assert!(ok, "{said}");
 
+    // The grant was another process's write.
+    within_a_second(|| async { app.me(&app.client).await.status() == 401 }).await;
     let stale = app.me(&app.client).await;
     assert_eq!(stale.status(), 401);
     let challenge = stale.headers()["www-authenticate"]
@@ -216,6 +218,7 @@ async fn a_token_is_current_only_at_the_users_own_version(backend: Backend) {
         ))
         .await
         .unwrap();
+    within_a_second(|| async { app.me(&app.client).await.status() == 401 }).await;
     let stale: Value = app.me(&app.client).await.json().await.unwrap();
     assert_eq!(error_code(&stale), "stale_authorization");
     assert_eq!(app.refresh(&app.client).await.status(), 200);

@@ -303,5 +303,9 @@ async fn a_disabled_users_access_token_is_refused_by_every_account_route(backend
         .unwrap();
     assert_eq!(disabled, 1);
 
+    // Written behind the server's back, as by another replica: it reaches
+    // the server's view of the session within a second.
+    let took = crate::authz_view::refused_after(&app, &session.access).await;
+    assert!(took <= std::time::Duration::from_secs(1), "{took:?}");
     refused_everywhere(&app, &session.access, &id).await;
 }

@@ -14,7 +14,7 @@ use crate::server::{
     },
     domain::client::ClientInfo,
     platform::clock::SharedClock,
-    services::{Policies, Services},
+    services::{authz_view::AuthzView, Policies, Services},
     store::db::Db,
 };
 
@@ -23,6 +23,8 @@ use crate::server::{
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
+    /// What this replica knows of sessions lately checked.
+    pub authz: AuthzView,
     pub clock: SharedClock,
     pub credentials: Arc<Credentials>,
     pub policies: Arc<Policies>,
@@ -45,6 +47,7 @@ impl AppState {
     pub fn services<'a>(&'a self, client: &'a ClientInfo) -> Services<'a> {
         Services {
             db: &self.db,
+            authz: &self.authz,
             hasher: &self.credentials.hasher,
             tokens: &self.credentials.tokens,
             devices: &self.credentials.devices,

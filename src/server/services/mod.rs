@@ -2,6 +2,7 @@
 //! functions both call these, so each rule has one implementation.
 
 pub mod admin;
+pub mod authz_view;
 pub mod bootstrap;
 pub mod login;
 pub mod profile;
@@ -14,7 +15,10 @@ pub mod throttle;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use self::{bootstrap::BootstrapAdmin, sessions::SessionPolicy, throttle::ThrottlePolicy};
+use self::{
+    authz_view::AuthzView, bootstrap::BootstrapAdmin, sessions::SessionPolicy,
+    throttle::ThrottlePolicy,
+};
 use crate::{
     model::User,
     server::{
@@ -110,6 +114,7 @@ pub struct Policies {
 /// request: this client, at this moment.
 pub struct Services<'a> {
     pub db: &'a Db,
+    pub authz: &'a AuthzView,
     pub hasher: &'a PasswordHasher,
     pub tokens: &'a AccessTokens,
     pub devices: &'a DeviceCookies,

@@ -28,7 +28,7 @@ pub struct ProfileChange<'a> {
 impl Services<'_> {
     /// The bearer's user, while their session is alive (see `authorize`).
     pub async fn current_user(&self, principal: &Principal) -> Result<UserRecord, ServiceError> {
-        self.authorize(principal).await.map(|(_, user)| user)
+        self.authorize(principal).await.map(|live| live.user)
     }
 
     /// Changes the display name and/or password. A password change needs

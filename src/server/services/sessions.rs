@@ -5,7 +5,11 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{throttle::Scope, ServiceError, Services};
+use super::{
+    authz_view::{LiveSession, Lookup},
+    throttle::Scope,
+    ServiceError, Services,
+};
 use crate::{
     model::{CurrentSession, SessionInfo, User},
     server::{
@@ -337,29 +341,61 @@ impl Services<'_> {
     /// disabled and the token's authorization is current (else it is
     /// stale: a refresh brings it up to date): every use case acting for a
     /// signed-in user starts here. An access token outlives a revocation;
-    /// this check does not.
-    pub async fn authorize(
-        &self,
-        principal: &Principal,
-    ) -> Result<(SessionRecord, UserRecord), ServiceError> {
-        match sessions::unrevoked_with_user(
+    /// this check does not. In the steady state it reads no database: the
+    /// replica's view answers (see `authz_view`).
+    pub async fn authorize(&self, principal: &Principal) -> Result<LiveSession, ServiceError> {
+        let generation = match self
+            .authz
+            .lookup(self.db, principal.session_id, principal.user_id)
+            .await
+        {
+            Lookup::Known(live) => return self.judge(principal, Some(live)),
+            Lookup::Unknown(generation) => generation,
+        };
+        let found = sessions::unrevoked_with_user(
             self.db,
             principal.session_id,
             principal.user_id,
             self.now,
         )
         .await?
-        {
-            Some((_, user)) if principal.authz_version != user.authz_version && !user.disabled => {
+        .map(|(session, user)| LiveSession {
+            session_expires_at: session.expires_at,
+            user,
+        });
+        if let (Some(generation), Some(live)) = (generation, &found) {
+            self.authz.remember(
+                generation,
+                principal.session_id,
+                live.session_expires_at,
+                &live.user,
+            );
+        }
+        self.judge(principal, found)
+    }
+
+    /// The verdict on `principal`, given its session if that is unrevoked.
+    fn judge(
+        &self,
+        principal: &Principal,
+        found: Option<LiveSession>,
+    ) -> Result<LiveSession, ServiceError> {
+        match found {
+            Some(live) if live.user.disabled || live.session_expires_at <= self.now => {
+                Err(ServiceError::Unauthenticated)
+            }
+            Some(live) if principal.authz_version != live.user.authz_version => {
                 Err(ServiceError::StaleAuthorization)
             }
             // The version is current, so the token's roles and permissions
             // are the user's: no need to aggregate them again.
-            Some((session, user)) if !user.disabled => Ok((
-                session,
-                user.with_grants(&principal.roles, &principal.permissions),
-            )),
-            _ => Err(ServiceError::Unauthenticated),
+            Some(live) => Ok(LiveSession {
+                user: live
+                    .user
+                    .with_grants(&principal.roles, &principal.permissions),
+                ..live
+            }),
+            None => Err(ServiceError::Unauthenticated),
         }
     }
 
@@ -369,11 +405,11 @@ impl Services<'_> {
         &self,
         principal: &Principal,
     ) -> Result<CurrentSession, ServiceError> {
-        let (session, user) = self.authorize(principal).await?;
+        let live = self.authorize(principal).await?;
         Ok(CurrentSession {
-            user: User::from(&user),
+            user: User::from(&live.user),
             access_expires_in_secs: (principal.expires_at - self.now).num_seconds().max(0),
-            session_expires_at: super::rfc3339(session.expires_at),
+            session_expires_at: super::rfc3339(live.session_expires_at),
         })
     }
 }

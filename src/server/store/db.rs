@@ -7,7 +7,12 @@
 //! through [`Db::write_tx`]; the hottest (a refresh-token rotation) is one
 //! statement (PostgreSQL) or one batch on the writer (SQLite) instead.
 
-use std::{path::Path, str::FromStr, time::Duration};
+use std::{
+    path::Path,
+    str::FromStr,
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
 
 use sqlx::{
     migrate::{MigrateError, Migrator},
@@ -170,6 +175,7 @@ impl<DB: Database> CloseUnlessFinished<DB> {
     /// The work ran to its end; the connection may be reused.
     pub fn finished(&mut self) {
         self.finished = true;
+        note_write();
     }
 }
 
@@ -261,15 +267,35 @@ macro_rules! with_tx {
 /// Runs the same write against whichever backend `db` holds.
 /// `$conn` is bound to the SQLite writer pool or `&PgPool` in turn.
 macro_rules! with_writer {
-    ($db:expr, |$conn:ident| $body:expr) => {
-        match $db {
+    ($db:expr, |$conn:ident| $body:expr) => {{
+        let written = match $db {
             $crate::server::store::db::Db::Sqlite(pools) => {
                 let $conn = pools.writer();
                 $body
             }
             $crate::server::store::db::Db::Postgres($conn) => $body,
-        }
-    };
+        };
+        $crate::server::store::db::note_write();
+        written
+    }};
+}
+
+/// Writes this process has ended (committed or not), counted so a reader
+/// of cached state can tell whether its own process may have changed the
+/// database since it last looked (see `authz_changes`). It is one count for
+/// the process, not per database: a write to another only costs a look.
+/// Every SQLite write passes here (the writer pool is reached only through
+/// [`with_writer!`] and [`WriteTx`]); on PostgreSQL the writes that change
+/// authorization do, and the rest reach other readers by `NOTIFY`.
+static WRITES: AtomicU64 = AtomicU64::new(0);
+
+pub fn writes_ended() -> u64 {
+    WRITES.load(Ordering::Acquire)
+}
+
+#[doc(hidden)]
+pub fn note_write() {
+    WRITES.fetch_add(1, Ordering::AcqRel);
 }
 
 // For the table modules beside this one; nothing outside `store` runs SQL.

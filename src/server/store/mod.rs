@@ -2,6 +2,7 @@
 //! chosen once, in [`db`].
 
 pub mod audit;
+pub mod authz_changes;
 pub mod db;
 pub mod rate_limits;
 pub mod refresh_tokens;

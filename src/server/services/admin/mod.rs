@@ -57,7 +57,7 @@ impl Services<'_> {
         principal: &Principal,
         permissions: &[Permission],
     ) -> Result<UserRecord, ServiceError> {
-        let (_, user) = self.authorize(principal).await?;
+        let user = self.authorize(principal).await?.user;
         let grants = user.grants();
         if !permissions.iter().all(|p| grants.allows(*p)) {
             return Err(ServiceError::Forbidden);
