@@ -14,6 +14,8 @@ process.env.PORTCULLIS_E2E_SHORT_TTL_URL = `http://127.0.0.1:${shortTtlPort}`;
 const targetDir = process.env.CARGO_TARGET_DIR ?? path.resolve(__dirname, "../target");
 const binary = process.env.PORTCULLIS_BIN ?? path.join(targetDir, "debug", "portcullis");
 const siteRoot = process.env.LEPTOS_SITE_ROOT ?? path.join(targetDir, "site");
+// Becomes an administrator when it signs up (tests/admin.spec.ts).
+const ADMIN_EMAIL = "e2e-admin@example.com";
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "portcullis-e2e-"));
 
 export default defineConfig({
@@ -41,7 +43,7 @@ export default defineConfig({
     },
   },
   projects: [{ name: "chromium", use: { ...devices["Desktop Chrome"] } }],
-  webServer: [server(port, "portcullis.db", {}), server(shortTtlPort, "short-ttl.db", { PORTCULLIS_ACCESS_TOKEN_TTL_SECS: "4" })],
+  webServer: [server(port, "portcullis.db", { PORTCULLIS_BOOTSTRAP_ADMIN: ADMIN_EMAIL }), server(shortTtlPort, "short-ttl.db", { PORTCULLIS_ACCESS_TOKEN_TTL_SECS: "4" })],
 });
 
 function server(listenPort: number, database: string, extra: Record<string, string>) {

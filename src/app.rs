@@ -2,14 +2,14 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    SsrMode, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
 };
 
 use crate::{
     components::{auth_state::AuthState, layout::SiteHeader, session_keeper::SessionKeeper},
     pages::{
-        account::AccountPage, home::HomePage, login::LoginPage, not_found::NotFound,
-        signup::SignupPage,
+        account::AccountPage, admin::AdminConsole, home::HomePage, login::LoginPage,
+        not_found::NotFound, signup::SignupPage,
     },
 };
 
@@ -62,6 +62,16 @@ pub fn App() -> impl IntoView {
                         <Route path=StaticSegment("login") view=LoginPage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("signup") view=SignupPage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async/>
+                        // One page for the console: its data, read before it
+                        // renders, says which view (`server::http::admin_pages`).
+                        <Route path=StaticSegment("admin") view=AdminConsole ssr=SsrMode::Async/>
+                        <Route
+                            path=(StaticSegment("admin"), StaticSegment("users"), ParamSegment("id"))
+                            view=AdminConsole
+                            ssr=SsrMode::Async
+                        />
+                        <Route path=(StaticSegment("admin"), StaticSegment("roles")) view=AdminConsole ssr=SsrMode::Async/>
+                        <Route path=(StaticSegment("admin"), StaticSegment("audit")) view=AdminConsole ssr=SsrMode::Async/>
                     </Routes>
                 </main>
                 <SessionKeeper

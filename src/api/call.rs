@@ -128,7 +128,7 @@ impl Call {
         self.refuse_with(ApiError::from(err))
     }
 
-    fn refuse_with(&self, api: ApiError) -> AppFnError {
+    pub fn refuse_with(&self, api: ApiError) -> AppFnError {
         api.log();
         if !self.is_plain_form() {
             self.response.set_status(api.status());

@@ -4,6 +4,7 @@
 //! same cookies as the JSON API. No token ever appears in their output.
 
 pub mod account;
+pub mod admin;
 #[cfg(feature = "ssr")]
 mod call;
 mod error;

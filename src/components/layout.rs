@@ -17,6 +17,9 @@ pub fn SiteHeader() -> impl IntoView {
                 <ul class="nav-links">
                     {match auth.current().map(|s| s.user) {
                         Some(user) => view! {
+                            {crate::pages::admin::may_administer(&user).then(|| view! {
+                                <li><A href="/admin" attr:data-testid="nav-admin">"Admin"</A></li>
+                            })}
                             <li>
                                 <A href="/account" attr:data-testid="nav-account">
                                     <span id="account-name">{user.display_name}</span>

@@ -23,6 +23,7 @@ use super::{
         tokens::AccessTokens,
     },
     http::{
+        admin_pages,
         assets::{self, Naming},
         middleware::{
             csrf,
@@ -335,6 +336,10 @@ fn router(state: AppState, config: &Config) -> Router {
             AppState,
             _,
         >(page_context, shell))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            admin_pages::read,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             page_session::read,

@@ -14,6 +14,7 @@ mod helpers;
 mod sql;
 
 mod admin;
+mod admin_console;
 mod audit;
 mod authz_view;
 mod config;

@@ -5,10 +5,10 @@ use leptos_meta::Title;
 use leptos_router::components::Redirect;
 
 use crate::{
-    api::account::update_profile,
+    api::account::{update_profile, DeleteAccount},
     components::{
         auth_state::use_auth_state,
-        form::{Field, FormError, SubmitButton},
+        form::{action_error, Field, FormError, SubmitButton},
         session_sync::with_refresh,
         sign_out::SignOutButton,
     },
@@ -51,12 +51,13 @@ fn AccountDetails(session: CurrentSession) -> impl IntoView {
             <security::SecurityPanels/>
             <ProfileForm display_name=user.display_name.clone()/>
             <PasswordForm email=user.email.clone() display_name=user.display_name/>
+            <DeleteAccountForm/>
         </div>
     }
 }
 
 /// `2026-11-29T20:15:00Z` as `2026-11-29 20:15 UTC`.
-fn readable_time(rfc3339: &str) -> String {
+pub(crate) fn readable_time(rfc3339: &str) -> String {
     match rfc3339.split_once('T') {
         Some((date, time)) => format!("{date} {} UTC", time.get(..5).unwrap_or(time)),
         None => rfc3339.to_owned(),
@@ -160,6 +161,38 @@ pub fn PasswordForm(email: String, display_name: String) -> impl IntoView {
                 </p>
                 <SubmitButton label="Change password" busy_label="Changing…" pending=change.pending()/>
             </form>
+        </section>
+    }
+}
+
+/// Deleting one's own account: the current password and a ticked box,
+/// so it cannot happen by a slip. A plain form post without WASM.
+#[island(lazy)]
+pub fn DeleteAccountForm() -> impl IntoView {
+    let delete = ServerAction::<DeleteAccount>::new();
+    // Signed out with the account: tell the other tabs, go to the start.
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if let Some(Ok(())) = delete.value().get() {
+            crate::components::session_sync::signed_out();
+        }
+    });
+    view! {
+        <section class="panel danger-zone" aria-labelledby="delete-title">
+            <h2 id="delete-title">"Delete account"</h2>
+            <p class="aside">"This deletes your account and signs out every session. It cannot be undone."</p>
+            <ActionForm action=delete attr:class="form">
+                // Not a `Field`: its id would be the password form's.
+                <label for="delete-password">"Current password"</label>
+                <input id="delete-password" name="current_password" type="password"
+                    autocomplete="current-password" required=true/>
+                <label class="check">
+                    <input type="checkbox" name="confirm" value="yes" required=true/>
+                    "Yes, delete my account"
+                </label>
+                <FormError message=action_error(delete, None)/>
+                <SubmitButton label="Delete account" busy_label="Deleting…" pending=delete.pending()/>
+            </ActionForm>
         </section>
     }
 }

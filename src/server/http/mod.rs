@@ -1,6 +1,7 @@
 //! The HTTP face: axum state, extractors, middleware and the JSON routes.
 //! Pages and server functions are mounted by `startup` through leptos_axum.
 
+pub mod admin_pages;
 pub mod assets;
 pub mod config;
 pub mod effects;

@@ -41,8 +41,8 @@ pub fn page_size(asked: Option<i64>) -> i64 {
 impl Services<'_> {
     /// The acting user, if their session stands, their token is current and
     /// they hold `permission`: 401 otherwise, or 403 when signed in
-    /// without it. Read from the user's row, so a permission taken away
-    /// counts at once.
+    /// without it. Checked like every request ([`Services::authorize`]):
+    /// a permission taken away counts at once.
     pub async fn authorize_for(
         &self,
         principal: &Principal,

@@ -1,0 +1,243 @@
+//! The admin console's pages and forms, as a browser without WASM meets
+//! them: guarded on the server, and the forms plain form posts.
+
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app_with, Backend, TestApp, GOOD_PASSWORD};
+use crate::on_both_backends;
+
+on_both_backends!(
+    the_console_is_guarded_on_the_server,
+    the_consoles_user_forms_work_as_plain_form_posts,
+    deleting_ones_own_account_works_as_a_plain_form_post,
+);
+
+const ADMIN: &str = "console-admin@example.com";
+const USER: &str = "console-user@example.com";
+
+async fn signed_up(app: &TestApp, email: &str) -> Client {
+    let client = app.new_client();
+    let response = app
+        .post_json(
+            &client,
+            "/api/auth/signup",
+            &json!({ "email": email, "password": GOOD_PASSWORD, "display_name": "Console Person" }),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    client
+}
+
+/// A page as a browser asks for it (leptos redirects only those).
+async fn page(app: &TestApp, client: &Client, path: &str) -> (StatusCode, String) {
+    let response = client
+        .get(app.url(path))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let location = response
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned());
+    (status, location.unwrap_or(response.text().await.unwrap()))
+}
+
+/// A form post as a browser without WASM sends it.
+async fn form_post(
+    app: &TestApp,
+    client: &Client,
+    name: &str,
+    back_to: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    client
+        .post(app.url(&format!("/api/auth/ui/{name}")))
+        .header("accept", "text/html")
+        .header("origin", app.address.clone())
+        .header("referer", app.url(back_to))
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn user_id(app: &TestApp, client: &Client) -> String {
+    let me: Value = app.me(client).await.json().await.unwrap();
+    me["user"]["id"].as_str().unwrap().to_owned()
+}
+
+async fn the_console_is_guarded_on_the_server(backend: Backend) {
+    let app = spawn_app_with(backend, &[("PORTCULLIS_BOOTSTRAP_ADMIN", ADMIN)]).await;
+    let admin = signed_up(&app, ADMIN).await;
+    let user = signed_up(&app, USER).await;
+    let user_path = format!("/admin/users/{}", user_id(&app, &user).await);
+
+    let (status, location) = page(&app, &app.new_client(), "/admin/roles").await;
+    assert!(status.is_redirection(), "{status}");
+    assert_eq!(location, "/login?next=/admin/roles");
+
+    for path in [
+        "/admin",
+        "/admin/roles",
+        "/admin/audit",
+        &user_path,
+        "/admin/users/nope",
+    ] {
+        let (status, html) = page(&app, &user, path).await;
+        assert_eq!(status, 403, "{path}");
+        assert!(html.contains("Not allowed"), "{path}");
+        assert!(
+            !html.contains(USER) || path != "/admin",
+            "{path} shows no user list"
+        );
+    }
+    let (_, home) = page(&app, &user, "/").await;
+    assert!(
+        !home.contains(r#"href="/admin""#),
+        "no Admin link for a user"
+    );
+
+    let (status, html) = page(&app, &admin, "/admin").await;
+    assert_eq!(status, 200);
+    assert!(html.contains(USER) && html.contains(ADMIN));
+    assert!(html.contains(r#"data-testid="nav-admin""#));
+    let (status, html) = page(&app, &admin, &format!("/admin?q={}", &USER[..9])).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(USER) && !html.contains(&format!(">{ADMIN}<")));
+    let (status, html) = page(&app, &admin, &user_path).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(USER) && html.contains("Active"));
+    assert_eq!(page(&app, &admin, "/admin/users/nope").await.0, 404);
+    let (status, html) = page(&app, &admin, "/admin/roles").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("users:read"));
+    let (status, html) = page(&app, &admin, "/admin/audit?user=nope").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("The user filter must be a user id."));
+    let (status, html) = page(&app, &admin, "/admin/audit?outcome=success").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("signup"));
+}
+
+async fn the_consoles_user_forms_work_as_plain_form_posts(backend: Backend) {
+    let app = spawn_app_with(backend, &[("PORTCULLIS_BOOTSTRAP_ADMIN", ADMIN)]).await;
+    let admin = signed_up(&app, ADMIN).await;
+    let user = signed_up(&app, USER).await;
+    let id = user_id(&app, &user).await;
+    let user_path = format!("/admin/users/{id}");
+
+    let posted = form_post(
+        &app,
+        &admin,
+        "admin-set-attributes",
+        &user_path,
+        &[
+            ("id", &id),
+            ("attributes", "team_id = blue\n\norganization_id=acme\n"),
+        ],
+    )
+    .await;
+    assert!(posted.status().is_redirection(), "{}", posted.status());
+    let detail: Value = admin
+        .get(app.url(&format!("/api/admin/users/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        detail["attributes"],
+        json!({ "organization_id": "acme", "team_id": "blue" })
+    );
+
+    // A malformed line changes nothing.
+    form_post(
+        &app,
+        &admin,
+        "admin-set-attributes",
+        &user_path,
+        &[("id", &id), ("attributes", "no equals sign")],
+    )
+    .await;
+    let detail: Value = admin
+        .get(app.url(&format!("/api/admin/users/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detail["attributes"]["team_id"], "blue");
+
+    let posted = form_post(
+        &app,
+        &admin,
+        "admin-set-disabled",
+        &user_path,
+        &[("id", &id), ("disabled", "true")],
+    )
+    .await;
+    assert!(posted.status().is_redirection());
+    assert_eq!(app.me(&user).await.status(), 401);
+    let (_, html) = page(&app, &admin, &user_path).await;
+    assert!(html.contains("Disabled"));
+
+    // Without the tick box, nothing is deleted.
+    form_post(
+        &app,
+        &admin,
+        "admin-delete-user",
+        &user_path,
+        &[("id", &id)],
+    )
+    .await;
+    assert_eq!(page(&app, &admin, &user_path).await.0, 200);
+    let posted = form_post(
+        &app,
+        &admin,
+        "admin-delete-user",
+        &user_path,
+        &[("id", &id), ("confirm", "yes")],
+    )
+    .await;
+    assert!(posted.status().is_redirection());
+    assert_eq!(page(&app, &admin, &user_path).await.0, 404);
+}
+
+async fn deleting_ones_own_account_works_as_a_plain_form_post(backend: Backend) {
+    let app = spawn_app_with(backend, &[]).await;
+    let user = signed_up(&app, USER).await;
+
+    let unticked = form_post(
+        &app,
+        &user,
+        "delete-account",
+        "/account",
+        &[("current_password", GOOD_PASSWORD)],
+    )
+    .await;
+    assert!(unticked.status().is_redirection());
+    assert_eq!(
+        app.me(&user).await.status(),
+        200,
+        "not deleted without the tick"
+    );
+
+    let deleted = form_post(
+        &app,
+        &user,
+        "delete-account",
+        "/account",
+        &[("current_password", GOOD_PASSWORD), ("confirm", "yes")],
+    )
+    .await;
+    assert!(deleted.status().is_redirection());
+    assert_eq!(deleted.headers()["location"], "/");
+    assert_eq!(app.me(&user).await.status(), 401);
+    let again = app.login(&app.new_client(), USER, GOOD_PASSWORD).await;
+    assert_eq!(again.status(), 401);
+}
