@@ -17,7 +17,7 @@ async function ensureAdmin(request: APIRequestContext): Promise<void> {
 async function signedIn(page: Page, email: string): Promise<void> {
   await gotoHydrated(page, "/login");
   await signIn(page, email);
-  await expect(page).toHaveURL(/\/account$/);
+  await expect(page.getByTestId("nav-account")).toBeVisible();
 }
 
 test("an admin finds a user and disables them; the user's open browser is signed out on its next action", async ({
@@ -30,11 +30,11 @@ test("an admin finds a user and disables them; the user's open browser is signed
 
   const userPage = await (await browser.newContext()).newPage();
   await signedIn(userPage, email);
-  await expect(userPage.locator('.app[data-hydrated="true"]')).toBeVisible();
+  await gotoHydrated(userPage, "/account");
 
   const adminPage = await (await browser.newContext()).newPage();
   await signedIn(adminPage, ADMIN);
-  await nav(adminPage).getByRole("link", { name: "Admin" }).click();
+  await nav(adminPage).getByRole("link", { name: "Admin", exact: true }).click();
   await expect(adminPage).toHaveURL(/\/admin$/);
   await adminPage.getByLabel("Email or name begins with").fill(email.split("@")[0]);
   await adminPage.getByRole("button", { name: "Search" }).click();
@@ -58,7 +58,7 @@ test("a signed-in user who is not an admin gets a real 403 at /admin and no Admi
   const email = uniqueEmail("plain");
   await createAccount(request, email, "Plain User");
   await signedIn(page, email);
-  await expect(nav(page).getByRole("link", { name: "Admin" })).toHaveCount(0);
+  await expect(nav(page).getByRole("link", { name: "Admin", exact: true })).toHaveCount(0);
 
   const response = await page.goto("/admin");
   expect(response?.status()).toBe(403);
@@ -76,7 +76,7 @@ test("the console's read views work without JavaScript", async ({ browser, reque
   const page = await context.newPage();
   await page.goto("/login");
   await signIn(page, ADMIN);
-  await expect(page).toHaveURL(/\/account$/);
+  await expect(page.getByTestId("nav-account")).toBeVisible();
   for (const [path, heading] of [
     ["/admin", "Users"],
     ["/admin/roles", "Roles"],
@@ -94,7 +94,7 @@ test("deleting one's own account asks for the password and a tick, then signs ou
   const email = uniqueEmail("leaver");
   await createAccount(request, email, "Leaver");
   await signedIn(page, email);
-  await expect(page.locator('.app[data-hydrated="true"]')).toBeVisible();
+  await gotoHydrated(page, "/account");
 
   const panel = page.locator("section", { has: page.getByRole("heading", { name: "Delete account" }) });
   await panel.getByLabel("Current password").fill(PASSWORD);
@@ -104,4 +104,38 @@ test("deleting one's own account asks for the password and a tick, then signs ou
 
   const again = await request.post("/api/auth/login", { data: { email, password: PASSWORD } });
   expect(again.status()).toBe(401);
+});
+
+test("an admin creates a role, gives it a permission, then deletes it; the console fits 360 px", async ({
+  page,
+  request,
+}) => {
+  await ensureAdmin(request);
+  await signedIn(page, ADMIN);
+  await gotoHydrated(page, "/admin/roles");
+  const name = `support${Date.now() % 100000}`;
+  const create = page.getByRole("region", { name: "New role" });
+  await create.getByLabel("Name (lower case, digits, - and _)").fill(name);
+  await create.getByLabel("users:read").check();
+  await create.getByRole("button", { name: "Create role" }).click();
+
+  const role = page.getByTestId(`role-${name}`);
+  await expect(role).toContainText("users:read");
+  await expect(page.locator('.app[data-hydrated="true"]')).toBeVisible();
+  await role.getByLabel("audit:read").check();
+  await role.getByRole("button", { name: "Save role" }).click();
+  await expect(page.getByTestId(`role-${name}`).locator(".badges")).toContainText("audit:read");
+
+  for (const path of ["/admin", "/admin/roles", "/admin/audit"]) {
+    await page.setViewportSize({ width: 360, height: 800 });
+    await gotoHydrated(page, path);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow, path).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: `screenshots/admin${path.replace(/\//g, "-")}-360.png`, fullPage: true });
+  }
+
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await gotoHydrated(page, "/admin/roles");
+  await page.getByTestId(`role-${name}`).getByRole("button", { name: "Delete role" }).click();
+  await expect(page.getByTestId(`role-${name}`)).toHaveCount(0);
 });

@@ -206,7 +206,10 @@ pub fn RolesList(roles: RolesResponse, may_write: bool) -> impl IntoView {
             view! {
                 <li class="panel role" data-testid=format!("role-{}", role.name)>
                     <h2>{role.name.clone()} {role.built_in.then(|| view! { <span class="badge">"built in"</span> })}</h2>
-                    <p class="aside">{role.description.clone()} " · held by " {role.holders}</p>
+                    <p class="aside">
+                        {(!role.description.is_empty()).then(|| format!("{} · ", role.description))}
+                        {format!("held by {}", role.holders)}
+                    </p>
                     <p class="badges">
                         {held.iter().map(|p| view! { <span class="badge">{p.clone()}</span> }).collect_view()}
                     </p>

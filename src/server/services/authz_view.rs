@@ -235,13 +235,24 @@ impl AuthzView {
             let mut ticks = tokio::time::interval(FOLLOW_EVERY);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut purged_at = Instant::now();
+            let mut failing = false;
             loop {
                 tokio::select! {
                     _ = ticks.tick() => {}
                     _ = nudge.notified() => {}
                 }
-                if let Err(error) = view.catch_up(&db).await {
-                    tracing::warn!(%error, "could not read the authorization changes");
+                // Said once per outage, not twice a second.
+                match view.catch_up(&db).await {
+                    Ok(()) if failing => {
+                        failing = false;
+                        tracing::info!("reading the authorization changes again");
+                    }
+                    Ok(()) => {}
+                    Err(error) if !failing => {
+                        failing = true;
+                        tracing::warn!(%error, "could not read the authorization changes; checks read the database");
+                    }
+                    Err(_) => {}
                 }
                 if purged_at.elapsed() >= PURGE_EVERY {
                     purged_at = Instant::now();
