@@ -14,36 +14,8 @@ use leptos_router::{components::Redirect, hooks::use_location};
 
 use crate::{
     components::auth_state::use_auth_state,
-    model::{AdminUserDetail, AdminUserPage, AuditPage, Permission, RolesResponse, User},
+    model::{AdminPage, Permission, User},
 };
-
-/// What an admin page shows, as the server read it for this request.
-#[derive(Debug, Clone)]
-pub enum AdminPage {
-    Users {
-        page: AdminUserPage,
-        query: String,
-    },
-    User(Box<AdminUserDetail>),
-    Roles(RolesResponse),
-    Audit {
-        page: AuditPage,
-        filters: AuditFilters,
-    },
-    /// Signed in without the permission this page needs.
-    Forbidden,
-    NotFound,
-    /// A bad filter or cursor, or the database failing: said on the page.
-    Failed(String),
-}
-
-/// The audit page's filters, as given in its address.
-#[derive(Debug, Clone, Default)]
-pub struct AuditFilters {
-    pub user: String,
-    pub event_type: String,
-    pub outcome: String,
-}
 
 /// Whether the console has anything for `user`: the nav shows it then.
 pub fn may_administer(user: &User) -> bool {

@@ -3,9 +3,9 @@
 
 use leptos::prelude::*;
 
-use super::{actions, AuditFilters};
+use super::actions;
 use crate::{
-    model::{AdminUser, AdminUserDetail, AdminUserPage, AuditPage, RolesResponse},
+    model::{AdminUser, AdminUserDetail, AdminUserPage, AuditFilters, AuditPage, RolesResponse},
     pages::account::readable_time,
 };
 

@@ -14,8 +14,7 @@ use axum::{
 use uuid::Uuid;
 
 use crate::{
-    model::Permission,
-    pages::admin::{AdminPage, AuditFilters},
+    model::{AdminPage, AuditFilters, Permission},
     server::{
         credentials::tokens::Principal,
         http::{
