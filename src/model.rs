@@ -105,6 +105,16 @@ pub struct User {
     pub created_at: String,
 }
 
+impl User {
+    /// Whether the admin console has anything for this user: the nav
+    /// shows it then (the server checks each page on its own).
+    pub fn may_administer(&self) -> bool {
+        self.permissions
+            .iter()
+            .any(|p| matches!(p, Permission::UsersRead | Permission::AuditRead))
+    }
+}
+
 /// When the current session's tokens run out (RFC 3339, UTC).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionInfo {

@@ -17,7 +17,7 @@ pub fn SiteHeader() -> impl IntoView {
                 <ul class="nav-links">
                     {match auth.current().map(|s| s.user) {
                         Some(user) => view! {
-                            {crate::pages::admin::may_administer(&user).then(|| view! {
+                            {user.may_administer().then(|| view! {
                                 <li><A href="/admin" attr:data-testid="nav-admin">"Admin"</A></li>
                             })}
                             <li>

@@ -14,15 +14,8 @@ use leptos_router::{components::Redirect, hooks::use_location};
 
 use crate::{
     components::auth_state::use_auth_state,
-    model::{AdminPage, Permission, User},
+    model::{AdminPage, Permission},
 };
-
-/// Whether the console has anything for `user`: the nav shows it then.
-pub fn may_administer(user: &User) -> bool {
-    user.permissions
-        .iter()
-        .any(|p| matches!(p, Permission::UsersRead | Permission::AuditRead))
-}
 
 #[component]
 pub fn AdminConsole() -> impl IntoView {
