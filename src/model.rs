@@ -433,6 +433,36 @@ impl std::fmt::Debug for PasswordField {
     }
 }
 
+/// What an admin page shows, as the server read it for this request.
+/// Read on the server (`server::http::admin_pages`) for the console's
+/// pages (`pages::admin`); never sent to the browser.
+#[derive(Debug, Clone)]
+pub enum AdminPage {
+    Users {
+        page: AdminUserPage,
+        query: String,
+    },
+    User(Box<AdminUserDetail>),
+    Roles(RolesResponse),
+    Audit {
+        page: AuditPage,
+        filters: AuditFilters,
+    },
+    /// Signed in without the permission this page needs.
+    Forbidden,
+    NotFound,
+    /// A bad filter or cursor, or the database failing: said on the page.
+    Failed(String),
+}
+
+/// The audit page's filters, as given in its address.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilters {
+    pub user: String,
+    pub event_type: String,
+    pub outcome: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::{ErrorCode, PasswordField};
@@ -486,34 +516,4 @@ mod tests {
         );
         assert!(!format!("{field:?}").contains("hunter2"));
     }
-}
-
-/// What an admin page shows, as the server read it for this request.
-/// Read on the server (`server::http::admin_pages`) for the console's
-/// pages (`pages::admin`); never sent to the browser.
-#[derive(Debug, Clone)]
-pub enum AdminPage {
-    Users {
-        page: AdminUserPage,
-        query: String,
-    },
-    User(Box<AdminUserDetail>),
-    Roles(RolesResponse),
-    Audit {
-        page: AuditPage,
-        filters: AuditFilters,
-    },
-    /// Signed in without the permission this page needs.
-    Forbidden,
-    NotFound,
-    /// A bad filter or cursor, or the database failing: said on the page.
-    Failed(String),
-}
-
-/// The audit page's filters, as given in its address.
-#[derive(Debug, Clone, Default)]
-pub struct AuditFilters {
-    pub user: String,
-    pub event_type: String,
-    pub outcome: String,
 }

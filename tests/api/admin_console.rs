@@ -64,6 +64,17 @@ async fn form_post(
         .unwrap()
 }
 
+async fn detail(app: &TestApp, admin: &Client, id: &str) -> Value {
+    admin
+        .get(app.url(&format!("/api/admin/users/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn user_id(app: &TestApp, client: &Client) -> String {
     let me: Value = app.me(client).await.json().await.unwrap();
     me["user"]["id"].as_str().unwrap().to_owned()
@@ -141,16 +152,9 @@ async fn the_consoles_user_forms_work_as_plain_form_posts(backend: Backend) {
     )
     .await;
     assert!(posted.status().is_redirection(), "{}", posted.status());
-    let detail: Value = admin
-        .get(app.url(&format!("/api/admin/users/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let shown = detail(&app, &admin, &id).await;
     assert_eq!(
-        detail["attributes"],
+        shown["attributes"],
         json!({ "organization_id": "acme", "team_id": "blue" })
     );
 
@@ -163,15 +167,8 @@ async fn the_consoles_user_forms_work_as_plain_form_posts(backend: Backend) {
         &[("id", &id), ("attributes", "no equals sign")],
     )
     .await;
-    let detail: Value = admin
-        .get(app.url(&format!("/api/admin/users/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(detail["attributes"]["team_id"], "blue");
+    let shown = detail(&app, &admin, &id).await;
+    assert_eq!(shown["attributes"]["team_id"], "blue");
 
     let posted = form_post(
         &app,
