@@ -35,27 +35,29 @@ pub async fn update_profile(
     Ok(User::from(&user))
 }
 
-/// Deletes the signed-in user's own account, given its current password,
-/// and signs this browser out; a plain form post goes on to the start page.
+/// Deletes the signed-in user's own account, given its current password
+/// and the ticked `confirm` box, and signs this browser out. A plain form
+/// post: it ends on the start page, or back on the account page with why.
 #[server(prefix = "/api/auth/ui", endpoint = "delete-account")]
 pub async fn delete_account(
     current_password: PasswordField,
     confirm: Option<String>,
 ) -> Result<(), AppFnError> {
-    use crate::server::http::{effects::SessionEffects, error::ApiError};
+    use crate::server::http::effects::SessionEffects;
 
     let call = Call::new().await?;
     let principal = call.require_principal()?;
     if confirm.as_deref() != Some("yes") {
-        return Err(call.refuse_with(ApiError::bad_request(
-            crate::model::ErrorCode::InvalidQuery,
-            "Tick the box to confirm the deletion.",
-        )));
+        return Err(call.refuse_form_with::<DeleteAccount>(
+            super::admin::unconfirmed(),
+            "/account",
+            None,
+        ));
     }
     call.services()
         .delete_own_account(&principal, current_password.expose())
         .await
-        .map_err(|e| call.refuse(e))?;
+        .map_err(|e| call.refuse_form::<DeleteAccount>(e, "/account", None))?;
     call.apply(SessionEffects::sign_out())?;
     leptos_axum::redirect("/");
     Ok(())

@@ -128,7 +128,7 @@ impl Call {
         self.refuse_with(ApiError::from(err))
     }
 
-    pub fn refuse_with(&self, api: ApiError) -> AppFnError {
+    fn refuse_with(&self, api: ApiError) -> AppFnError {
         api.log();
         if !self.is_plain_form() {
             self.response.set_status(api.status());
@@ -152,7 +152,17 @@ impl Call {
         page: &str,
         next: Option<&str>,
     ) -> AppFnError {
-        let refused = self.refuse(err);
+        self.refuse_form_with::<S>(ApiError::from(err), page, next)
+    }
+
+    /// Like [`Call::refuse_form`], for a refusal of the HTTP layer's own.
+    pub fn refuse_form_with<S: leptos::server_fn::ServerFn>(
+        &self,
+        api: ApiError,
+        page: &str,
+        next: Option<&str>,
+    ) -> AppFnError {
+        let refused = self.refuse_with(api);
         if self.is_plain_form() {
             let base = format!(
                 "{}{}",

@@ -174,3 +174,23 @@ where
         None => refused.clone(),
     })
 }
+
+/// A plain HTML form posting to a server function's `path` (no WASM
+/// needed), with the refusal its last post came back with in the URL
+/// ([`refused_in_url`]).
+#[component]
+pub fn PostForm(
+    path: &'static str,
+    refused: Option<String>,
+    #[prop(optional)] class: &'static str,
+    label: &'static str,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <form method="post" action=path class=if class.is_empty() { "form" } else { class }>
+            {children()}
+            <FormError message=Signal::derive(move || refused.clone())/>
+            <SubmitButton label busy_label=label pending=Signal::derive(|| false)/>
+        </form>
+    }
+}

@@ -9,6 +9,7 @@ use crate::on_both_backends;
 
 on_both_backends!(
     the_console_is_guarded_on_the_server,
+    roles_are_edited_by_plain_form_posts_with_permission_boxes,
     the_consoles_user_forms_work_as_plain_form_posts,
     deleting_ones_own_account_works_as_a_plain_form_post,
 );
@@ -45,7 +46,9 @@ async fn page(app: &TestApp, client: &Client, path: &str) -> (StatusCode, String
     (status, location.unwrap_or(response.text().await.unwrap()))
 }
 
-/// A form post as a browser without WASM sends it.
+/// A form post as a browser sends it: no `Referer` (the site's
+/// `Referrer-Policy: no-referrer`), so the server must know where to go
+/// back to, which `back_to` checks.
 async fn form_post(
     app: &TestApp,
     client: &Client,
@@ -53,15 +56,21 @@ async fn form_post(
     back_to: &str,
     form: &[(&str, &str)],
 ) -> reqwest::Response {
-    client
+    let response = client
         .post(app.url(&format!("/api/auth/ui/{name}")))
         .header("accept", "text/html")
         .header("origin", app.address.clone())
-        .header("referer", app.url(back_to))
         .form(form)
         .send()
         .await
-        .unwrap()
+        .unwrap();
+    assert!(response.status().is_redirection(), "{}", response.status());
+    let location = response.headers()["location"].to_str().unwrap();
+    assert!(
+        location == back_to || location.starts_with(&app.url(&format!("{back_to}?"))),
+        "{location} is not {back_to}"
+    );
+    response
 }
 
 async fn detail(app: &TestApp, admin: &Client, id: &str) -> Value {
@@ -197,7 +206,7 @@ async fn the_consoles_user_forms_work_as_plain_form_posts(backend: Backend) {
         &app,
         &admin,
         "admin-delete-user",
-        &user_path,
+        "/admin",
         &[("id", &id), ("confirm", "yes")],
     )
     .await;
@@ -228,7 +237,7 @@ async fn deleting_ones_own_account_works_as_a_plain_form_post(backend: Backend) 
         &app,
         &user,
         "delete-account",
-        "/account",
+        "/",
         &[("current_password", GOOD_PASSWORD), ("confirm", "yes")],
     )
     .await;
@@ -237,4 +246,84 @@ async fn deleting_ones_own_account_works_as_a_plain_form_post(backend: Backend) 
     assert_eq!(app.me(&user).await.status(), 401);
     let again = app.login(&app.new_client(), USER, GOOD_PASSWORD).await;
     assert_eq!(again.status(), 401);
+}
+
+async fn roles_are_edited_by_plain_form_posts_with_permission_boxes(backend: Backend) {
+    let app = spawn_app_with(backend, &[("PORTCULLIS_BOOTSTRAP_ADMIN", ADMIN)]).await;
+    let admin = signed_up(&app, ADMIN).await;
+    let role = |admin: Client| {
+        let app = &app;
+        async move {
+            let roles: Value = admin
+                .get(app.url("/api/admin/roles"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            roles["roles"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["name"] == "support")
+                .cloned()
+        }
+    };
+
+    // The boxes a browser posts: `permissions[]`, brackets encoded.
+    form_post(
+        &app,
+        &admin,
+        "admin-save-role",
+        "/admin/roles",
+        &[
+            ("create", "yes"),
+            ("name", "support"),
+            ("description", "Helps people"),
+            ("permissions[]", "users:read"),
+            ("permissions[]", "audit:read"),
+        ],
+    )
+    .await;
+    let created = role(admin.clone()).await.expect("created");
+    assert_eq!(created["permissions"], json!(["audit:read", "users:read"]));
+    assert_eq!(created["description"], "Helps people");
+
+    // No box ticked: the role keeps no permission.
+    form_post(
+        &app,
+        &admin,
+        "admin-save-role",
+        "/admin/roles",
+        &[("name", "support")],
+    )
+    .await;
+    assert_eq!(role(admin.clone()).await.unwrap()["permissions"], json!([]));
+
+    // A refusal comes back to the page, and says why there.
+    let refused = form_post(
+        &app,
+        &admin,
+        "admin-save-role",
+        "/admin/roles",
+        &[("create", "yes"), ("name", "support")],
+    )
+    .await;
+    let back = refused.headers()["location"].to_str().unwrap().to_owned();
+    let (_, html) = page(&app, &admin, back.trim_start_matches(&app.address)).await;
+    assert!(
+        html.contains("role_exists") || html.contains("exists"),
+        "{html}"
+    );
+
+    form_post(
+        &app,
+        &admin,
+        "admin-delete-role",
+        "/admin/roles",
+        &[("name", "support")],
+    )
+    .await;
+    assert!(role(admin.clone()).await.is_none());
 }

@@ -1,6 +1,6 @@
 mod security;
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_meta::Title;
 use leptos_router::components::Redirect;
 
@@ -8,7 +8,7 @@ use crate::{
     api::account::{update_profile, DeleteAccount},
     components::{
         auth_state::use_auth_state,
-        form::{action_error, Field, FormError, SubmitButton},
+        form::{refused_in_url, Field, FormError, PostForm, SubmitButton},
         session_sync::with_refresh,
         sign_out::SignOutButton,
     },
@@ -166,22 +166,15 @@ pub fn PasswordForm(email: String, display_name: String) -> impl IntoView {
 }
 
 /// Deleting one's own account: the current password and a ticked box,
-/// so it cannot happen by a slip. A plain form post without WASM.
-#[island(lazy)]
-pub fn DeleteAccountForm() -> impl IntoView {
-    let delete = ServerAction::<DeleteAccount>::new();
-    // Signed out with the account: tell the other tabs, go to the start.
-    #[cfg(feature = "hydrate")]
-    Effect::new(move |_| {
-        if let Some(Ok(())) = delete.value().get() {
-            crate::components::session_sync::signed_out();
-        }
-    });
+/// so it cannot happen by a slip. A plain form post (no WASM): it ends on
+/// the start page, signed out, or back here with why.
+#[component]
+fn DeleteAccountForm() -> impl IntoView {
     view! {
         <section class="panel danger-zone" aria-labelledby="delete-title">
             <h2 id="delete-title">"Delete account"</h2>
             <p class="aside">"This deletes your account and signs out every session. It cannot be undone."</p>
-            <ActionForm action=delete attr:class="form">
+            <PostForm path={DeleteAccount::PATH} refused={refused_in_url::<DeleteAccount>()} label="Delete account">
                 // Not a `Field`: its id would be the password form's.
                 <label for="delete-password">"Current password"</label>
                 <input id="delete-password" name="current_password" type="password"
@@ -190,9 +183,7 @@ pub fn DeleteAccountForm() -> impl IntoView {
                     <input type="checkbox" name="confirm" value="yes" required=true/>
                     "Yes, delete my account"
                 </label>
-                <FormError message=action_error(delete, None)/>
-                <SubmitButton label="Delete account" busy_label="Deleting…" pending=delete.pending()/>
-            </ActionForm>
+            </PostForm>
         </section>
     }
 }

@@ -1,44 +1,20 @@
-//! The console's forms that change something: islands, each loaded lazily
-//! (a signed-out visitor's bundle does not grow). The user forms are plain
-//! form posts without WASM; with it, they post in the background and load
-//! the page again to show the result. The role editors need WASM.
+//! The console's forms that change something. They are plain HTML form
+//! posts rendered on the server, not islands: they work the same without
+//! WASM, and add nothing to the bundle anyone downloads. Each post ends in
+//! a redirect back to its page, which shows the result, or the refusal
+//! that came back in the URL.
 
 use leptos::{prelude::*, server_fn::ServerFn};
 
 use crate::{
-    api::{
-        admin::{
-            AdminDeleteRole, AdminDeleteUser, AdminSaveRole, AdminSetAttributes, AdminSetDisabled,
-            AdminSetRoles, AdminSignOut,
-        },
-        AppFnError,
+    api::admin::{
+        AdminDeleteRole, AdminDeleteUser, AdminSaveRole, AdminSetAttributes, AdminSetDisabled,
+        AdminSetRoles, AdminSignOut,
     },
-    components::form::{action_error, FormError, SubmitButton},
+    components::form::{refused_in_url, FormError, PostForm},
 };
 
-/// Once `action` succeeds, the browser loads `then` (or this page again).
-fn after_success<S>(action: ServerAction<S>, then: Option<&'static str>)
-where
-    S: ServerFn<Error = AppFnError> + Clone + Send + Sync + 'static,
-    S::Output: Clone + Send + Sync + 'static,
-{
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = action.value().get() {
-            #[cfg(feature = "hydrate")]
-            {
-                let location = window().location();
-                let _ = match then {
-                    Some(href) => location.set_href(href),
-                    None => location.reload(),
-                };
-            }
-            #[cfg(not(feature = "hydrate"))]
-            let _ = then;
-        }
-    });
-}
-
-#[island(lazy)]
+#[component]
 pub fn UserActions(
     id: String,
     disabled: bool,
@@ -48,25 +24,15 @@ pub fn UserActions(
     may_disable: bool,
     may_revoke: bool,
 ) -> impl IntoView {
-    let set_disabled = ServerAction::<AdminSetDisabled>::new();
-    let sign_out = ServerAction::<AdminSignOut>::new();
-    let set_roles = ServerAction::<AdminSetRoles>::new();
-    let set_attributes = ServerAction::<AdminSetAttributes>::new();
-    let delete = ServerAction::<AdminDeleteUser>::new();
-    after_success(set_disabled, None);
-    after_success(sign_out, None);
-    after_success(set_roles, None);
-    after_success(set_attributes, None);
-    after_success(delete, Some("/admin"));
     let roles = roles
         .into_iter()
         .filter(|r| r != "user")
         .collect::<Vec<_>>()
         .join(", ");
-    let (disable_label, busy) = if disabled {
-        ("Enable user", "Enabling…")
+    let disable_label = if disabled {
+        "Enable user"
     } else {
-        ("Disable user", "Disabling…")
+        "Disable user"
     };
     let id = StoredValue::new(id);
     let id_field = move || view! { <input type="hidden" name="id" value=id.get_value()/> };
@@ -75,51 +41,41 @@ pub fn UserActions(
         <section class="panel admin-actions" aria-labelledby="user-actions">
             <h2 id="user-actions">"Actions"</h2>
             {may_disable.then(|| view! {
-                <ActionForm action=set_disabled attr:class="inline-form">
+                <PostForm path={AdminSetDisabled::PATH} refused={refused_in_url::<AdminSetDisabled>()} class="inline-form" label=disable_label>
                     {id_field()}
                     <input type="hidden" name="disabled" value=(!disabled).to_string()/>
-                    <SubmitButton label=disable_label busy_label=busy pending=set_disabled.pending()/>
-                    <FormError message=action_error(set_disabled, None)/>
-                </ActionForm>
+                </PostForm>
             })}
             {may_revoke.then(|| view! {
-                <ActionForm action=sign_out attr:class="inline-form">
+                <PostForm path={AdminSignOut::PATH} refused={refused_in_url::<AdminSignOut>()} class="inline-form" label="Sign out everywhere">
                     {id_field()}
-                    <SubmitButton label="Sign out everywhere" busy_label="Signing out…" pending=sign_out.pending()/>
-                    <FormError message=action_error(sign_out, None)/>
-                </ActionForm>
+                </PostForm>
             })}
             {may_write.then(|| view! {
-                <ActionForm action=set_roles attr:class="form">
+                <PostForm path={AdminSetRoles::PATH} refused={refused_in_url::<AdminSetRoles>()} label="Save roles">
                     {id_field()}
                     <label for="user-roles">"Roles (besides user), separated by commas"</label>
                     <input id="user-roles" name="roles" value=roles.clone() autocomplete="off"/>
-                    <FormError message=action_error(set_roles, None)/>
-                    <SubmitButton label="Save roles" busy_label="Saving…" pending=set_roles.pending()/>
-                </ActionForm>
-                <ActionForm action=set_attributes attr:class="form">
+                </PostForm>
+                <PostForm path={AdminSetAttributes::PATH} refused={refused_in_url::<AdminSetAttributes>()} label="Save attributes">
                     {id_field()}
                     <label for="user-attributes">"Attributes, one key=value per line"</label>
                     <textarea id="user-attributes" name="attributes" rows="4">{attributes.clone()}</textarea>
-                    <FormError message=action_error(set_attributes, None)/>
-                    <SubmitButton label="Save attributes" busy_label="Saving…" pending=set_attributes.pending()/>
-                </ActionForm>
-                <ActionForm action=delete attr:class="form danger-zone">
+                </PostForm>
+                <PostForm path={AdminDeleteUser::PATH} refused={refused_in_url::<AdminDeleteUser>()} class="form danger-zone" label="Delete user">
                     {id_field()}
                     <label class="check">
                         <input type="checkbox" name="confirm" value="yes" required=true/>
                         "Yes, delete this account and end its sessions"
                     </label>
-                    <FormError message=action_error(delete, None)/>
-                    <SubmitButton label="Delete user" busy_label="Deleting…" pending=delete.pending()/>
-                </ActionForm>
+                </PostForm>
             })}
         </section>
     }
 }
 
-/// Edits one role's description and permissions, or deletes it.
-#[island(lazy)]
+/// Edits one role's description and permissions, and deletes it.
+#[component]
 pub fn RoleEditor(
     name: String,
     description: String,
@@ -127,108 +83,59 @@ pub fn RoleEditor(
     catalogue: Vec<String>,
     built_in: bool,
 ) -> impl IntoView {
-    let save = ServerAction::<AdminSaveRole>::new();
-    let remove = ServerAction::<AdminDeleteRole>::new();
-    after_success(save, None);
-    after_success(remove, None);
-    let chosen = RwSignal::new(held);
-    let description = RwSignal::new(description);
-    let error = Signal::derive(move || {
-        action_error(save, None)
-            .get()
-            .or_else(|| action_error(remove, None).get())
-    });
-    let save_name = name.clone();
-    let remove_name = name.clone();
+    let description_id = format!("{name}-description");
+    let (prefix, delete_name) = (name.clone(), name.clone());
     view! {
-        <form class="form" on:submit=move |ev| {
-            ev.prevent_default();
-            save.dispatch(AdminSaveRole {
-                name: save_name.clone(),
-                description: description.get_untracked(),
-                permissions: chosen.get_untracked().join(","),
-                create: "false".into(),
-            });
-        }>
-            <PermissionBoxes prefix=name.clone() catalogue chosen/>
-            <label for=format!("{name}-description")>"Description"</label>
-            <input id=format!("{name}-description") prop:value=description
-                on:input=move |ev| description.set(event_target_value(&ev))/>
-            <FormError message=error/>
-            <div class="button-row">
-                <SubmitButton label="Save role" busy_label="Saving…" pending=save.pending()/>
-                {(!built_in).then(|| view! {
-                    <button type="button" class="button button-secondary" on:click=move |_| {
-                        remove.dispatch(AdminDeleteRole { name: remove_name.clone() });
-                    }>"Delete role"</button>
-                })}
-            </div>
-        </form>
+        <PostForm path={AdminSaveRole::PATH} refused=None label="Save role">
+            <input type="hidden" name="name" value=name/>
+            <PermissionBoxes prefix catalogue held/>
+            <label for=description_id.clone()>"Description"</label>
+            <input id=description_id name="description" value=description autocomplete="off"/>
+        </PostForm>
+        {(!built_in).then(|| view! {
+            <PostForm path={AdminDeleteRole::PATH} refused=None class="inline-form" label="Delete role">
+                <input type="hidden" name="name" value=delete_name/>
+            </PostForm>
+        })}
     }
 }
 
-#[island(lazy)]
+/// Why the last change on the roles page was refused, said once.
+#[component]
+pub fn RolesRefusal() -> impl IntoView {
+    let refused = refused_in_url::<AdminSaveRole>().or_else(refused_in_url::<AdminDeleteRole>);
+    view! { <FormError message=Signal::derive(move || refused.clone())/> }
+}
+
+#[component]
 pub fn NewRole(catalogue: Vec<String>) -> impl IntoView {
-    let save = ServerAction::<AdminSaveRole>::new();
-    after_success(save, None);
-    let name = RwSignal::new(String::new());
-    let description = RwSignal::new(String::new());
-    let chosen = RwSignal::new(Vec::<String>::new());
     view! {
         <section class="panel" aria-labelledby="new-role">
             <h2 id="new-role">"New role"</h2>
-            <form class="form" on:submit=move |ev| {
-                ev.prevent_default();
-                save.dispatch(AdminSaveRole {
-                    name: name.get_untracked(),
-                    description: description.get_untracked(),
-                    permissions: chosen.get_untracked().join(","),
-                    create: "true".into(),
-                });
-            }>
+            <PostForm path={AdminSaveRole::PATH} refused=None label="Create role">
+                <input type="hidden" name="create" value="yes"/>
                 <label for="new-role-name">"Name (lower case, digits, - and _)"</label>
-                <input id="new-role-name" required=true prop:value=name
-                    on:input=move |ev| name.set(event_target_value(&ev))/>
+                <input id="new-role-name" name="name" required=true autocomplete="off"/>
                 <label for="new-role-description">"Description"</label>
-                <input id="new-role-description" prop:value=description
-                    on:input=move |ev| description.set(event_target_value(&ev))/>
-                <PermissionBoxes prefix="new".to_owned() catalogue chosen/>
-                <FormError message=action_error(save, None)/>
-                <SubmitButton label="Create role" busy_label="Creating…" pending=save.pending()/>
-            </form>
+                <input id="new-role-description" name="description" autocomplete="off"/>
+                <PermissionBoxes prefix="new".to_owned() catalogue held=Vec::new()/>
+            </PostForm>
         </section>
     }
 }
 
+/// One box per permission of the catalogue, posted as `permissions[]`.
 #[component]
-fn PermissionBoxes(
-    prefix: String,
-    catalogue: Vec<String>,
-    chosen: RwSignal<Vec<String>>,
-) -> impl IntoView {
+fn PermissionBoxes(prefix: String, catalogue: Vec<String>, held: Vec<String>) -> impl IntoView {
     let boxes = catalogue
         .into_iter()
         .map(|permission| {
             let id = format!("{prefix}-{}", permission.replace(':', "-"));
-            let checked = {
-                let permission = permission.clone();
-                move || chosen.with(|c| c.contains(&permission))
-            };
-            let toggle = {
-                let permission = permission.clone();
-                move |_| {
-                    chosen.update(|c| match c.iter().position(|p| *p == permission) {
-                        Some(at) => {
-                            c.remove(at);
-                        }
-                        None => c.push(permission.clone()),
-                    })
-                }
-            };
+            let checked = held.contains(&permission);
             view! {
                 <label class="check" for=id.clone()>
-                    <input type="checkbox" id=id.clone() prop:checked=checked on:change=toggle/>
-                    {permission}
+                    <input type="checkbox" id=id.clone() name="permissions[]" value=permission.clone() checked=checked/>
+                    {permission.clone()}
                 </label>
             }
         })

@@ -228,6 +228,7 @@ pub fn RolesList(roles: RolesResponse, may_write: bool) -> impl IntoView {
         .collect_view();
     view! {
         <h1>"Roles"</h1>
+        <actions::RolesRefusal/>
         <ul class="admin-list roles">{items}</ul>
         {may_write.then(|| view! { <actions::NewRole catalogue=catalogue.clone()/> })}
     }
