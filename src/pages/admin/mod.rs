@@ -1,9 +1,8 @@
 //! The admin console: `/admin` (users), `/admin/users/{id}`, `/admin/roles`
 //! and `/admin/audit`. Its data is read on the server before the page
 //! renders (`server::http::admin_pages`), which is also where permissions
-//! are checked; the pages render it as plain HTML (readable without
-//! WASM), and only the forms that change something are islands, each in
-//! its own lazily loaded part of the bundle.
+//! are checked; the pages render it as plain HTML, and their forms are
+//! plain form posts (`actions`): the console needs no WASM and adds none.
 
 mod actions;
 mod views;
