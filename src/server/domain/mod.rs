@@ -5,3 +5,4 @@ pub mod device;
 pub mod events;
 pub mod grants;
 pub mod password_hash;
+pub mod return_to;
