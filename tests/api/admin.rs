@@ -712,6 +712,16 @@ async fn bad_admin_input_gets_a_clear_400_and_changes_nothing(backend: Backend) 
         .admin(Method::GET, "/api/admin/users/not-an-id", None)
         .await;
     assert_eq!(status, 404);
+    // A NUL, which PostgreSQL text cannot hold, in a search or filter term.
+    for path in [
+        "/api/admin/users?q=a%00b",
+        "/api/admin/audit?type=a%00b",
+        "/api/admin/audit?outcome=%01",
+    ] {
+        let (status, answer) = c.admin(Method::GET, path, None).await;
+        assert_eq!(status, 400, "{path}");
+        assert_eq!(error_code(&answer), "invalid_query", "{path}");
+    }
 }
 
 async fn a_user_deletes_their_own_account_with_the_current_password(backend: Backend) {

@@ -137,6 +137,9 @@ async fn the_console_is_guarded_on_the_server(backend: Backend) {
     let (status, html) = page(&app, &admin, "/admin/audit?user=nope").await;
     assert_eq!(status, 200);
     assert!(html.contains("The user filter must be a user id."));
+    let (status, html) = page(&app, &admin, "/admin?q=a%00b").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("`q` holds a control character."), "{html}");
     let (status, html) = page(&app, &admin, "/admin/audit?outcome=success").await;
     assert_eq!(status, 200);
     assert!(html.contains("signup"));

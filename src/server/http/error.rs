@@ -213,6 +213,10 @@ impl From<ServiceError> for ApiError {
                 ErrorCode::InvalidCursor,
                 "That page no longer exists. Start from the first page.",
             ),
+            ServiceError::InvalidQuery(name) => ApiError::bad_request(
+                ErrorCode::InvalidQuery,
+                format!("`{name}` holds a control character."),
+            ),
             ServiceError::InvalidRole => ApiError::bad_request(
                 ErrorCode::InvalidRole,
                 "Role names are 1 to 32 of a-z, 0-9, _ and -, start with a letter, \

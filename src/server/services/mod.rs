@@ -71,6 +71,10 @@ pub enum ServiceError {
     Forbidden,
     #[error("invalid paging cursor")]
     InvalidCursor,
+    /// A search or filter term holding a control character (a NUL, say,
+    /// which PostgreSQL text cannot hold); names the parameter.
+    #[error("invalid query parameter `{0}`")]
+    InvalidQuery(&'static str),
     /// A role name that is malformed or names no role.
     #[error("invalid role")]
     InvalidRole,

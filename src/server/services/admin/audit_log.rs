@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use super::{decode_cursor, encode_cursor, page_size};
+use super::{decode_cursor, encode_cursor, page_size, plain_term};
 use crate::{
     model::{AuditEntry, AuditPage, Permission},
     server::{
@@ -40,8 +40,16 @@ impl Services<'_> {
         let limit = page_size(query.limit);
         let filter = AuditFilter {
             user_id: query.user_id,
-            event_type: query.event_type.filter(|t| !t.is_empty()),
-            outcome: query.outcome.filter(|o| !o.is_empty()),
+            event_type: query
+                .event_type
+                .filter(|t| !t.is_empty())
+                .map(|t| plain_term("type", t))
+                .transpose()?,
+            outcome: query
+                .outcome
+                .filter(|o| !o.is_empty())
+                .map(|o| plain_term("outcome", o))
+                .transpose()?,
         };
         let mut rows = audit::list(self.db, filter, before, limit + 1).await?;
         let next_cursor = if rows.len() as i64 > limit {

@@ -38,6 +38,14 @@ pub fn page_size(asked: Option<i64>) -> i64 {
     asked.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)
 }
 
+/// A search or filter term as given, unless it holds a control character.
+pub fn plain_term<'t>(name: &'static str, term: &'t str) -> Result<&'t str, ServiceError> {
+    if term.chars().any(char::is_control) {
+        return Err(ServiceError::InvalidQuery(name));
+    }
+    Ok(term)
+}
+
 impl Services<'_> {
     /// The acting user, if their session stands, their token is current and
     /// they hold `permission`: 401 otherwise, or 403 when signed in

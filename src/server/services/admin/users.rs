@@ -3,7 +3,7 @@
 use chrono::DateTime;
 use uuid::Uuid;
 
-use super::{admin_user, decode_cursor, encode_cursor, page_size};
+use super::{admin_user, decode_cursor, encode_cursor, page_size, plain_term};
 use crate::{
     model::{AdminUserDetail, AdminUserPage, Permission},
     server::{
@@ -27,6 +27,7 @@ impl Services<'_> {
         limit: Option<i64>,
     ) -> Result<AdminUserPage, ServiceError> {
         self.authorize_for(principal, Permission::UsersRead).await?;
+        let query = plain_term("q", query)?;
         let after = cursor.map(parse_position).transpose()?;
         let limit = page_size(limit);
         // One more than asked says whether there is a next page.
