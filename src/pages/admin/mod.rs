@@ -27,7 +27,7 @@ pub fn AdminConsole() -> impl IntoView {
             Some(page) => view! { <Console page permissions=session.user.permissions/> }.into_any(),
         },
         Ok(None) => {
-            let back = format!("/login?next={path}");
+            let back = crate::validate::form_page("/login", Some(&path));
             view! { <Redirect path=back/> }.into_any()
         }
         Err(e) => view! { <p class="form-error" role="alert">{e.user_message()}</p> }.into_any(),

@@ -7,6 +7,7 @@ use super::actions;
 use crate::{
     model::{AdminUser, AdminUserDetail, AdminUserPage, AuditFilters, AuditPage, RolesResponse},
     pages::account::readable_time,
+    validate::query_value,
 };
 
 /// `?name=value&…` with each value encoded; empty values left out.
@@ -14,25 +15,13 @@ fn query_string(pairs: &[(&str, &str)]) -> String {
     let encoded: Vec<String> = pairs
         .iter()
         .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| format!("{k}={}", urlencoding(v)))
+        .map(|(k, v)| format!("{k}={}", query_value(v)))
         .collect();
     if encoded.is_empty() {
         String::new()
     } else {
         format!("?{}", encoded.join("&"))
     }
-}
-
-fn urlencoding(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[component]
