@@ -43,6 +43,10 @@ pub enum ErrorCode {
     LastAdmin,
     /// A state-changing request that did not come from this site.
     Csrf,
+    /// Forward-auth could not tell which request it is asked about: the
+    /// proxy's headers are missing or malformed, or the proxy is not one
+    /// of `PORTCULLIS_TRUSTED_PROXIES`.
+    InvalidForwardedRequest,
     NotFound,
     /// CONNECT and TRACE, which no route takes.
     MethodNotAllowed,
@@ -74,6 +78,7 @@ impl ErrorCode {
             Self::InvalidAttributes => "invalid_attributes",
             Self::InvalidCursor => "invalid_cursor",
             Self::InvalidQuery => "invalid_query",
+            Self::InvalidForwardedRequest => "invalid_forwarded_request",
             Self::BuiltInRole => "built_in_role",
             Self::RoleExists => "role_exists",
             Self::LastAdmin => "last_admin",
@@ -493,6 +498,7 @@ mod tests {
             RoleExists,
             LastAdmin,
             Csrf,
+            InvalidForwardedRequest,
             NotFound,
             MethodNotAllowed,
             TooManyRequests,

@@ -314,8 +314,15 @@ pub fn query_value(s: &str) -> String {
 
 /// The address of a form page, keeping a safe `next` along.
 pub fn form_page(page: &str, next: Option<&str>) -> String {
-    match next.and_then(safe_next) {
-        Some(next) => format!("{page}?next={}", query_value(next)),
+    form_page_returning(page, next.and_then(safe_next))
+}
+
+/// The address of a form page that sends the browser on to `target`
+/// afterwards. The server checked `target` against its return policy: it
+/// may be a URL on another host the operator allowed.
+pub fn form_page_returning(page: &str, target: Option<&str>) -> String {
+    match target.filter(|t| !t.is_empty()) {
+        Some(target) => format!("{page}?next={}", query_value(target)),
         None => page.to_owned(),
     }
 }

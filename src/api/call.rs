@@ -100,7 +100,7 @@ impl Call {
     }
 
     /// Sets the session cookies and sends the browser on to `next` (when
-    /// it is a local path) or `default`.
+    /// the return policy allows it) or `default`.
     pub fn signed_in(
         &self,
         issued: &Issued,
@@ -115,10 +115,18 @@ impl Call {
         Ok(User::from(&issued.user))
     }
 
-    /// Sends the browser on to `next` when it is a local path.
+    /// `next` if the return policy allows it: a local path, or a URL on
+    /// a host in `PORTCULLIS_ALLOWED_RETURN_HOSTS`.
+    pub fn return_to(&self, next: Option<&str>) -> Option<String> {
+        let hosts = &self.state.policies.gateway.return_hosts;
+        next.and_then(|target| hosts.check(target))
+    }
+
+    /// Sends the browser on to `next` when the return policy allows it,
+    /// else to `default`.
     pub fn redirect_to_next(&self, next: Option<&str>, default: &str) {
-        let target = next.and_then(crate::validate::safe_next).unwrap_or(default);
-        leptos_axum::redirect(target);
+        let target = self.return_to(next);
+        leptos_axum::redirect(target.as_deref().unwrap_or(default));
     }
 
     /// The same status, code and message as the JSON API gives. A plain
@@ -167,7 +175,7 @@ impl Call {
             let base = format!(
                 "{}{}",
                 self.state.public_origin,
-                crate::validate::form_page(page, next)
+                crate::validate::form_page_returning(page, self.return_to(next).as_deref())
             );
             let back = leptos::server_fn::error::ServerFnUrlError::new(S::PATH, refused.clone())
                 .to_url(&base);

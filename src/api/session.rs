@@ -19,7 +19,7 @@ pub const AFTER_SIGN_UP: &str = "/account";
 pub const AFTER_SIGN_IN: &str = "/";
 
 /// Creates an account and signs it in, then sends the browser to `next`
-/// (a local path) or the account page.
+/// (a local path, or an allowed return URL) or the account page.
 #[server(prefix = "/api/auth/ui", endpoint = "signup")]
 pub async fn signup(
     email: String,
@@ -36,7 +36,8 @@ pub async fn signup(
     call.signed_in(&issued, next.as_deref(), AFTER_SIGN_UP)
 }
 
-/// Signs in, then sends the browser to `next` (a local path) or home.
+/// Signs in, then sends the browser to `next` (a local path, or an
+/// allowed return URL) or home.
 #[server(prefix = "/api/auth/ui", endpoint = "login")]
 pub async fn login(
     email: String,

@@ -1,24 +1,14 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{
-    components::{Redirect, A},
-    hooks::use_query_map,
-};
+use leptos_router::components::{Redirect, A};
 
 use crate::{
     api::session::{Login, AFTER_SIGN_IN},
     components::auth_state::use_auth_state,
     components::form::{action_error, refused_in_url, Field, FormError, SubmitButton},
-    validate::{form_page, safe_next, Email},
+    components::return_to::return_param,
+    validate::{form_page_returning, Email},
 };
-
-/// `?next=` when it is a path on this site, else empty.
-pub fn next_param() -> String {
-    use_query_map()
-        .with_untracked(|q| q.get("next"))
-        .filter(|n| safe_next(n).is_some())
-        .unwrap_or_default()
-}
 
 /// Where a signed-in visitor goes instead of a sign-in or sign-up form:
 /// where the form itself would have sent them (`next`, else `otherwise`).
@@ -37,9 +27,9 @@ pub fn email_rule(value: String) -> Option<String> {
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let auth = use_auth_state();
-    let next = next_param();
+    let next = return_param();
     let refused = refused_in_url::<Login>();
-    let signup_href = form_page("/signup", Some(&next));
+    let signup_href = form_page_returning("/signup", Some(&next));
 
     view! {
         <Title text="Sign in"/>

@@ -2,20 +2,21 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::{Redirect, A};
 
-use super::login::{email_rule, next_param, onward};
+use super::login::{email_rule, onward};
 use crate::{
     api::session::{Signup, AFTER_SIGN_UP},
     components::auth_state::use_auth_state,
     components::form::{action_error, refused_in_url, Field, FormError, SubmitButton},
-    validate::{form_page, DisplayName, Password},
+    components::return_to::return_param,
+    validate::{form_page_returning, DisplayName, Password},
 };
 
 #[component]
 pub fn SignupPage() -> impl IntoView {
     let auth = use_auth_state();
-    let next = next_param();
+    let next = return_param();
     let refused = refused_in_url::<Signup>();
-    let login_href = form_page("/login", Some(&next));
+    let login_href = form_page_returning("/login", Some(&next));
 
     view! {
         <Title text="Create an account"/>

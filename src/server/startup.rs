@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 use super::{
     config::Config,
     credentials::{
+        assertions::Assertions,
         device_cookies::DeviceCookies,
         keys::KeyError,
         password::{HashCount, HashError, IdleMemory, PasswordHasher},
@@ -26,7 +27,7 @@ use super::{
         admin_pages,
         assets::{self, Naming},
         middleware::{
-            csrf,
+            cors, csrf,
             limits::{self, Limits},
             methods, request_id, security_headers,
         },
@@ -183,8 +184,9 @@ impl Application {
                 config.tokens.audience.clone(),
                 config.tokens.access_ttl,
             )?,
+            assertions: Assertions::new(&config.tokens.signing_keys, public_origin.clone())?,
             devices: DeviceCookies::new(&config.tokens.signing_keys)?,
-            cookies: config.cookies,
+            cookies: config.cookies.clone(),
         };
         let hashes = credentials.hasher.computed();
         let hash_memory = (
@@ -201,9 +203,11 @@ impl Application {
                 sessions: config.sessions,
                 throttle: config.throttle.clone(),
                 bootstrap_admin: config.bootstrap_admin.clone(),
+                gateway: config.gateway.clone(),
             }),
             trusted_proxies: config.http.trusted_proxies.clone().into(),
             public_origin: public_origin.into(),
+            cors_origins: config.http.cors_origins.clone().into(),
         };
         Ok(Self {
             listener,
@@ -344,8 +348,12 @@ fn router(state: AppState, config: &Config) -> Router {
             state.clone(),
             page_session::read,
         ));
+    let api = match cors::layer(&config.http.cors_origins) {
+        Some(cors) => routes::router().layer(cors),
+        None => routes::router(),
+    };
     let app = Router::new()
-        .merge(routes::router())
+        .merge(api)
         .merge(assets::router(&config.http.site_root, naming))
         .merge(pages)
         .layer(middleware::from_fn_with_state(state.clone(), csrf::guard));

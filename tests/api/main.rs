@@ -18,6 +18,8 @@ mod admin_console;
 mod audit;
 mod authz_view;
 mod config;
+mod cross_site;
+mod forward_auth;
 mod headers;
 mod health;
 mod keys;

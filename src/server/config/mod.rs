@@ -11,8 +11,8 @@ use crate::server::{
         telemetry::LogFormat,
     },
     services::{
-        bootstrap::BootstrapAdmin, retention::RetentionPolicy, sessions::SessionPolicy,
-        throttle::ThrottlePolicy,
+        bootstrap::BootstrapAdmin, forward_auth::GatewayPolicy, retention::RetentionPolicy,
+        sessions::SessionPolicy, throttle::ThrottlePolicy,
     },
     store::db::DbConfig,
 };
@@ -37,6 +37,7 @@ pub struct Config {
     pub throttle: ThrottlePolicy,
     pub retention: RetentionPolicy,
     pub bootstrap_admin: BootstrapAdmin,
+    pub gateway: GatewayPolicy,
     pub log_format: LogFormat,
 }
 
@@ -75,6 +76,7 @@ impl Config {
             throttle: ThrottlePolicy::from_env(&env)?,
             retention: RetentionPolicy::from_env(&env)?,
             bootstrap_admin: BootstrapAdmin::from_env(&env)?,
+            gateway: GatewayPolicy::from_env(&env, production)?,
             log_format: LogFormat::from_env(&env, production)?,
         };
         // Development's defaults (random keys, plain cookies) are for this
@@ -103,6 +105,27 @@ impl Config {
                 "PORTCULLIS_REFRESH_TOKEN_TTL_SECS",
                 "must not be shorter than PORTCULLIS_ACCESS_TOKEN_TTL_SECS",
             ));
+        }
+        // The access cookie must reach this host as well as its siblings.
+        if let Some(domain) = config.cookies.domain() {
+            let host = config
+                .http
+                .public_origin
+                .as_deref()
+                .and_then(|origin| url::Url::parse(origin).ok())
+                .and_then(|url| url.host_str().map(str::to_owned));
+            let under = host.as_deref().is_some_and(|host| {
+                host == domain
+                    || host
+                        .strip_suffix(domain)
+                        .is_some_and(|rest| rest.ends_with('.'))
+            });
+            if !under {
+                return Err(invalid(
+                    "PORTCULLIS_COOKIE_DOMAIN",
+                    format!("`{domain}` must be PORTCULLIS_PUBLIC_URL's host or a domain above it"),
+                ));
+            }
         }
         Ok(config)
     }
@@ -202,6 +225,14 @@ mod tests {
             ("PORTCULLIS_MAX_CONCURRENT_REQUESTS", "none"),
             ("PORTCULLIS_MAX_CONNECTIONS", "0"),
             ("PORTCULLIS_HEADER_TIMEOUT_SECS", "forever"),
+            ("PORTCULLIS_ALLOWED_RETURN_HOSTS", "https://app.example.com"),
+            ("PORTCULLIS_ALLOWED_RETURN_HOSTS", "10.0.0.1"),
+            ("PORTCULLIS_ACCESS_RULES", "/no/such/rules.toml"),
+            ("PORTCULLIS_CORS_ORIGINS", "ftp://app.example.com"),
+            ("PORTCULLIS_CORS_ORIGINS", "https://app.example.com/path"),
+            ("PORTCULLIS_COOKIE_DOMAIN", "com"),
+            // Not above the public URL's host (127.0.0.1:3000 here).
+            ("PORTCULLIS_COOKIE_DOMAIN", "example.com"),
         ];
         for (var, value) in cases {
             let err = config(&[(var, value)]).unwrap_err();
@@ -301,6 +332,56 @@ mod tests {
             .map(|n| n.to_string())
             .collect();
         assert_eq!(shown, ["10.0.0.0/8", "192.168.1.5/32", "fd00::/8"]);
+    }
+
+    #[test]
+    fn the_cookie_domain_must_cover_the_public_host() {
+        let with = |public: &str, domain: &str| {
+            config(&[
+                ("PORTCULLIS_PUBLIC_URL", public),
+                ("PORTCULLIS_COOKIE_DOMAIN", domain),
+            ])
+        };
+        assert!(with("http://auth.example.com", "example.com").is_ok());
+        assert!(with("http://example.com", ".example.com").is_ok());
+        for (public, domain) in [
+            ("http://auth.example.com", "other.com"),
+            ("http://auth.badexample.com", "example.com"),
+            ("http://example.com", "auth.example.com"),
+        ] {
+            let err = with(public, domain).unwrap_err();
+            assert_eq!(
+                err.variable, "PORTCULLIS_COOKIE_DOMAIN",
+                "{public} {domain}"
+            );
+        }
+    }
+
+    #[test]
+    fn production_allows_only_https_cross_origin_callers_and_returns() {
+        let base = [
+            ("PORTCULLIS_ENV", "production"),
+            ("PORTCULLIS_PUBLIC_URL", "https://auth.example.com"),
+            ("PORTCULLIS_JWT_SECRET", STRONG),
+        ];
+        let mut cors = base.to_vec();
+        cors.push(("PORTCULLIS_CORS_ORIGINS", "http://app.example.com"));
+        assert_eq!(
+            config(&cors).unwrap_err().variable,
+            "PORTCULLIS_CORS_ORIGINS"
+        );
+        let mut hosts = base.to_vec();
+        hosts.push(("PORTCULLIS_ALLOWED_RETURN_HOSTS", "app.example.com"));
+        let c = config(&hosts).unwrap();
+        assert_eq!(
+            c.gateway.return_hosts.check("http://app.example.com/"),
+            None
+        );
+        assert!(c
+            .gateway
+            .return_hosts
+            .check("https://app.example.com/")
+            .is_some());
     }
 
     #[test]

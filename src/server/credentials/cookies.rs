@@ -23,14 +23,26 @@ pub struct CookieError {
     name: &'static str,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionCookies {
     secure: bool,
+    /// Where the access cookie is sent besides this host: a domain and
+    /// every host under it, so the services behind the same ingress get
+    /// it too. `None`: this host only.
+    domain: Option<String>,
 }
 
 impl SessionCookies {
     pub fn new(secure: bool) -> Self {
-        Self { secure }
+        Self {
+            secure,
+            domain: None,
+        }
+    }
+
+    /// The access cookie also goes to `domain` and the hosts under it.
+    pub fn with_domain(self, domain: Option<String>) -> Self {
+        Self { domain, ..self }
     }
 
     /// Secure cookies by default in production, and only those there.
@@ -42,7 +54,11 @@ impl SessionCookies {
                 "must be true in production: session cookies would travel without TLS",
             ));
         }
-        Ok(Self { secure })
+        let domain = env
+            .get("PORTCULLIS_COOKIE_DOMAIN")
+            .map(|value| parse_domain(&value))
+            .transpose()?;
+        Ok(Self { secure, domain })
     }
 
     /// Whether the cookies are sent over TLS only; then so is everything.
@@ -50,12 +66,19 @@ impl SessionCookies {
         self.secure
     }
 
-    /// `__Host-` pins the cookie to this host and path `/`, Secure only.
+    /// The domain the access cookie is shared with, if any.
+    pub fn domain(&self) -> Option<&str> {
+        self.domain.as_deref()
+    }
+
+    /// `__Host-` pins the cookie to this host and path `/`, Secure only; a
+    /// cookie shared with a domain cannot be `__Host-`, so it is
+    /// `__Secure-`.
     pub fn access_name(&self) -> &'static str {
-        if self.secure {
-            "__Host-portcullis_access"
-        } else {
-            "portcullis_access"
+        match (self.secure, &self.domain) {
+            (true, None) => "__Host-portcullis_access",
+            (true, Some(_)) => "__Secure-portcullis_access",
+            (false, _) => "portcullis_access",
         }
     }
 
@@ -91,7 +114,17 @@ impl SessionCookies {
     }
 
     pub fn access(&self, token: &str, max_age_secs: i64) -> Result<HeaderValue, CookieError> {
-        self.build(self.access_name(), token, "/", SameSite::Lax, max_age_secs)
+        self.build_access(token, max_age_secs)
+    }
+
+    /// The access cookie, host-only or for the shared domain.
+    fn build_access(&self, value: &str, max_age_secs: i64) -> Result<HeaderValue, CookieError> {
+        let name = self.access_name();
+        let mut cookie = self.cookie(name, value, "/", SameSite::Lax, max_age_secs);
+        if let Some(domain) = &self.domain {
+            cookie.set_domain(domain.clone());
+        }
+        header_value(name, &cookie)
     }
 
     pub fn refresh(&self, token: &str, max_age_secs: i64) -> Result<HeaderValue, CookieError> {
@@ -126,7 +159,7 @@ impl SessionCookies {
     /// Set-Cookie values that delete both cookies.
     pub fn clear_both(&self) -> Result<[HeaderValue; 2], CookieError> {
         Ok([
-            self.build(self.access_name(), "", "/", SameSite::Lax, 0)?,
+            self.build_access("", 0)?,
             self.build(
                 self.refresh_name(),
                 "",
@@ -145,16 +178,27 @@ impl SessionCookies {
         same_site: SameSite,
         max_age_secs: i64,
     ) -> Result<HeaderValue, CookieError> {
-        let cookie = Cookie::build((name, value.to_owned()))
+        header_value(
+            name,
+            &self.cookie(name, value, path, same_site, max_age_secs),
+        )
+    }
+
+    fn cookie(
+        &self,
+        name: &'static str,
+        value: &str,
+        path: &'static str,
+        same_site: SameSite,
+        max_age_secs: i64,
+    ) -> Cookie<'static> {
+        Cookie::build((name, value.to_owned()))
             .path(path)
             .http_only(true)
             .secure(self.secure)
             .same_site(same_site)
             .max_age(time::Duration::seconds(max_age_secs.max(0)))
-            .build();
-        // Tokens are base64url and JWTs, so this fails only on a bug; then
-        // the response fails too, rather than carry a broken cookie.
-        HeaderValue::from_str(&cookie.to_string()).map_err(|_| CookieError { name })
+            .build()
     }
 
     pub fn read_access(&self, headers: &HeaderMap) -> Option<String> {
@@ -163,6 +207,26 @@ impl SessionCookies {
 
     pub fn read_refresh(&self, headers: &HeaderMap) -> Option<String> {
         read_cookie(headers, self.refresh_name())
+    }
+}
+
+// Tokens are base64url and JWTs, so this fails only on a bug; then the
+// response fails too, rather than carry a broken cookie.
+fn header_value(name: &'static str, cookie: &Cookie<'_>) -> Result<HeaderValue, CookieError> {
+    HeaderValue::from_str(&cookie.to_string()).map_err(|_| CookieError { name })
+}
+
+/// `PORTCULLIS_COOKIE_DOMAIN`: a host name with at least one dot, without
+/// a leading dot (browsers ignore it) or a port.
+fn parse_domain(value: &str) -> Result<String, ConfigError> {
+    let name = value.trim();
+    let name = name.strip_prefix('.').unwrap_or(name);
+    match url::Host::parse(name) {
+        Ok(url::Host::Domain(ascii)) if ascii.contains('.') && !ascii.ends_with('.') => Ok(ascii),
+        _ => Err(invalid(
+            "PORTCULLIS_COOKIE_DOMAIN",
+            format!("expected a domain like example.com, got `{value}`"),
+        )),
     }
 }
 
@@ -210,6 +274,33 @@ mod tests {
         for attr in ["HttpOnly", "Secure", "Path=/api/auth", "SameSite=Strict"] {
             assert!(refresh.contains(attr), "{refresh} lacks {attr}");
         }
+    }
+
+    #[test]
+    fn a_shared_access_cookie_names_its_domain_and_the_refresh_cookie_stays_home() {
+        let c = SessionCookies::new(true).with_domain(Some("example.com".into()));
+        let access = c.access("t", 900).unwrap();
+        let access = access.to_str().unwrap();
+        assert!(
+            access.starts_with("__Secure-portcullis_access=t"),
+            "{access}"
+        );
+        assert!(access.contains("Domain=example.com"), "{access}");
+        let [cleared, refresh] = c.clear_both().unwrap();
+        assert!(cleared.to_str().unwrap().contains("Domain=example.com"));
+        assert!(!refresh.to_str().unwrap().contains("Domain"));
+        let refresh = c.refresh("r", 60).unwrap();
+        assert!(!refresh.to_str().unwrap().contains("Domain"));
+        for bad in [
+            "com",
+            "exa mple.com",
+            "https://example.com",
+            "example.com:443",
+            "",
+        ] {
+            assert!(parse_domain(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_domain(".Example.COM").unwrap(), "example.com");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Plain types shared by the layers above: no I/O, no SQL, no HTTP.
 
+pub mod access_rules;
 pub mod client;
 pub mod device;
 pub mod events;

@@ -78,6 +78,16 @@ impl ReturnHosts {
         }
     }
 
+    /// Each allowed name, with whether it covers its subdomains too.
+    pub fn entries(&self) -> impl Iterator<Item = (bool, &str)> {
+        let exact = self.exact.iter().map(|h| (false, h.as_str()));
+        exact.chain(self.domains.iter().map(|d| (true, d.as_str())))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.exact.is_empty() && self.domains.is_empty()
+    }
+
     fn allows(&self, host: &str) -> bool {
         self.exact.iter().any(|h| h == host)
             || self.domains.iter().any(|d| {

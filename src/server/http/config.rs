@@ -18,6 +18,9 @@ pub struct HttpConfig {
     pub trusted_proxies: Vec<IpNet>,
     /// The built site (WASM, CSS, assets), as cargo-leptos lays it out.
     pub site_root: PathBuf,
+    /// Other origins (a front end of its own) allowed to call the JSON API
+    /// with the browser's cookies; exact `scheme://host[:port]` each.
+    pub cors_origins: Vec<String>,
 }
 
 impl HttpConfig {
@@ -38,7 +41,7 @@ impl HttpConfig {
         })?;
         let public_origin = env
             .get("PORTCULLIS_PUBLIC_URL")
-            .map(|v| parse_origin(&v))
+            .map(|v| parse_origin("PORTCULLIS_PUBLIC_URL", &v))
             .transpose()?;
         let https = public_origin
             .as_deref()
@@ -57,6 +60,20 @@ impl HttpConfig {
                 &env.list("PORTCULLIS_TRUSTED_PROXIES"),
             )?,
             site_root: PathBuf::from(env.string("LEPTOS_SITE_ROOT", "target/site")),
+            cors_origins: env
+                .list(CORS)
+                .iter()
+                .map(|value| {
+                    let origin = parse_origin(CORS, value)?;
+                    if production && !origin.starts_with("https://") {
+                        return Err(invalid(
+                            CORS,
+                            format!("`{origin}` must be https:// in production"),
+                        ));
+                    }
+                    Ok(origin)
+                })
+                .collect::<Result<_, _>>()?,
         })
     }
 }
@@ -78,21 +95,22 @@ fn parse_networks(variable: &'static str, items: &[String]) -> Result<Vec<IpNet>
         .collect()
 }
 
+const CORS: &str = "PORTCULLIS_CORS_ORIGINS";
+
 /// Accepts `scheme://host[:port]` with an optional trailing slash, nothing more.
-fn parse_origin(value: &str) -> Result<String, ConfigError> {
-    const VAR: &str = "PORTCULLIS_PUBLIC_URL";
+fn parse_origin(var: &'static str, value: &str) -> Result<String, ConfigError> {
     let value = value.trim().trim_end_matches('/').to_ascii_lowercase();
     let rest = value
         .strip_prefix("https://")
         .or_else(|| value.strip_prefix("http://"))
-        .ok_or_else(|| invalid(VAR, "expected an http:// or https:// URL"))?;
+        .ok_or_else(|| invalid(var, "expected an http:// or https:// URL"))?;
     let well_formed = !rest.is_empty()
         && rest
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
     if !well_formed {
         return Err(invalid(
-            VAR,
+            var,
             format!("expected scheme://host[:port] without a path, got `{value}`"),
         ));
     }

@@ -9,8 +9,8 @@ use leptos::config::LeptosOptions;
 
 use crate::server::{
     credentials::{
-        cookies::SessionCookies, device_cookies::DeviceCookies, password::PasswordHasher,
-        tokens::AccessTokens,
+        assertions::Assertions, cookies::SessionCookies, device_cookies::DeviceCookies,
+        password::PasswordHasher, tokens::AccessTokens,
     },
     domain::client::ClientInfo,
     platform::clock::SharedClock,
@@ -32,12 +32,16 @@ pub struct AppState {
     pub trusted_proxies: Arc<[IpNet]>,
     /// The origin browsers use; requests from any other are refused.
     pub public_origin: Arc<str>,
+    /// Other origins allowed to call the JSON API with cookies (CORS).
+    pub cors_origins: Arc<[String]>,
 }
 
 /// What issues and checks credentials, built once at start-up.
 pub struct Credentials {
     pub hasher: PasswordHasher,
     pub tokens: AccessTokens,
+    /// Forward-auth's signed word that a request passed the gate.
+    pub assertions: Assertions,
     pub devices: DeviceCookies,
     pub cookies: SessionCookies,
 }

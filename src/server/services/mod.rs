@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod authz_view;
 pub mod bootstrap;
+pub mod forward_auth;
 pub mod login;
 pub mod profile;
 pub mod retention;
@@ -16,8 +17,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use self::{
-    authz_view::AuthzView, bootstrap::BootstrapAdmin, sessions::SessionPolicy,
-    throttle::ThrottlePolicy,
+    authz_view::AuthzView, bootstrap::BootstrapAdmin, forward_auth::GatewayPolicy,
+    sessions::SessionPolicy, throttle::ThrottlePolicy,
 };
 use crate::{
     model::User,
@@ -112,6 +113,7 @@ pub struct Policies {
     pub sessions: SessionPolicy,
     pub throttle: ThrottlePolicy,
     pub bootstrap_admin: BootstrapAdmin,
+    pub gateway: GatewayPolicy,
 }
 
 /// What the use cases need from the running application, bound to one

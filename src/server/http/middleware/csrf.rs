@@ -1,7 +1,8 @@
 //! Cross-site request forgery guard. A state-changing request that a
 //! browser could send on its own must come from our own origin. Only a
 //! bearer token that authenticates the request, on a route that reads no
-//! cookie, exempts it: a browser never adds one on its own.
+//! cookie, exempts it: a browser never adds one on its own. Origins the
+//! operator allowed for CORS count as our own.
 
 use axum::{
     extract::{Request, State},
@@ -13,12 +14,18 @@ use axum::{
 use crate::{
     model::ErrorCode,
     server::http::{
-        error::ApiError, extract::bearer_token, routes::reads_session_cookies, state::AppState,
+        error::ApiError,
+        extract::bearer_token,
+        routes::{is_forward_auth, reads_session_cookies},
+        state::AppState,
     },
 };
 
 /// Refuses a forged request.
 pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if is_forward_auth(request.uri().path()) {
+        return next.run(request).await;
+    }
     let bearer_authenticates = !reads_session_cookies(request.uri().path())
         && bearer_token(request.headers()).is_some_and(|token| {
             state
@@ -27,7 +34,12 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
                 .verify(token, state.clock.now())
                 .is_ok()
         });
-    if is_forged(&state.public_origin, &request, bearer_authenticates) {
+    if is_forged(
+        &state.public_origin,
+        &state.cors_origins,
+        &request,
+        bearer_authenticates,
+    ) {
         return ApiError::new(
             StatusCode::FORBIDDEN,
             ErrorCode::Csrf,
@@ -40,7 +52,12 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
 
 /// `bearer_authenticates`: a valid access token in `Authorization`, on a
 /// route that reads no cookie; a browser never sends that on its own.
-fn is_forged(origin: &str, request: &Request, bearer_authenticates: bool) -> bool {
+fn is_forged(
+    origin: &str,
+    cors_origins: &[String],
+    request: &Request,
+    bearer_authenticates: bool,
+) -> bool {
     let unsafe_method = !matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
@@ -49,6 +66,10 @@ fn is_forged(origin: &str, request: &Request, bearer_authenticates: bool) -> boo
         return false;
     }
     let headers = request.headers();
+    let sent_origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    if sent_origin.is_some_and(|sent| cors_origins.iter().any(|o| o.eq_ignore_ascii_case(sent))) {
+        return false;
+    }
     let site = headers
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())

@@ -1,7 +1,9 @@
 //! Layers every request passes through, outermost first: hardening
 //! headers (so every answer carries them, refusals included), request id,
-//! CONNECT/TRACE refusal, load limits, CSRF; pages add their CSP.
+//! CONNECT/TRACE refusal, load limits, CSRF; the JSON API adds CORS, pages
+//! their CSP.
 
+pub mod cors;
 pub mod csrf;
 pub mod limits;
 pub mod methods;

@@ -3,6 +3,7 @@
 
 mod account;
 mod admin;
+pub mod forward_auth;
 mod health;
 mod jwks;
 mod security;
@@ -10,11 +11,17 @@ mod session;
 
 use axum::{
     extract::DefaultBodyLimit,
-    routing::{delete, get, post, put},
+    routing::{any, delete, get, post, put},
     Router,
 };
 
 use super::{error::ApiError, json, state::AppState};
+
+/// Whether `path` is forward-auth's: it reads the access cookie of any
+/// method a proxy holds, and changes nothing, so forgery is moot.
+pub fn is_forward_auth(path: &str) -> bool {
+    path.starts_with("/api/authz/")
+}
 
 /// Whether the handler of `path` reads the session cookies whatever else
 /// the request carries: sign-up, sign-in (the device cookie), refresh,
@@ -48,6 +55,13 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/auth/sessions/{id}", delete(security::revoke_session))
         .route("/api/auth/activity", get(security::activity))
+        .route("/api/authz/auth-request", get(forward_auth::auth_request))
+        .route("/api/authz/forward-auth", get(forward_auth::forward_auth))
+        .route(forward_auth::ENVOY_PREFIX, any(forward_auth::envoy))
+        .route(
+            &format!("{}/{{*path}}", forward_auth::ENVOY_PREFIX),
+            any(forward_auth::envoy),
+        )
         .route("/api/admin/users", get(admin::list_users))
         .route(
             "/api/admin/users/{id}",

@@ -1,0 +1,155 @@
+//! Forward-auth: the one decision behind every proxy contract (nginx
+//! `auth_request`, Traefik and Caddy, Envoy). Given the request a proxy is
+//! holding and the caller's access token, may it pass, must the visitor
+//! sign in first, or is it refused? In the steady state it reads no
+//! database: the session check goes through the replica's view.
+
+use http::Method;
+use url::Url;
+use uuid::Uuid;
+
+use super::{ServiceError, Services};
+use crate::server::{
+    credentials::tokens::Principal,
+    domain::{
+        access_rules::{plain_path, AccessRules, Requirement},
+        grants::Attributes,
+        return_to::ReturnHosts,
+    },
+    platform::env::{invalid, ConfigError, Env},
+};
+
+/// Which hosts may be returned to after signing in, and who may reach what.
+#[derive(Debug, Clone, Default)]
+pub struct GatewayPolicy {
+    pub return_hosts: ReturnHosts,
+    pub rules: AccessRules,
+}
+
+impl GatewayPolicy {
+    /// `PORTCULLIS_ALLOWED_RETURN_HOSTS` and the rule file named by
+    /// `PORTCULLIS_ACCESS_RULES`; without a file, every allowed return host
+    /// requires a signed-in user.
+    pub fn from_env(env: &Env<'_>, production: bool) -> Result<Self, ConfigError> {
+        const HOSTS: &str = "PORTCULLIS_ALLOWED_RETURN_HOSTS";
+        const RULES: &str = "PORTCULLIS_ACCESS_RULES";
+        let return_hosts = ReturnHosts::parse(&env.string(HOSTS, ""), production)
+            .map_err(|why| invalid(HOSTS, why))?;
+        let rules = match env.get(RULES) {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| invalid(RULES, format!("cannot read {path}: {e}")))?;
+                AccessRules::parse(&text).map_err(|why| invalid(RULES, format!("{path}: {why}")))?
+            }
+            None => AccessRules::signed_in_on(return_hosts.entries()),
+        };
+        Ok(Self {
+            return_hosts,
+            rules,
+        })
+    }
+}
+
+/// The request a proxy asks about, as it reached the proxy.
+#[derive(Debug, Clone)]
+pub struct HeldRequest {
+    pub method: Method,
+    pub url: Url,
+}
+
+/// Who passed, for the identity headers and the assertion.
+#[derive(Debug, Clone)]
+pub struct Passer {
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+    pub email: String,
+    pub roles: Vec<String>,
+    pub attributes: Attributes,
+    pub authz_version: i64,
+}
+
+#[derive(Debug, Clone)]
+pub enum Verdict {
+    /// Let it through; `None` when a rule lets anyone through and the
+    /// caller is not signed in.
+    Allow(Option<Passer>),
+    /// Not signed in (or the session lapsed): sign in, then come back to
+    /// `return_to` if it is a place sign-in may send the browser.
+    SignIn { return_to: Option<String> },
+    /// Signed in without what the rule asks, a host no rule covers, or a
+    /// path that reads two ways.
+    Deny,
+}
+
+impl Services<'_> {
+    /// Decides on `request` for the bearer of `principal` (from the access
+    /// cookie or a bearer token), under the operator's rules and any
+    /// `extra` requirements the proxy's auth URL adds.
+    pub async fn forward_auth(
+        &self,
+        principal: Option<&Principal>,
+        request: &HeldRequest,
+        extra: &[Requirement],
+    ) -> Result<Verdict, ServiceError> {
+        let gateway = &self.policies.gateway;
+        let Some(host) = request.url.host_str() else {
+            return Ok(Verdict::Deny);
+        };
+        let Some(path) = plain_path(request.url.path()) else {
+            tracing::info!(host, "forward-auth: a path that reads two ways, refused");
+            return Ok(Verdict::Deny);
+        };
+        let Some(rule) = gateway.rules.requirement(host, &path, &request.method) else {
+            tracing::info!(host, "forward-auth: no rule covers this host, refused");
+            return Ok(Verdict::Deny);
+        };
+        if *rule == Requirement::Nobody {
+            return Ok(Verdict::Deny);
+        }
+        let passer = match principal {
+            Some(principal) => match self.authorize(principal).await {
+                Ok(live) => Some(Passer {
+                    user_id: live.user.id,
+                    session_id: principal.session_id,
+                    email: live.user.email,
+                    // The version is current, so the token's roles are.
+                    roles: principal.roles.clone(),
+                    attributes: live.user.attributes.0,
+                    authz_version: principal.authz_version,
+                }),
+                Err(ServiceError::Unauthenticated | ServiceError::StaleAuthorization) => None,
+                Err(other) => return Err(other),
+            },
+            None => None,
+        };
+        let open = *rule == Requirement::Anyone && extra.is_empty();
+        match (passer, principal) {
+            (passer, _) if open => Ok(Verdict::Allow(passer)),
+            (Some(passer), Some(principal)) => {
+                let meets = |need: &Requirement| satisfies(principal, need);
+                if meets(rule) && extra.iter().all(meets) {
+                    Ok(Verdict::Allow(Some(passer)))
+                } else {
+                    Ok(Verdict::Deny)
+                }
+            }
+            _ => Ok(Verdict::SignIn {
+                return_to: gateway
+                    .return_hosts
+                    .check(request.url.as_str())
+                    .filter(|target| !target.starts_with('/')),
+            }),
+        }
+    }
+}
+
+/// Whether a signed-in caller meets `need`; their roles and permissions
+/// are the token's, which `authorize` found current.
+fn satisfies(principal: &Principal, need: &Requirement) -> bool {
+    match need {
+        Requirement::Anyone | Requirement::SignedIn => true,
+        Requirement::Nobody => false,
+        Requirement::Role(role) => principal.roles.iter().any(|held| held == role.as_str()),
+        Requirement::Permission(permission) => principal.allows(*permission),
+    }
+}
