@@ -54,10 +54,13 @@ fmt-check:
 
 clippy:
 	cargo clippy --features ssr,test-support --all-targets -- -D warnings
+	cargo clippy -p portcullis-verify --all-features --all-targets -- -D warnings
+	cargo clippy -p portcullis-verify --no-default-features -- -D warnings
 	cargo clippy --lib --features hydrate --target $(WASM_TARGET) -- -D warnings
 
 test-rust:
 	cargo test --features ssr,test-support
+	cargo test -p portcullis-verify --all-features
 
 # The browser tests run the debug server with the debug WASM bundle.
 build-debug:

@@ -117,6 +117,21 @@ async fn nginx_gets_401_with_the_way_to_sign_in_and_200_with_who_passed(backend:
     assert!((1..=60).contains(&lifetime), "{lifetime}");
     let header = jwt_header(&assertion);
     assert_eq!(header["typ"], "portcullis-assertion+jwt");
+    // Services check it with portcullis-verify, for their own host only.
+    let checker = portcullis_verify::Verifier::new(
+        app.address.as_str(),
+        "portcullis",
+        portcullis_verify::Keys::hs256([crate::helpers::TEST_JWT_SECRET.as_bytes()]),
+    );
+    let now = std::time::SystemTime::now();
+    let checked = checker
+        .verify_assertion(&assertion, "app.example.com", now)
+        .unwrap();
+    assert_eq!(checked.email, email);
+    assert!(checker
+        .verify_assertion(&assertion, "other.example.com", now)
+        .is_err());
+    assert!(checker.verify(&assertion, now).is_err());
     // An assertion is no access token: the API refuses it.
     let me = app
         .with_bearer(Method::GET, "/api/auth/me", &assertion)

@@ -19,6 +19,7 @@ mod audit;
 mod authz_view;
 mod config;
 mod cross_site;
+mod downstream;
 mod forward_auth;
 mod headers;
 mod health;

@@ -5,9 +5,12 @@
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use ed25519_dalek::pkcs8::EncodePrivateKey;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use jsonwebtoken::{Algorithm, EncodingKey};
+use portcullis_verify::{
+    keys::{ed25519_kid, hs256_kid},
+    Keys,
+};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 use crate::server::platform::{
     env::{invalid, ConfigError, Env},
@@ -171,18 +174,12 @@ impl KeyError {
     }
 }
 
-/// A key that verifies tokens.
-struct VerifyingKey {
-    kid: String,
-    key: DecodingKey,
-}
-
 pub struct KeySet {
     algorithm: Algorithm,
     signing_kid: String,
     signing: EncodingKey,
     /// The signing key's own verifier first, then the accepted older ones.
-    verifying: Vec<VerifyingKey>,
+    verifying: Keys,
     /// Public keys as a JWK Set; empty for HS256, whose keys are secret.
     jwks: Value,
 }
@@ -191,23 +188,8 @@ fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// RFC 7638: SHA-256 over the required members, in lexical order.
-fn thumbprint(canonical_jwk: &str) -> String {
-    b64(&Sha256::digest(canonical_jwk.as_bytes()))
-}
-
 fn hmac_kid(secret: &Secret) -> String {
-    thumbprint(&format!(
-        r#"{{"k":"{}","kty":"oct"}}"#,
-        b64(secret.expose())
-    ))
-}
-
-fn ed25519_kid(public: &[u8; 32]) -> String {
-    thumbprint(&format!(
-        r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
-        b64(public)
-    ))
+    hs256_kid(secret.expose())
 }
 
 /// The public half of an Ed25519 private seed.
@@ -221,13 +203,8 @@ impl KeySet {
     pub fn new(keys: &SigningKeys) -> Result<Self, KeyError> {
         match keys {
             SigningKeys::Hs256 { current, accepted } => {
-                let verifying = std::iter::once(current)
-                    .chain(accepted)
-                    .map(|secret| VerifyingKey {
-                        kid: hmac_kid(secret),
-                        key: DecodingKey::from_secret(secret.expose()),
-                    })
-                    .collect();
+                let verifying =
+                    Keys::hs256(std::iter::once(current).chain(accepted).map(Secret::expose));
                 Ok(Self {
                     algorithm: Algorithm::HS256,
                     signing_kid: hmac_kid(current),
@@ -249,17 +226,7 @@ impl KeySet {
                 let publics: Vec<[u8; 32]> = std::iter::once(public)
                     .chain(accepted_public.iter().copied())
                     .collect();
-                let verifying = publics
-                    .iter()
-                    .map(|p| {
-                        DecodingKey::from_ed_components(&b64(p))
-                            .map(|key| VerifyingKey {
-                                kid: ed25519_kid(p),
-                                key,
-                            })
-                            .map_err(|e| KeyError(e.to_string()))
-                    })
-                    .collect::<Result<_, _>>()?;
+                let verifying = Keys::ed25519(publics.iter()).map_err(KeyError::new)?;
                 let jwks = publics
                     .iter()
                     .map(|p| {
@@ -293,9 +260,9 @@ impl KeySet {
         (&self.signing_kid, &self.signing)
     }
 
-    /// The verifying key named `kid`, while it is configured.
-    pub fn verifying(&self, kid: &str) -> Option<&DecodingKey> {
-        self.verifying.iter().find(|k| k.kid == kid).map(|k| &k.key)
+    /// The keys that verify: the signing key's and the accepted older ones.
+    pub fn verifying(&self) -> &Keys {
+        &self.verifying
     }
 
     /// `{"keys": [...]}`, as served at `/.well-known/jwks.json`.
@@ -371,10 +338,10 @@ mod tests {
         .unwrap();
         assert_eq!(set.jwks(), &json!({ "keys": [] }));
         let (kid, _) = set.signing();
-        assert!(set.verifying(kid).is_some());
+        assert!(set.verifying().contains(kid));
         assert!(set
-            .verifying(&hmac_kid(&Secret::new(vec![2; 32])))
-            .is_some());
-        assert!(set.verifying("unknown").is_none());
+            .verifying()
+            .contains(&hmac_kid(&Secret::new(vec![2; 32]))));
+        assert!(!set.verifying().contains("unknown"));
     }
 }

@@ -3,9 +3,9 @@
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::{DateTime, Duration, TimeDelta, Utc};
-use jsonwebtoken::{decode, decode_header, encode, Header, Validation};
+use jsonwebtoken::{encode, Header};
+use portcullis_verify::{Verifier, VerifyError};
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -18,49 +18,9 @@ use crate::{
     },
 };
 
-/// Clock skew tolerated when checking `exp`, `nbf` and `iat`.
-pub const LEEWAY_SECS: i64 = 30;
-const ACCESS_TOKEN_TYPE: &str = "access";
-/// The header's `typ` for access tokens (RFC 9068), so that no other JWT
-/// signed with the same keys can pass for one.
-pub const ACCESS_TOKEN_MEDIA_TYPE: &str = "at+jwt";
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct AccessClaims {
-    pub sub: String,
-    pub email: String,
-    /// `admin` for administrators, else `user`: for services that read
-    /// only this claim; `roles` says all.
-    pub role: String,
-    /// Every role held, `user` included.
-    #[serde(default)]
-    pub roles: Vec<String>,
-    /// The union of the roles' permissions, e.g. `users:read`.
-    #[serde(default)]
-    pub permissions: Vec<String>,
-    /// Attributes an administrator set, when there are any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attrs: Option<Attributes>,
-    /// The user's authorization version when the token was made; a token
-    /// with an older one than the user's is stale. Tokens made before
-    /// versions existed count as the first.
-    #[serde(default = "first_version")]
-    pub ver: i64,
-    pub iss: String,
-    pub aud: String,
-    pub iat: i64,
-    pub nbf: i64,
-    pub exp: i64,
-    pub jti: String,
-    /// The session (refresh-token family) this token belongs to.
-    pub sid: String,
-    /// Token type, so a token minted for another purpose never passes here.
-    pub typ: String,
-}
-
-fn first_version() -> i64 {
-    1
-}
+pub use portcullis_verify::{
+    AccessClaims, ACCESS_TOKEN_MEDIA_TYPE, ACCESS_TOKEN_TYPE, LEEWAY_SECS,
+};
 
 /// What a verified access token says about its bearer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,7 +86,8 @@ impl TokenConfig {
 
 pub struct AccessTokens {
     keys: KeySet,
-    validation: Validation,
+    /// The same check every service that trusts Portcullis makes.
+    verifier: Verifier,
     issuer: String,
     audience: String,
     ttl: Duration,
@@ -140,17 +101,10 @@ impl AccessTokens {
         ttl: Duration,
     ) -> Result<Self, KeyError> {
         let keys = KeySet::new(keys)?;
-        let mut validation = Validation::new(keys.algorithm());
-        validation.set_issuer(&[&issuer]);
-        validation.set_audience(&[&audience]);
-        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
-        // Times are checked against the injected clock in `verify`.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.leeway = 0;
+        let verifier = Verifier::new(issuer.clone(), audience.clone(), keys.verifying().clone());
         Ok(Self {
             keys,
-            validation,
+            verifier,
             issuer,
             audience,
             ttl,
@@ -203,73 +157,52 @@ impl AccessTokens {
         Ok((token, expires_at))
     }
 
-    /// Checks the signature (the configured algorithm only, by a key still
-    /// configured), issuer, audience, type and times.
+    /// Checks the signature (by a key still configured, with its own
+    /// algorithm), issuer, audience, type and times, through
+    /// `portcullis-verify`.
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Principal, TokenError> {
-        let (claims, principal) = self.verify_signed(token, now)?;
-        if claims.exp + LEEWAY_SECS <= now.timestamp() {
-            return Err(TokenError::Expired);
-        }
-        Ok(principal)
+        let claims = self
+            .verifier
+            .verify(token, now.into())
+            .map_err(|e| match e {
+                VerifyError::Expired => TokenError::Expired,
+                other => TokenError::Invalid(other.to_string()),
+            })?;
+        principal(&claims)
     }
 
     /// The session of a token this service signed, expired or not: a
     /// refresh names the session it continues by the lapsed access token.
     pub fn session_of(&self, token: &str, now: DateTime<Utc>) -> Option<Uuid> {
-        self.verify_signed(token, now)
-            .ok()
-            .map(|(_, principal)| principal.session_id)
+        let claims = self
+            .verifier
+            .verify_allowing_expired(token, now.into())
+            .ok()?;
+        principal(&claims).ok().map(|p| p.session_id)
     }
+}
 
-    /// Everything `verify` checks but expiry.
-    fn verify_signed(
-        &self,
-        token: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(AccessClaims, Principal), TokenError> {
-        let header = decode_header(token).map_err(|e| TokenError::Invalid(e.to_string()))?;
-        if header.typ.as_deref() != Some(ACCESS_TOKEN_MEDIA_TYPE) {
-            return Err(TokenError::Invalid("not an access token (typ)".into()));
-        }
-        let key = header
-            .kid
-            .as_deref()
-            .and_then(|kid| self.keys.verifying(kid))
-            .ok_or_else(|| TokenError::Invalid("unknown signing key".into()))?;
-        let data = decode::<AccessClaims>(token, key, &self.validation)
-            .map_err(|e| TokenError::Invalid(e.to_string()))?;
-        let claims = data.claims;
-        if claims.typ != ACCESS_TOKEN_TYPE {
-            return Err(TokenError::Invalid("wrong token type".into()));
-        }
-        let latest_start = now.timestamp() + LEEWAY_SECS;
-        if claims.nbf > latest_start {
-            return Err(TokenError::Invalid("not valid yet (nbf)".into()));
-        }
-        if claims.iat > latest_start {
-            return Err(TokenError::Invalid("issued in the future (iat)".into()));
-        }
-        let user_id = Uuid::parse_str(&claims.sub)
-            .map_err(|_| TokenError::Invalid("subject is not a user id".into()))?;
-        let session_id = Uuid::parse_str(&claims.sid)
-            .map_err(|_| TokenError::Invalid("sid is not a session id".into()))?;
-        let expires_at = DateTime::from_timestamp(claims.exp, 0)
-            .ok_or_else(|| TokenError::Invalid("exp out of range".into()))?;
-        let principal = Principal {
-            user_id,
-            session_id,
-            email: claims.email.clone(),
-            roles: claims.roles.clone(),
-            permissions: claims
-                .permissions
-                .iter()
-                .filter_map(|p| Permission::parse(p))
-                .collect(),
-            authz_version: claims.ver,
-            expires_at,
-        };
-        Ok((claims, principal))
-    }
+/// What the claims say, in this server's types.
+fn principal(claims: &AccessClaims) -> Result<Principal, TokenError> {
+    let user_id = Uuid::parse_str(&claims.sub)
+        .map_err(|_| TokenError::Invalid("subject is not a user id".into()))?;
+    let session_id = Uuid::parse_str(&claims.sid)
+        .map_err(|_| TokenError::Invalid("sid is not a session id".into()))?;
+    let expires_at = DateTime::from_timestamp(claims.exp, 0)
+        .ok_or_else(|| TokenError::Invalid("exp out of range".into()))?;
+    Ok(Principal {
+        user_id,
+        session_id,
+        email: claims.email.clone(),
+        roles: claims.roles.clone(),
+        permissions: claims
+            .permissions
+            .iter()
+            .filter_map(|p| Permission::parse(p))
+            .collect(),
+        authz_version: claims.ver,
+        expires_at,
+    })
 }
 
 /// A fresh access token and refresh token, with when each runs out.
@@ -362,6 +295,8 @@ pub fn hash_refresh_token(raw: &str) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use jsonwebtoken::decode_header;
+
     use super::*;
     use crate::server::platform::secret::Secret;
 

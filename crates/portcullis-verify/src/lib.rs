@@ -1,0 +1,71 @@
+//! Verify Portcullis's access tokens in another Rust service, locally:
+//! no call to Portcullis per request.
+//!
+//! A [`Verifier`] knows the issuer (Portcullis's public URL), the audience
+//! (`PORTCULLIS_TOKEN_AUDIENCE`, `portcullis` unless set) and the keys:
+//! Portcullis's Ed25519 public keys from its JWKS (feature `fetch` keeps
+//! them current across key rotations), or the shared HS256 secret.
+//! [`Verifier::verify`] checks the signature, `typ`, `iss`, `aud`, `exp`,
+//! `nbf` and `iat`, and returns the [`AccessClaims`]: the user, their
+//! roles, permissions and attributes.
+//!
+//! ```
+//! use std::time::{Duration, SystemTime, UNIX_EPOCH};
+//! use portcullis_verify::{Keys, Verifier, VerifyError};
+//!
+//! // The shared secret (PORTCULLIS_JWT_SECRET), for HS256 deployments.
+//! let secret = b"0123456789abcdef0123456789abcdef";
+//! let verifier = Verifier::new("https://auth.example.com", "portcullis", Keys::hs256([&secret[..]]));
+//!
+//! # let now = SystemTime::now();
+//! # let token = example::token(secret, now);
+//! let claims = verifier.verify(&token, now)?;
+//! assert!(claims.has_role("user"));
+//! assert_eq!(claims.email, "ada@example.com");
+//!
+//! // An hour later the token has expired.
+//! let later = now + Duration::from_secs(3600);
+//! assert_eq!(verifier.verify(&token, later), Err(VerifyError::Expired));
+//! # mod example {
+//! #     use std::time::{SystemTime, UNIX_EPOCH};
+//! #     pub fn token(secret: &[u8], now: SystemTime) -> String {
+//! #         let at = now.duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+//! #         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+//! #         header.kid = Some(portcullis_verify::keys::hs256_kid(secret));
+//! #         header.typ = Some("at+jwt".into());
+//! #         let claims = serde_json::json!({
+//! #             "sub": "6d2a0b54-0c1e-4c33-8f6a-5d8f1c1e9b10", "email": "ada@example.com",
+//! #             "role": "user", "roles": ["user"], "permissions": [], "ver": 1,
+//! #             "iss": "https://auth.example.com", "aud": "portcullis",
+//! #             "iat": at, "nbf": at, "exp": at + 900, "jti": "j",
+//! #             "sid": "0b7e2c1a-3f4d-4e5a-9b6c-7d8e9f0a1b2c", "typ": "access",
+//! #         });
+//! #         jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_secret(secret)).unwrap()
+//! #     }
+//! # }
+//! # Ok::<(), VerifyError>(())
+//! ```
+//!
+//! Features: `fetch` (keys from a JWKS URL, refetched on an unknown `kid`,
+//! at most once per 10 s), `axum` (extractors: [`axum::Authenticated`],
+//! [`axum::RequireRole`], [`axum::RequirePermission`]), `assertion`
+//! (checks forward-auth's `X-Portcullis-Assertion`).
+//!
+//! Portcullis verifies its own tokens with this crate, so the two agree.
+
+pub mod claims;
+pub mod keys;
+mod verify;
+
+#[cfg(feature = "assertion")]
+pub mod assertion;
+#[cfg(feature = "axum")]
+pub mod axum;
+#[cfg(feature = "fetch")]
+mod fetch;
+
+pub use claims::{AccessClaims, Attributes, Subject, ACCESS_TOKEN_MEDIA_TYPE, ACCESS_TOKEN_TYPE};
+#[cfg(feature = "fetch")]
+pub use fetch::{MAX_KEY_AGE, MIN_REFETCH_INTERVAL};
+pub use keys::Keys;
+pub use verify::{Verifier, VerifyError, LEEWAY_SECS};
