@@ -65,6 +65,7 @@ test-rust:
 # The browser tests run the debug server with the debug WASM bundle.
 build-debug:
 	cargo leptos build --split
+	cargo build --example downstream
 
 e2e: build-debug
 	cd end2end && CI=$${CI:-} PORTCULLIS_BIN=$(TARGET_DIR)/debug/portcullis LEPTOS_SITE_ROOT=$(SITE_ROOT) npx playwright test

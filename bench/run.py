@@ -9,13 +9,17 @@ warm-up. The Markdown report is printed and written to bench/results/.
 Environment: BENCH_SECONDS, BENCH_RUNS, BENCH_DATABASE_URL (a PostgreSQL
 server where a fresh database is created and dropped; default
 postgres://postgres@127.0.0.1:5432/postgres), CARGO_TARGET_DIR; and, to
-iterate on one path, BENCH_ONLY (comma-separated: me, login, refresh,
-signup, pages, visit, flood) and BENCH_BACKENDS (sqlite, postgres). The
+iterate on one path, BENCH_ONLY (comma-separated: me, forward-auth,
+verify, login, refresh, signup, pages, visit, flood) and BENCH_BACKENDS (sqlite, postgres). The
 server's log is thrown away unless BENCH_SERVER_LOG names a file to
 append it to; BENCH_RUST_LOG sets its filter (default: error).
 BENCH_BINARY measures another build of the server instead of this tree's
 release binary, and BENCH_SITE_ROOT another build's site (default:
 target/site).
+
+Forward-auth (`/api/authz/auth-request`, wrk playing nginx) is measured
+beside `/health` like the session check; one access-token check with
+`portcullis-verify` is timed by `portcullis verify-timing`.
 
 The bare hash is compared with @node-rs/argon2 (bench/node, the same
 RustCrypto crate behind N-API) on the same core, in the same run. The
@@ -83,7 +87,11 @@ SERVER_ENV = {
     # Hashing memory unused this long goes back to the OS (default 60 s):
     # short here, so "at rest" is seen without waiting a minute.
     "PORTCULLIS_HASH_MEMORY_RELEASE_SECS": str(HASH_MEMORY_RELEASE_SECS),
+    # Forward-auth: wrk on loopback plays nginx, asking about this host.
+    "PORTCULLIS_TRUSTED_PROXIES": "127.0.0.1",
+    "PORTCULLIS_ALLOWED_RETURN_HOSTS": "app.example.com",
 }
+FORWARD_AUTH_HEADERS = ["X-Original-Method: GET", "X-Original-URL: https://app.example.com/dashboard?tab=1"]
 
 
 # --- the server -------------------------------------------------------------
@@ -257,6 +265,17 @@ def against_the_limit(measure) -> dict:
     return result
 
 
+def verify_timing() -> list:
+    """(algorithm, µs) per access-token check, on the server's core."""
+    if ONLY and "verify" not in ONLY and "forward-auth" not in ONLY:
+        return []
+    output = subprocess.run(
+        ["taskset", "-c", SERVER_CORE, BINARY, "verify-timing"], env=dict(os.environ, **SERVER_ENV),
+        capture_output=True, text=True, check=True,
+    ).stdout
+    return [(alg, float(micros)) for alg, micros in (line.split() for line in output.splitlines())]
+
+
 def hash_time_ms() -> float:
     output = subprocess.run(
         ["taskset", "-c", SERVER_CORE, BINARY, "hash-timing"],
@@ -325,17 +344,26 @@ def bench_backend(name: str, database_url: str) -> dict:
         at_rest()
         figures["idle_rss_mib"] = server.memory_kib("VmRSS") / 1024
 
-        # 1. Session check against the floor of the HTTP stack, alternated.
-        if wanted("me"):
+        # 1. Session check and forward-auth against the floor of the HTTP
+        #    stack, alternated.
+        if wanted("me") or wanted("forward-auth"):
             started = time.time()
-            wrk("/health", 64, seconds=2)
-            wrk("/api/auth/me", 64, seconds=2, headers=[f"Cookie: {cookie}"])
-            health, me = [], []
+            checks = {"health": ("/health", [])}
+            if wanted("me"):
+                checks["me"] = ("/api/auth/me", [f"Cookie: {cookie}"])
+            if wanted("forward-auth"):
+                checks["forward_auth"] = ("/api/authz/auth-request", [f"Cookie: {cookie}"] + FORWARD_AUTH_HEADERS)
+                status = request("GET", "/api/authz/auth-request", headers=dict(
+                    [("Cookie", cookie)] + [h.split(": ", 1) for h in FORWARD_AUTH_HEADERS]))[0]
+                assert status == 200, f"forward-auth: {status}"
+            for path, headers in checks.values():
+                wrk(path, 64, seconds=2, headers=headers)
+            runs = {key: [] for key in checks}
             for _ in range(RUNS):
-                health.append(wrk("/health", 64))
-                me.append(wrk("/api/auth/me", 64, headers=[f"Cookie: {cookie}"]))
-            figures["health"] = {k: statistics.median(r[k] for r in health) for k in health[0]}
-            figures["me"] = {k: statistics.median(r[k] for r in me) for k in me[0]}
+                for key, (path, headers) in checks.items():
+                    runs[key].append(wrk(path, 64, headers=headers))
+            for key, results in runs.items():
+                figures[key] = {k: statistics.median(r[k] for r in results) for k in results[0]}
             figures["spans"]["session check"] = (started, time.time())
 
         # 2. Sign-in with the right password. Throughput with two in flight
@@ -458,6 +486,8 @@ def report(results: list, wasm: dict, cores: int) -> str:
     row("`/health`, 64 conns: req/s · p50 · p99", throughput("health"))
     row("`/api/auth/me`, 64 conns: req/s · p50 · p99", throughput("me"))
     row("session check ÷ health", lambda r: f"{r['me']['rps'] / r['health']['rps']:.2f}")
+    row("forward-auth `/api/authz/auth-request`, 64 conns: req/s · p50 · p99", throughput("forward_auth"))
+    row("forward-auth ÷ health", lambda r: f"{r['forward_auth']['rps'] / r['health']['rps']:.2f}")
     row("one Argon2id hash (`portcullis hash-timing`)", lambda r: f"{r['hash_ms']:.1f} ms")
     row("one Argon2id hash, @node-rs/argon2, same core", lambda r: f"{r['node_hash_ms']:.1f} ms")
     row("our hash ÷ @node-rs/argon2's", lambda r: f"{r['hash_ms'] / r['node_hash_ms']:.2f}")
@@ -482,6 +512,10 @@ def report(results: list, wasm: dict, cores: int) -> str:
     row("memory peak (VmHWM) after flood", lambda r: f"{r['peak_rss_mib']:.1f} MiB")
     row(f"memory after the flood, at rest ({HASH_MEMORY_RELEASE_SECS} s unused)", lambda r: f"{r['rest_rss_mib']:.1f} MiB")
 
+    timing = verify_timing()
+    if timing:
+        lines += ["", "Access-token check with `portcullis-verify` (`portcullis verify-timing`, server core): "
+                  + ", ".join(f"{alg} {micros:.1f} µs" for alg, micros in timing) + "."]
     lines += ["", "| WASM part | raw | gzip -9 | brotli -q 11 |", "| --- | --- | --- | --- |"]
     for part in wasm:
         lines.append(f"| `{part['name']}` | {part['raw']:,} B | {part['gzip']:,} B | {part['brotli']:,} B |")
@@ -504,6 +538,9 @@ def report(results: list, wasm: dict, cores: int) -> str:
         budgets = [
             lambda: f"- {b}: session check ≥ 0.8× health ({r['me']['rps'] / r['health']['rps']:.2f}) {verdict(r['me']['rps'] >= 0.8 * r['health']['rps'])}; "
             f"p99 < 5 ms ({r['me']['p99']:.2f} ms) {verdict(r['me']['p99'] < 5)}",
+            lambda: f"- {b}: forward-auth ≥ 0.8× health ({r['forward_auth']['rps'] / r['health']['rps']:.2f}) "
+            f"{verdict(r['forward_auth']['rps'] >= 0.8 * r['health']['rps'])}; "
+            f"p99 < 2 ms ({r['forward_auth']['p99']:.2f} ms) {verdict(r['forward_auth']['p99'] < 2)}",
             lambda: f"- {b}: one hash ≤ 1.1× @node-rs/argon2's ({r['hash_ms']:.1f} ms vs {r['node_hash_ms']:.1f} ms) "
             f"{verdict(r['hash_ms'] <= 1.1 * r['node_hash_ms'])}",
             lambda: f"- {b}: sign-ins ≥ 0.9× hashing limit ({r['login']['limit_ratio']:.2f}: "

@@ -97,9 +97,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let audience = setting("PORTCULLIS_AUDIENCE", "portcullis");
     let host = setting("DOWNSTREAM_HOST", "127.0.0.1");
-    let verifier = Verifier::from_jwks_url(issuer, audience, jwks)
-        .await?
-        .expecting_assertions_for(host);
+    // Portcullis may still be starting: wait for its keys a little.
+    let mut tries = 0;
+    let verifier = loop {
+        match Verifier::from_jwks_url(issuer.as_str(), audience.as_str(), jwks.as_str()).await {
+            Ok(verifier) => break verifier.expecting_assertions_for(host),
+            Err(_) if tries < 60 => tries += 1,
+            Err(e) => return Err(e.into()),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
     let listener =
         tokio::net::TcpListener::bind(setting("DOWNSTREAM_ADDR", "127.0.0.1:4000")).await?;
     println!("downstream listening on {}", listener.local_addr()?);

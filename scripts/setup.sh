@@ -56,9 +56,11 @@ fi
 
 # 5. Debian packages: chromium for the browser tests (Playwright's own
 #    download is blocked here); brotli for `make build` (precompress.sh);
-#    wrk for `make bench`.
+#    wrk for `make bench`; nginx, the real gateway of the forward-auth
+#    browser test.
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v wrk >/dev/null || missing+=(wrk)
 command -v brotli >/dev/null || missing+=(brotli)
 if [ ${#missing[@]} -gt 0 ]; then

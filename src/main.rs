@@ -5,16 +5,24 @@ use portcullis::server::{
     credentials::{
         keys::generate_ed25519,
         password::{hash_once, Workspace},
+        verify_timing::verify_timing,
     },
-    platform::{allocator, shutdown, telemetry},
+    platform::{
+        allocator,
+        clock::{Clock, SystemClock},
+        shutdown, telemetry,
+    },
     startup::{grant_role, Application},
 };
 
-const USAGE: &str = "usage: portcullis [generate-key | hash-timing | admin grant EMAIL ROLE]\n\n\
+const USAGE: &str =
+    "usage: portcullis [generate-key | hash-timing | verify-timing | admin grant EMAIL ROLE]\n\n\
   (no arguments)  serve, configured by the environment (see README)\n\
   generate-key    print a new Ed25519 signing key and its public key\n\
   hash-timing     print the median time of one password hash with the\n\
                   configured Argon2id parameters, in milliseconds\n\
+  verify-timing   print the microseconds one access-token check takes\n\
+                  (portcullis-verify), for HS256 and for EdDSA\n\
   admin grant EMAIL ROLE\n\
                   give the account with EMAIL the role ROLE (e.g. admin)\n\
                   in the configured database; nothing if it holds it";
@@ -30,6 +38,18 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some("hash-timing") => hash_timing(),
+        Some("verify-timing") => match verify_timing(20_000, SystemClock.now()) {
+            Ok(timings) => {
+                for (algorithm, micros) in timings {
+                    println!("{algorithm} {micros:.2}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("portcullis: {err}");
+                ExitCode::FAILURE
+            }
+        },
         Some("admin") => admin(&std::env::args().skip(2).collect::<Vec<_>>()),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");

@@ -151,3 +151,63 @@ async fn a_change_on_one_replica_is_refused_on_the_other_within_a_second() {
         .unwrap();
     assert_eq!(refreshed.status(), 401);
 }
+
+/// Forward-auth on replica B for `access`, as nginx asks.
+async fn gate(http: &Client, replica: &ServerProcess, access: &str) -> StatusCode {
+    http.get(replica.url("/api/authz/auth-request"))
+        .bearer_auth(access)
+        .header("x-original-method", "GET")
+        .header("x-original-url", "https://app.example.com/")
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// A session signed out on replica A is refused by forward-auth on
+/// replica B within 1 s, 50 times over. Prints the median and the longest
+/// time it took.
+#[tokio::test]
+async fn a_sign_out_on_one_replica_closes_the_gate_on_the_other_within_a_second() {
+    let database = TestDatabase::create(Backend::Postgres).await;
+    // One public URL, as replicas behind one load balancer have: tokens
+    // from either are the other's.
+    let settings = [
+        ("PORTCULLIS_PUBLIC_URL", "http://auth.example.com"),
+        ("PORTCULLIS_TRUSTED_PROXIES", "127.0.0.1"),
+        ("PORTCULLIS_ALLOWED_RETURN_HOSTS", "app.example.com"),
+    ];
+    let (a, b) = (
+        ServerProcess::start(&database.url, &settings),
+        ServerProcess::start(&database.url, &settings),
+    );
+    let http = client();
+    bearer_signup(&http, &a, USER).await;
+    let mut took = Vec::with_capacity(TRIES);
+    for _ in 0..TRIES {
+        let (access, refresh) = bearer_login(&http, &a, USER).await;
+        // B knows the session: the gate passes it without a database read.
+        assert_eq!(gate(&http, &b, &access).await, StatusCode::OK);
+        assert_eq!(gate(&http, &b, &access).await, StatusCode::OK);
+        let signed_out = http
+            .post(a.url("/api/auth/logout"))
+            .json(&json!({ "refresh_token": refresh }))
+            .send()
+            .await
+            .unwrap();
+        assert!(signed_out.status().is_success(), "{}", signed_out.status());
+        let started = Instant::now();
+        while gate(&http, &b, &access).await == StatusCode::OK {
+            assert!(started.elapsed() < Duration::from_secs(5), "never refused");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        took.push(started.elapsed());
+        assert_eq!(gate(&http, &b, &access).await, StatusCode::UNAUTHORIZED);
+    }
+    took.sort();
+    let (median, longest) = (took[TRIES / 2], took[TRIES - 1]);
+    println!(
+        "forward-auth refused on the other replica after: median {median:?}, longest {longest:?}"
+    );
+    assert!(longest <= Duration::from_secs(1), "{longest:?}");
+}

@@ -8,3 +8,4 @@ pub mod device_cookies;
 pub mod keys;
 pub mod password;
 pub mod tokens;
+pub mod verify_timing;
