@@ -129,6 +129,9 @@ http {
   server {
     listen 127.0.0.1:${nginxPort};
     server_name auth.example.test;
+    # Forward-auth is for nginx itself, through the upstream, never for
+    # the public: a client could describe any request it likes.
+    location /api/authz/ { return 404; }
     location / {
       proxy_pass http://portcullis;
       proxy_set_header Host $host;

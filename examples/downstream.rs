@@ -15,7 +15,8 @@
 //!
 //! Settings: `PORTCULLIS_URL` (the issuer), `PORTCULLIS_AUDIENCE`
 //! (default `portcullis`), `PORTCULLIS_JWKS_URL` (default the issuer's
-//! `/.well-known/jwks.json`), `DOWNSTREAM_HOST` (this service's host name
+//! `/.well-known/jwks.json`), `PORTCULLIS_ACCESS_COOKIE` (only without
+//! TLS: `portcullis_access`), `DOWNSTREAM_HOST` (this service's host name
 //! as the gateway sees it), `DOWNSTREAM_ADDR` (default 127.0.0.1:4000).
 
 use axum::{

@@ -348,12 +348,8 @@ fn router(state: AppState, config: &Config) -> Router {
             state.clone(),
             page_session::read,
         ));
-    let api = match cors::layer(&config.http.cors_origins) {
-        Some(cors) => routes::router().layer(cors),
-        None => routes::router(),
-    };
     let app = Router::new()
-        .merge(api)
+        .merge(routes::router(cors::layer(&config.http.cors_origins)))
         .merge(assets::router(&config.http.site_root, naming))
         .merge(pages)
         .layer(middleware::from_fn_with_state(state.clone(), csrf::guard));

@@ -207,7 +207,11 @@ async fn the_access_cookie_is_shared_with_the_domain_and_the_refresh_cookie_is_n
 async fn allowed_origins_get_cors_with_credentials_and_others_get_nothing() {
     let app = spawn_app_with(
         Backend::Sqlite,
-        &[("PORTCULLIS_CORS_ORIGINS", "https://app.example.com")],
+        &[
+            ("PORTCULLIS_CORS_ORIGINS", "https://app.example.com"),
+            ("PORTCULLIS_TRUSTED_PROXIES", "127.0.0.1"),
+            ("PORTCULLIS_ALLOWED_RETURN_HOSTS", "app.example.com"),
+        ],
     )
     .await;
     let preflight = |origin: &'static str| {
@@ -232,6 +236,21 @@ async fn allowed_origins_get_cors_with_credentials_and_others_get_nothing() {
         .contains("PUT"));
     let other = preflight("https://evil.com").await.unwrap();
     assert!(other.headers().get("access-control-allow-origin").is_none());
+
+    // Forward-auth is no CORS endpoint: an OPTIONS request Envoy holds is
+    // decided like any other, not answered by the CORS layer.
+    let held_preflight = Client::new()
+        .request(
+            reqwest::Method::OPTIONS,
+            app.url("/api/authz/envoy/private"),
+        )
+        .header(header::HOST, "app.example.com")
+        .header(header::ORIGIN, "https://app.example.com")
+        .header("access-control-request-method", "DELETE")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(held_preflight.status(), StatusCode::UNAUTHORIZED);
 
     // The forgery guard takes the allowed origin as the site's own, even
     // from another site, and still refuses every other.

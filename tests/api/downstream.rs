@@ -33,7 +33,10 @@ async fn start_downstream(issuer: &str) -> String {
         format!("{issuer}/.well-known/jwks.json"),
     )
     .await
-    .unwrap();
+    .unwrap()
+    // No TLS here: the plain cookie name.
+    .with_access_cookie("portcullis_access")
+    .expecting_assertions_for("app.example.com");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, example::app(verifier)).await });
@@ -73,6 +76,45 @@ async fn me(downstream: &str, auth: Auth<'_>) -> StatusCode {
     request.send().await.unwrap().status()
 }
 
+/// What the example's `/gate` says to a request forward-auth let through
+/// on `portcullis`: its identity headers and assertion, as nginx passes
+/// them on. Without the assertion, 401.
+async fn through_the_gate(portcullis: &ServerProcess, downstream: &str, token: &str) -> StatusCode {
+    let gate = Client::new()
+        .get(portcullis.url("/api/authz/auth-request"))
+        .bearer_auth(token)
+        .header("x-original-method", "GET")
+        .header("x-original-url", "https://app.example.com/gate")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gate.status(), StatusCode::OK);
+    let header = |name: &str| gate.headers()[name].to_str().unwrap().to_owned();
+    let (email, assertion) = (
+        header("x-auth-request-email"),
+        header("x-portcullis-assertion"),
+    );
+    let bare = Client::new()
+        .get(format!("{downstream}/gate"))
+        .header("x-auth-request-email", &email)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bare.status(), StatusCode::UNAUTHORIZED);
+    let page = Client::new()
+        .get(format!("{downstream}/gate"))
+        .header("x-auth-request-email", &email)
+        .header("x-portcullis-assertion", assertion)
+        .send()
+        .await
+        .unwrap();
+    let status = page.status();
+    if status == StatusCode::OK {
+        assert!(page.text().await.unwrap().contains(&email));
+    }
+    status
+}
+
 #[derive(Clone, Copy)]
 enum Auth<'a> {
     Bearer(&'a str),
@@ -90,6 +132,8 @@ async fn the_example_service_trusts_portcullis_across_a_key_rotation(backend: Ba
     let before = ServerProcess::start(
         &database.url,
         &[
+            ("PORTCULLIS_TRUSTED_PROXIES", "127.0.0.1"),
+            ("PORTCULLIS_ALLOWED_RETURN_HOSTS", "app.example.com"),
             ("PORTCULLIS_LISTEN_ADDR", &listen),
             ("PORTCULLIS_JWT_ALGORITHM", "EdDSA"),
             ("PORTCULLIS_JWT_SIGNING_KEY", &old_private),
@@ -129,6 +173,10 @@ async fn the_example_service_trusts_portcullis_across_a_key_rotation(backend: Ba
         .await
         .unwrap();
     assert_eq!(admin_only.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        through_the_gate(&before, &downstream, &old_token).await,
+        StatusCode::OK
+    );
 
     // The key rotates: Portcullis comes back signing with a new key and
     // still accepting the old one. The downstream service has never seen
@@ -137,6 +185,8 @@ async fn the_example_service_trusts_portcullis_across_a_key_rotation(backend: Ba
     let after = ServerProcess::start(
         &database.url,
         &[
+            ("PORTCULLIS_TRUSTED_PROXIES", "127.0.0.1"),
+            ("PORTCULLIS_ALLOWED_RETURN_HOSTS", "app.example.com"),
             ("PORTCULLIS_LISTEN_ADDR", &listen),
             ("PORTCULLIS_JWT_ALGORITHM", "EdDSA"),
             ("PORTCULLIS_JWT_SIGNING_KEY", &new_private),
@@ -150,8 +200,12 @@ async fn the_example_service_trusts_portcullis_across_a_key_rotation(backend: Ba
             assert_eq!(me(&downstream, Auth::Cookie(token)).await, StatusCode::OK);
         }
     }
-    // A made-up key id is refused, and does not reach Portcullis again
-    // within the refetch interval (nothing to see from here but the 401).
+    // Assertions signed with the new key pass too.
+    assert_eq!(
+        through_the_gate(&after, &downstream, &new_token).await,
+        StatusCode::OK
+    );
+    // A made-up key id is refused.
     let forged = format!(
         "{}.{}",
         "eyJhbGciOiJFZERTQSIsImtpZCI6Im5vLXN1Y2gta2V5IiwidHlwIjoiYXQrand0In0",

@@ -144,11 +144,33 @@ async fn nginx_gets_401_with_the_way_to_sign_in_and_200_with_who_passed(backend:
         "https://evil.com/",
         "https://app.example.com.evil.com/",
         "https://app.example.com/public/..%2fadmin",
+        "https://app.example.com/public/..;/admin",
         "https://app.example.com//x",
+        "https://app.example.com/x#y",
     ] {
         let response = ask_nginx(&app, "", "GET", url, Some(&session.access)).await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{url}");
     }
+    // The same host with DNS's trailing dot is the same host.
+    let dotted = ask_nginx(
+        &app,
+        "",
+        "GET",
+        "https://app.example.com./",
+        Some(&session.access),
+    )
+    .await;
+    assert_eq!(dotted.status(), StatusCode::OK);
+    // A bearer token of the service's own does not hide the visitor's cookie.
+    let masked = browser
+        .get(app.url("/api/authz/auth-request"))
+        .bearer_auth("the-service's-own-token")
+        .header("x-original-method", "GET")
+        .header("x-original-url", held)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(masked.status(), StatusCode::OK);
     // Sign-in sends no one back to a host it may not return to, but the
     // domain's hosts are fine.
     let other = ask_nginx(&app, "", "GET", "https://b.example.org/x", None).await;
@@ -601,4 +623,78 @@ async fn attributes_travel_as_headers(backend: Backend) {
         header_text(&passed, "x-auth-request-attr-city").unwrap(),
         "Zo%C3%AB"
     );
+    // The assertion carries them too, for services that trust only it.
+    let claims = jwt_claims(&header_text(&passed, "x-portcullis-assertion").unwrap());
+    assert_eq!(claims["attrs"]["team_id"], "t-7");
+    assert_eq!(claims["attrs"]["city"], "Zoë");
+}
+
+/// An assertion is reused for the same session and host, and made anew
+/// when the user's roles change: never a stale identity.
+#[tokio::test]
+async fn a_role_change_makes_a_fresh_assertion() {
+    let app = gateway(Backend::Sqlite, &[]).await;
+    let admin_signup = app
+        .post_json(
+            &app.new_client(),
+            "/api/auth/signup",
+            &json!({ "email": ADMIN, "password": GOOD_PASSWORD }),
+        )
+        .await;
+    assert_eq!(admin_signup.status(), StatusCode::CREATED);
+    let admin = app.bearer_login(ADMIN).await;
+    let user = app.bearer_session().await;
+    let held = "https://app.example.com/";
+    let assertion = |token: String| {
+        let app = &app;
+        async move {
+            let passed = ask_nginx(app, "", "GET", held, Some(&token)).await;
+            assert_eq!(passed.status(), StatusCode::OK);
+            header_text(&passed, "x-portcullis-assertion").unwrap()
+        }
+    };
+    let first = assertion(user.access.clone()).await;
+    assert_eq!(assertion(user.access.clone()).await, first, "reused");
+    assert_eq!(jwt_claims(&first)["roles"], json!(["user"]));
+
+    let me: Value = Client::new()
+        .get(app.url("/api/auth/me"))
+        .bearer_auth(&user.access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = me["user"]["id"].as_str().unwrap().to_owned();
+    let http = Client::new();
+    let created = http
+        .post(app.url("/api/admin/roles"))
+        .bearer_auth(&admin.access)
+        .json(&json!({ "name": "support", "permissions": [] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let granted = http
+        .patch(app.url(&format!("/api/admin/users/{id}")))
+        .bearer_auth(&admin.access)
+        .json(&json!({ "roles": ["support"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(granted.status(), StatusCode::OK);
+    // The old token is stale now; the refreshed one (same session) gets an
+    // assertion that says the new role.
+    let stale = ask_nginx(&app, "", "GET", held, Some(&user.access)).await;
+    assert_eq!(stale.status(), StatusCode::UNAUTHORIZED);
+    let refreshed: Value = app
+        .bearer_refresh(&user.refresh)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let fresh = assertion(refreshed["access_token"].as_str().unwrap().to_owned()).await;
+    assert_ne!(fresh, first);
+    assert_eq!(jwt_claims(&fresh)["roles"], json!(["support", "user"]));
 }

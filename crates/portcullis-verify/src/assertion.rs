@@ -33,6 +33,9 @@ pub struct AssertionClaims {
     pub email: String,
     #[serde(default)]
     pub roles: Vec<String>,
+    /// The user's attributes, when there are any.
+    #[serde(default)]
+    pub attrs: Option<crate::claims::Attributes>,
 }
 
 impl Timed for AssertionClaims {

@@ -1,8 +1,10 @@
 //! Extractors for an axum service that trusts Portcullis. The state must
 //! give a [`Verifier`] (`FromRef`). The token comes from
-//! `Authorization: Bearer` or else Portcullis's access cookie (shared with
-//! the domain by `PORTCULLIS_COOKIE_DOMAIN`). A refusal is a 401 with
-//! `WWW-Authenticate` (no valid token) or a 403 (valid, not allowed).
+//! `Authorization: Bearer` or Portcullis's access cookie (shared with the
+//! domain by `PORTCULLIS_COOKIE_DOMAIN`; its names are the verifier's, see
+//! [`Verifier::with_access_cookie`]); a bearer token that fails does not
+//! hide a good cookie. A refusal is a 401 with `WWW-Authenticate` (no
+//! valid token) or a 403 (valid, not allowed).
 
 use std::{marker::PhantomData, time::SystemTime};
 
@@ -13,14 +15,6 @@ use axum::{
 };
 
 use crate::{claims::AccessClaims, verify::Verifier};
-
-/// The access cookie's names: over TLS shared with a domain, over TLS on
-/// Portcullis's host only, and without TLS (development).
-pub const ACCESS_COOKIES: [&str; 3] = [
-    "__Secure-portcullis_access",
-    "__Host-portcullis_access",
-    "portcullis_access",
-];
 
 /// A refusal, as JSON with a stable `error` code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,25 +45,30 @@ impl IntoResponse for Refusal {
     }
 }
 
-/// The token of a request: the bearer header, or else the access cookie
-/// (refused if sent twice: someone planted one).
-pub fn token_of(headers: &HeaderMap) -> Option<String> {
-    if let Some(value) = headers.get(header::AUTHORIZATION) {
-        let (scheme, token) = value.to_str().ok()?.split_once(' ')?;
-        return scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| token.trim().to_owned())
-            .filter(|t| !t.is_empty());
-    }
-    let mut found = headers
+/// The tokens a request carries, in the order they are tried: the bearer
+/// header's, then the access cookie's under one of `cookie_names` (none if
+/// sent twice: someone planted one beside the real one).
+pub fn tokens_of(headers: &HeaderMap, cookie_names: &[String]) -> Vec<String> {
+    let mut tokens = Vec::new();
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty());
+    tokens.extend(bearer.map(str::to_owned));
+    let mut cookies = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(name, value)| ACCESS_COOKIES.contains(name) && !value.is_empty());
-    let (_, first) = found.next()?;
-    found.next().is_none().then(|| first.to_owned())
+        .filter(|(name, value)| cookie_names.iter().any(|n| n == name) && !value.is_empty());
+    if let (Some((_, first)), None) = (cookies.next(), cookies.next()) {
+        tokens.push(first.to_owned());
+    }
+    tokens
 }
 
 /// A caller with a valid access token.
@@ -85,14 +84,16 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let verifier = Verifier::from_ref(state);
-        let token = token_of(&parts.headers).ok_or(Refusal::Unauthenticated)?;
-        #[cfg(feature = "fetch")]
-        let verified = verifier.verify_fetching(&token, SystemTime::now()).await;
-        #[cfg(not(feature = "fetch"))]
-        let verified = verifier.verify(&token, SystemTime::now());
-        verified
-            .map(Authenticated)
-            .map_err(|_| Refusal::Unauthenticated)
+        for token in tokens_of(&parts.headers, verifier.access_cookies()) {
+            #[cfg(feature = "fetch")]
+            let verified = verifier.verify_fetching(&token, SystemTime::now()).await;
+            #[cfg(not(feature = "fetch"))]
+            let verified = verifier.verify(&token, SystemTime::now());
+            if let Ok(claims) = verified {
+                return Ok(Authenticated(claims));
+            }
+        }
+        Err(Refusal::Unauthenticated)
     }
 }
 
@@ -174,10 +175,13 @@ where
             .get(crate::assertion::ASSERTION_HEADER)
             .and_then(|v| v.to_str().ok())
             .ok_or(Refusal::Unauthenticated)?;
-        verifier
-            .verify_assertion(token, host, SystemTime::now())
-            .map(Asserted)
-            .map_err(|_| Refusal::Unauthenticated)
+        #[cfg(feature = "fetch")]
+        let verified = verifier
+            .verify_assertion_fetching(token, host, SystemTime::now())
+            .await;
+        #[cfg(not(feature = "fetch"))]
+        let verified = verifier.verify_assertion(token, host, SystemTime::now());
+        verified.map(Asserted).map_err(|_| Refusal::Unauthenticated)
     }
 }
 
@@ -196,21 +200,35 @@ mod tests {
         headers
     }
 
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|&n| n.to_owned()).collect()
+    }
+
     #[test]
     fn the_bearer_header_comes_first_then_one_access_cookie() {
+        let tls = names(&crate::DEFAULT_ACCESS_COOKIES);
         let both = headers(&[
             ("authorization", "Bearer abc"),
-            ("cookie", "portcullis_access=def"),
+            ("cookie", "__Secure-portcullis_access=def"),
         ]);
-        assert_eq!(token_of(&both).as_deref(), Some("abc"));
+        assert_eq!(tokens_of(&both, &tls), ["abc", "def"]);
         let cookie = headers(&[("cookie", "theme=dark; __Secure-portcullis_access=def")]);
-        assert_eq!(token_of(&cookie).as_deref(), Some("def"));
+        assert_eq!(tokens_of(&cookie, &tls), ["def"]);
+        // Without TLS, a name anyone on the network can set: only if asked.
+        let plain = headers(&[("cookie", "portcullis_access=x")]);
+        assert!(tokens_of(&plain, &tls).is_empty());
+        assert_eq!(tokens_of(&plain, &names(&["portcullis_access"])), ["x"]);
         // Planted beside the real one: neither is believed.
         let twice = headers(&[
-            ("cookie", "portcullis_access=planted"),
-            ("cookie", "portcullis_access=mine"),
+            ("cookie", "__Host-portcullis_access=planted"),
+            ("cookie", "__Host-portcullis_access=mine"),
         ]);
-        assert_eq!(token_of(&twice), None);
-        assert_eq!(token_of(&headers(&[("authorization", "Basic x")])), None);
+        assert!(tokens_of(&twice, &tls).is_empty());
+        // Another scheme hides nothing.
+        let basic = headers(&[
+            ("authorization", "Basic x"),
+            ("cookie", "__Host-portcullis_access=y"),
+        ]);
+        assert_eq!(tokens_of(&basic, &tls), ["y"]);
     }
 }

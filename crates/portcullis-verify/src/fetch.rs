@@ -1,9 +1,13 @@
 //! Keys from Portcullis's JWKS URL, fetched at start, again when a token
-//! names a key not yet known (a rotation), and when they are old (a key
-//! retired). Refetches are rate-limited, so a flood of tokens with made-up
-//! `kid`s costs Portcullis one request per interval, not one per token.
+//! names a key not yet known (a rotation), and in the background when they
+//! are old (a key retired). Refetches are rate-limited, so a flood of
+//! tokens with made-up `kid`s costs Portcullis one request per interval,
+//! not one per token; a token with a known key never waits for a fetch.
 
-use std::time::{Duration, SystemTime};
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
 
 use tokio::{sync::Mutex, time::Instant};
 
@@ -40,15 +44,12 @@ impl JwksSource {
         Keys::from_jwks(&body)
     }
 
-    /// Fetches again unless that happened within the interval (or, when
-    /// `only_if_old`, unless the keys are younger than [`MAX_KEY_AGE`]).
-    async fn refetch(&self, verifier: &Verifier, only_if_old: bool) {
+    /// Fetches again unless that happened within the interval. One fetch
+    /// at a time: a caller that finds one under way waits for its keys.
+    async fn refetch(&self, verifier: &Verifier) {
         let mut state = self.state.lock().await;
-        let (asked, fetched) = *state;
         let now = Instant::now();
-        if now.duration_since(asked) < self.min_interval
-            || only_if_old && now.duration_since(fetched) < MAX_KEY_AGE
-        {
+        if now.duration_since(state.0) < self.min_interval {
             return;
         }
         state.0 = now;
@@ -57,6 +58,16 @@ impl JwksSource {
             verifier.set_keys(keys);
             state.1 = now;
         }
+    }
+
+    /// Whether the keys are old and no fetch is under way or recent.
+    fn due(&self) -> bool {
+        let Ok(state) = self.state.try_lock() else {
+            return false;
+        };
+        let now = Instant::now();
+        now.duration_since(state.1) >= MAX_KEY_AGE
+            && now.duration_since(state.0) >= self.min_interval
     }
 }
 
@@ -94,26 +105,53 @@ impl Verifier {
         };
         let keys = source.fetch().await?;
         let mut verifier = Self::new(issuer, audience, keys);
-        verifier.jwks = Some(std::sync::Arc::new(source));
+        verifier.jwks = Some(Arc::new(source));
         Ok(verifier)
     }
 
-    /// [`Verifier::verify`], fetching the keys again first when the token
-    /// names one not known yet or the keys are old.
+    /// [`Verifier::verify`], fetching the keys again when the token names
+    /// one not known yet (and, in the background, when they are old).
     pub async fn verify_fetching(
         &self,
         token: &str,
         now: SystemTime,
     ) -> Result<AccessClaims, VerifyError> {
+        self.with_fresh_keys(|verifier| verifier.verify(token, now))
+            .await
+    }
+
+    /// [`Verifier::verify_assertion`], fetching keys like
+    /// [`Verifier::verify_fetching`].
+    #[cfg(feature = "assertion")]
+    pub async fn verify_assertion_fetching(
+        &self,
+        token: &str,
+        host: &str,
+        now: SystemTime,
+    ) -> Result<crate::assertion::AssertionClaims, VerifyError> {
+        self.with_fresh_keys(|verifier| verifier.verify_assertion(token, host, now))
+            .await
+    }
+
+    async fn with_fresh_keys<T>(
+        &self,
+        check: impl Fn(&Self) -> Result<T, VerifyError>,
+    ) -> Result<T, VerifyError> {
         let Some(jwks) = &self.jwks else {
-            return self.verify(token, now);
+            return check(self);
         };
-        jwks.refetch(self, true).await;
-        match self.verify(token, now) {
+        if jwks.due() {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                let (jwks, verifier) = (jwks.clone(), self.clone());
+                runtime.spawn(async move { jwks.refetch(&verifier).await });
+            }
+        }
+        match check(self) {
             Err(VerifyError::UnknownKey) => {
-                // Another call may have just fetched them: try again either way.
-                jwks.refetch(self, false).await;
-                self.verify(token, now)
+                // Another call may have just fetched them: check again
+                // whether or not this one did.
+                jwks.refetch(self).await;
+                check(self)
             }
             other => other,
         }

@@ -68,4 +68,4 @@ pub use claims::{AccessClaims, Attributes, Subject, ACCESS_TOKEN_MEDIA_TYPE, ACC
 #[cfg(feature = "fetch")]
 pub use fetch::{MAX_KEY_AGE, MIN_REFETCH_INTERVAL};
 pub use keys::Keys;
-pub use verify::{Verifier, VerifyError, LEEWAY_SECS};
+pub use verify::{Verifier, VerifyError, DEFAULT_ACCESS_COOKIES, LEEWAY_SECS};

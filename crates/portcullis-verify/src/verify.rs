@@ -17,6 +17,11 @@ use crate::{
 /// Clock skew tolerated when checking `exp`, `nbf` and `iat`.
 pub const LEEWAY_SECS: i64 = 30;
 
+/// The access cookie's names over TLS: shared with a domain, and on
+/// Portcullis's host only.
+pub const DEFAULT_ACCESS_COOKIES: [&str; 2] =
+    ["__Secure-portcullis_access", "__Host-portcullis_access"];
+
 /// Why a token was refused. Tell the client no more than "401": the
 /// variants are for logs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,6 +48,8 @@ pub struct Verifier {
     pub(crate) issuer: String,
     pub(crate) audience: String,
     pub(crate) keys: Arc<RwLock<Keys>>,
+    /// The names the access cookie may have here.
+    pub(crate) access_cookies: Vec<String>,
     #[cfg(feature = "fetch")]
     pub(crate) jwks: Option<Arc<crate::fetch::JwksSource>>,
     #[cfg(feature = "assertion")]
@@ -79,6 +86,10 @@ impl Verifier {
             issuer: issuer.into(),
             audience: audience.into(),
             keys: Arc::new(RwLock::new(keys)),
+            access_cookies: DEFAULT_ACCESS_COOKIES
+                .iter()
+                .map(|&n| n.to_owned())
+                .collect(),
             #[cfg(feature = "fetch")]
             jwks: None,
             #[cfg(feature = "assertion")]
@@ -88,6 +99,21 @@ impl Verifier {
 
     pub fn issuer(&self) -> &str {
         &self.issuer
+    }
+
+    /// Reads the access cookie under `name` only. The default takes the
+    /// two names Portcullis uses over TLS (`__Secure-portcullis_access`
+    /// when shared with a domain, `__Host-portcullis_access` otherwise),
+    /// which a page served without TLS cannot set; a development setup
+    /// without TLS names `portcullis_access` here.
+    pub fn with_access_cookie(mut self, name: impl Into<String>) -> Self {
+        self.access_cookies = vec![name.into()];
+        self
+    }
+
+    /// The names the access cookie is read under.
+    pub fn access_cookies(&self) -> &[String] {
+        &self.access_cookies
     }
 
     /// The claims of `token` if Portcullis signed it as an access token

@@ -20,6 +20,7 @@ use super::{
     keys::{KeyError, KeySet, SigningKeys},
     tokens::TokenError,
 };
+use crate::server::domain::grants::Attributes;
 
 /// The header's `typ`: no other token signed with these keys passes for one.
 pub const ASSERTION_MEDIA_TYPE: &str = "portcullis-assertion+jwt";
@@ -41,6 +42,10 @@ pub struct AssertionClaims<'a> {
     pub jti: String,
     pub email: &'a str,
     pub roles: &'a [String],
+    /// The user's attributes, when there are any: a service reads them
+    /// here rather than from headers it cannot tell apart from a client's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attrs: Option<&'a Attributes>,
 }
 
 /// Whom an assertion vouches for.
@@ -49,6 +54,7 @@ pub struct Vouched<'a> {
     pub session_id: Uuid,
     pub email: &'a str,
     pub roles: &'a [String],
+    pub attributes: &'a Attributes,
     pub authz_version: i64,
 }
 
@@ -74,7 +80,8 @@ impl Assertions {
         })
     }
 
-    /// An assertion for `who`, for a request to `host`.
+    /// An assertion for `who`, for a request to `host` (a DNS name, at most
+    /// 253 bytes: the URL parser saw to that).
     pub fn vouch(
         &self,
         who: &Vouched<'_>,
@@ -99,6 +106,7 @@ impl Assertions {
             jti: Uuid::new_v4().to_string(),
             email: who.email,
             roles: who.roles,
+            attrs: (!who.attributes.is_empty()).then_some(who.attributes),
         };
         let (kid, signing) = self.keys.signing();
         let mut header = Header::new(self.keys.algorithm());
@@ -109,7 +117,10 @@ impl Assertions {
             .into();
         let mut kept = self.lock();
         if kept.len() >= CAPACITY {
-            kept.clear();
+            kept.retain(|_, k| k.expires_at - now >= REUSE_WHILE);
+            if kept.len() >= CAPACITY {
+                kept.clear();
+            }
         }
         kept.insert(
             key,

@@ -226,9 +226,11 @@ impl AccessRules {
 
 /// The path rules are matched against: percent-decoded, with dot segments
 /// already resolved by the URL parser. `None` when it could be read two
-/// ways (an encoded slash, backslash or dot segment, a doubled slash, a
+/// ways (an encoded slash, backslash or dot segment, a dot segment with
+/// parameters like `..;`, which Java servers resolve, a doubled slash, a
 /// control character): such a request is refused rather than guessed at,
 /// since the service behind may read it differently from the rules.
+/// Matching is case-sensitive, as URL paths are.
 pub fn plain_path(path: &str) -> Option<String> {
     let decoded = percent_encoding::percent_decode_str(path)
         .decode_utf8()
@@ -238,7 +240,10 @@ pub fn plain_path(path: &str) -> Option<String> {
         || decoded.contains("//")
         || decoded.contains('\\')
         || decoded.contains('%') && decoded != path
-        || decoded.split('/').any(|s| s == "." || s == "..")
+        || decoded.split('/').any(|segment| {
+            let bare = segment.split(';').next().unwrap_or_default();
+            bare == "." || bare == ".."
+        })
         || decoded.chars().any(char::is_control);
     (!ambiguous).then_some(decoded)
 }
@@ -363,6 +368,8 @@ mod tests {
         assert_eq!(plain_path("/caf%C3%A9").as_deref(), Some("/café"));
         for path in [
             "/public%2f..%2fadmin",
+            "/public/..;/admin",
+            "/public/.;x/admin",
             "/public/%2e%2e/admin",
             "/public%5cadmin",
             "/public\\admin",

@@ -203,6 +203,86 @@ mod tests {
         );
     }
 
+    /// Thousands of targets spliced from pieces of known tricks: whatever
+    /// passes is a plain local path or an https URL whose host, as a
+    /// browser parses it, is an allowed one, with no userinfo.
+    #[test]
+    fn spliced_tricks_never_pass_for_another_host() {
+        use rand::{Rng, SeedableRng};
+
+        const PIECES: &[&str] = &[
+            "https:",
+            "http:",
+            "//",
+            "/",
+            "\\",
+            "\\",
+            "@",
+            ":",
+            "?",
+            "#",
+            ".",
+            "%2f",
+            "%2F",
+            "%5c",
+            "%40",
+            "%2e",
+            "%00",
+            "\t",
+            " ",
+            "app.example.com",
+            "example.org",
+            "evil.com",
+            "app\u{ff0e}example\u{ff0e}com",
+            "аpp",
+            "xn--",
+            "javascript:",
+            "data:",
+            "127.0.0.1",
+            "[::1]",
+            ":443",
+            "user:pw",
+            "..",
+            "%252f",
+        ];
+        let hosts = hosts();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(16);
+        let mut passed = 0;
+        for _ in 0..20_000 {
+            let target: String = (0..rng.gen_range(1..=7))
+                .map(|_| PIECES[rng.gen_range(0..PIECES.len())])
+                .collect();
+            let Some(sent) = hosts.check(&target) else {
+                continue;
+            };
+            passed += 1;
+            if sent.starts_with('/') {
+                assert!(
+                    !sent.starts_with("//") && !sent.contains('\\'),
+                    "{target:?} -> {sent:?}"
+                );
+                continue;
+            }
+            let url = url::Url::parse(&sent).unwrap();
+            assert_eq!(url.scheme(), "https", "{target:?}");
+            assert!(
+                url.username().is_empty() && url.password().is_none(),
+                "{target:?}"
+            );
+            let host = url.host_str().unwrap();
+            assert!(
+                host == "app.example.com"
+                    || host == "example.org"
+                    || host.ends_with(".example.org"),
+                "{target:?} -> {sent:?}"
+            );
+        }
+        assert!(
+            passed > 100,
+            "the pieces make some allowed targets too ({passed})"
+        );
+    }
+
     impl ReturnHosts {
         fn https(mut self, on: bool) -> Self {
             self.https_only = on;

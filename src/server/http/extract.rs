@@ -46,6 +46,18 @@ pub fn principal_from_headers(state: &AppState, headers: &HeaderMap) -> Option<P
         .ok()
 }
 
+/// The bearer token's principal, or else the access cookie's: for
+/// forward-auth, where the service behind may send an `Authorization`
+/// header of its own that must not hide the visitor's cookie.
+pub fn principal_from_bearer_or_cookie(state: &AppState, headers: &HeaderMap) -> Option<Principal> {
+    let now = state.clock.now();
+    let verify = |token: &str| state.credentials.tokens.verify(token, now).ok();
+    bearer_token(headers).and_then(verify).or_else(|| {
+        let cookie = state.credentials.cookies.read_access(headers)?;
+        verify(&cookie)
+    })
+}
+
 /// The session of the access token sent along, even if it has lapsed: a
 /// refresh must continue that session, not another.
 pub fn access_token_session(state: &AppState, headers: &HeaderMap) -> Option<Uuid> {

@@ -57,6 +57,15 @@ pub struct HeldRequest {
     pub url: Url,
 }
 
+impl HeldRequest {
+    /// The host, without the trailing dot of `app.example.com.`, which is
+    /// the same host to DNS and to the proxy.
+    pub fn host(&self) -> Option<&str> {
+        let host = self.url.host_str()?;
+        Some(host.strip_suffix('.').unwrap_or(host))
+    }
+}
+
 /// Who passed, for the identity headers and the assertion.
 #[derive(Debug, Clone)]
 pub struct Passer {
@@ -92,9 +101,14 @@ impl Services<'_> {
         extra: &[Requirement],
     ) -> Result<Verdict, ServiceError> {
         let gateway = &self.policies.gateway;
-        let Some(host) = request.url.host_str() else {
+        let Some(host) = request.host() else {
             return Ok(Verdict::Deny);
         };
+        // No browser sends a fragment: whoever did means something else
+        // by the path than the parser.
+        if request.url.fragment().is_some() {
+            return Ok(Verdict::Deny);
+        }
         let Some(path) = plain_path(request.url.path()) else {
             tracing::info!(host, "forward-auth: a path that reads two ways, refused");
             return Ok(Verdict::Deny);

@@ -27,7 +27,7 @@ use crate::{
     server::{
         credentials::assertions::Vouched,
         domain::{access_rules::Requirement, client::ClientInfo},
-        http::{error::ApiError, extract::principal_from_headers, state::AppState},
+        http::{error::ApiError, extract::principal_from_bearer_or_cookie, state::AppState},
         services::forward_auth::{HeldRequest, Passer, Verdict},
     },
     validate::query_value,
@@ -115,9 +115,10 @@ fn assemble(proto: &str, host: &str, uri: &str) -> Option<Url> {
     Url::parse(&format!("{}://{host}{uri}", proto.to_ascii_lowercase())).ok()
 }
 
-/// Only web requests, to a named host.
+/// Only web requests, to a host with a name DNS could hold.
 fn held(method: Method, url: Url) -> Option<HeldRequest> {
-    let web = matches!(url.scheme(), "http" | "https") && url.host_str().is_some();
+    let web = matches!(url.scheme(), "http" | "https")
+        && url.host_str().is_some_and(|host| host.len() <= 253);
     web.then_some(HeldRequest { method, url })
 }
 
@@ -180,7 +181,7 @@ async fn decide(
         })
         .into_response();
     };
-    let principal = principal_from_headers(state, &parts.headers);
+    let principal = principal_from_bearer_or_cookie(state, &parts.headers);
     let client = ClientInfo::default();
     let verdict = state
         .services(&client)
@@ -231,12 +232,13 @@ fn allowed(state: &AppState, held: &HeldRequest, passer: Option<&Passer>) -> Res
             headers.insert(name, value);
         }
     }
-    let host = held.url.host_str().unwrap_or_default();
+    let host = held.host().unwrap_or_default();
     let vouched = Vouched {
         user_id: passer.user_id,
         session_id: passer.session_id,
         email: &passer.email,
         roles: &passer.roles,
+        attributes: &passer.attributes,
         authz_version: passer.authz_version,
     };
     match state

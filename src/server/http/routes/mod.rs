@@ -15,6 +15,8 @@ use axum::{
     Router,
 };
 
+use tower_http::cors::CorsLayer;
+
 use super::{error::ApiError, json, state::AppState};
 
 /// Whether `path` is forward-auth's: it reads the access cookie of any
@@ -36,7 +38,29 @@ pub fn reads_session_cookies(path: &str) -> bool {
         )
 }
 
-pub fn router() -> Router<AppState> {
+/// The JSON API (with CORS for the allowed origins, when there are any)
+/// and forward-auth (never CORS: its answers are for proxies, and a CORS
+/// layer would answer a held OPTIONS request itself).
+pub fn router(cors: Option<CorsLayer>) -> Router<AppState> {
+    let api = match cors {
+        Some(cors) => json_api().layer(cors),
+        None => json_api(),
+    };
+    Router::new()
+        .route("/api/authz/auth-request", get(forward_auth::auth_request))
+        .route("/api/authz/forward-auth", get(forward_auth::forward_auth))
+        .route(forward_auth::ENVOY_PREFIX, any(forward_auth::envoy))
+        .route(
+            &format!("{}/{{*path}}", forward_auth::ENVOY_PREFIX),
+            any(forward_auth::envoy),
+        )
+        .merge(api)
+        // Unknown API paths answer in JSON, not with the HTML 404 page.
+        .route("/api", axum::routing::any(api_not_found))
+        .route("/api/{*rest}", axum::routing::any(api_not_found))
+}
+
+fn json_api() -> Router<AppState> {
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
@@ -55,13 +79,6 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/auth/sessions/{id}", delete(security::revoke_session))
         .route("/api/auth/activity", get(security::activity))
-        .route("/api/authz/auth-request", get(forward_auth::auth_request))
-        .route("/api/authz/forward-auth", get(forward_auth::forward_auth))
-        .route(forward_auth::ENVOY_PREFIX, any(forward_auth::envoy))
-        .route(
-            &format!("{}/{{*path}}", forward_auth::ENVOY_PREFIX),
-            any(forward_auth::envoy),
-        )
         .route("/api/admin/users", get(admin::list_users))
         .route(
             "/api/admin/users/{id}",
@@ -80,9 +97,6 @@ pub fn router() -> Router<AppState> {
             put(admin::update_role).delete(admin::delete_role),
         )
         .layer(DefaultBodyLimit::max(json::BODY_LIMIT_BYTES))
-        // Unknown API paths answer in JSON, not with the HTML 404 page.
-        .route("/api", axum::routing::any(api_not_found))
-        .route("/api/{*rest}", axum::routing::any(api_not_found))
 }
 
 async fn api_not_found() -> ApiError {
