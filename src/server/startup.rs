@@ -32,7 +32,7 @@ use super::{
             methods, request_id, security_headers,
         },
         page_session, routes,
-        state::{AppState, Credentials},
+        state::{AppState, Credentials, Shared},
     },
     platform::{
         clock::{Clock, SharedClock, SystemClock},
@@ -193,7 +193,7 @@ impl Application {
             credentials.hasher.idle_memory(),
             config.hashing.release_memory_after,
         );
-        let state = AppState {
+        let state = AppState::new(Shared {
             leptos_options: leptos_options(&config, local_addr),
             db: db.clone(),
             authz: authz.clone(),
@@ -208,7 +208,7 @@ impl Application {
             trusted_proxies: config.http.trusted_proxies.clone().into(),
             public_origin: public_origin.into(),
             cors_origins: config.http.cors_origins.clone().into(),
-        };
+        });
         Ok(Self {
             listener,
             local_addr,

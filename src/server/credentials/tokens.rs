@@ -88,6 +88,8 @@ pub struct AccessTokens {
     keys: KeySet,
     /// The same check every service that trusts Portcullis makes.
     verifier: Verifier,
+    /// What that check found for tokens seen lately.
+    verified: VerifiedTokens,
     issuer: String,
     audience: String,
     ttl: Duration,
@@ -105,6 +107,7 @@ impl AccessTokens {
         Ok(Self {
             keys,
             verifier,
+            verified: VerifiedTokens::default(),
             issuer,
             audience,
             ttl,
@@ -161,6 +164,10 @@ impl AccessTokens {
     /// algorithm), issuer, audience, type and times, through
     /// `portcullis-verify`.
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Principal, TokenError> {
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(known) = self.verified.get(&key, now) {
+            return known;
+        }
         let claims = self
             .verifier
             .verify(token, now.into())
@@ -168,7 +175,10 @@ impl AccessTokens {
                 VerifyError::Expired => TokenError::Expired,
                 other => TokenError::Invalid(other.to_string()),
             })?;
-        principal(&claims)
+        let principal = principal(&claims)?;
+        self.verified
+            .insert(key, &principal, claims.nbf.max(claims.iat), now);
+        Ok(principal)
     }
 
     /// The session of a token this service signed, expired or not: a
@@ -179,6 +189,59 @@ impl AccessTokens {
             .verify_allowing_expired(token, now.into())
             .ok()?;
         principal(&claims).ok().map(|p| p.session_id)
+    }
+}
+
+/// Tokens that passed the check lately, by their SHA-256 (a token's hash
+/// stands for its every byte: no other token shares it), with what they
+/// said. Every request of a session carries the same token until it is
+/// renewed, and a hash and a lookup cost a fraction of base64, JSON and a
+/// signature (an Ed25519 one above all). Times are checked again at each
+/// use; the keys never change while the process runs.
+#[derive(Default)]
+struct VerifiedTokens {
+    known: std::sync::RwLock<std::collections::HashMap<[u8; 32], KnownToken>>,
+}
+
+struct KnownToken {
+    principal: Principal,
+    /// The later of `nbf` and `iat`.
+    starts: i64,
+}
+
+/// Tokens remembered at most; past it, the expired ones go, then all.
+const VERIFIED_CAPACITY: usize = 20_000;
+
+impl VerifiedTokens {
+    /// The verdict on a token seen before, if it was seen and has begun.
+    fn get(&self, key: &[u8; 32], now: DateTime<Utc>) -> Option<Result<Principal, TokenError>> {
+        let known = self.known.read().ok()?;
+        let token = known.get(key)?;
+        if token.principal.expires_at.timestamp() + LEEWAY_SECS <= now.timestamp() {
+            return Some(Err(TokenError::Expired));
+        }
+        // Not begun yet at `now` (a clock moved back): the full check says why.
+        (token.starts <= now.timestamp() + LEEWAY_SECS).then(|| Ok(token.principal.clone()))
+    }
+
+    fn insert(&self, key: [u8; 32], principal: &Principal, starts: i64, now: DateTime<Utc>) {
+        let Ok(mut known) = self.known.write() else {
+            return;
+        };
+        if known.len() >= VERIFIED_CAPACITY {
+            let now = now.timestamp();
+            known.retain(|_, t| t.principal.expires_at.timestamp() + LEEWAY_SECS > now);
+            if known.len() >= VERIFIED_CAPACITY {
+                known.clear();
+            }
+        }
+        known.insert(
+            key,
+            KnownToken {
+                principal: principal.clone(),
+                starts,
+            },
+        );
     }
 }
 

@@ -1,7 +1,7 @@
 //! What every handler and server function can reach. Middlewares take
 //! only the part they need.
 
-use std::sync::Arc;
+use std::{ops::Deref, sync::Arc};
 
 use axum::extract::FromRef;
 use ipnet::IpNet;
@@ -19,8 +19,27 @@ use crate::server::{
 };
 
 /// Shared by every handler and, through context, by server functions.
-#[derive(Clone, FromRef)]
-pub struct AppState {
+/// axum clones it for each request several times over (each middleware,
+/// the handler, its extractor), so a clone is one reference count.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct Shared {
     pub leptos_options: LeptosOptions,
     pub db: Db,
     /// What this replica knows of sessions lately checked.
@@ -44,6 +63,13 @@ pub struct Credentials {
     pub assertions: Assertions,
     pub devices: DeviceCookies,
     pub cookies: SessionCookies,
+}
+
+/// leptos_axum's routes and file handler take the options by value.
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
 }
 
 impl AppState {

@@ -88,7 +88,9 @@ fn held_by_envoy(parts: &Parts) -> Option<HeldRequest> {
         None => path.to_owned(),
     };
     let proto = text(&parts.headers, "x-forwarded-proto").unwrap_or("http");
-    let host = text(&parts.headers, header::HOST.as_str())?;
+    // HTTP/2 carries the host in the request's authority, not in `Host`.
+    let host = text(&parts.headers, header::HOST.as_str())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()))?;
     held(parts.method.clone(), assemble(proto, host, &uri)?)
 }
 
