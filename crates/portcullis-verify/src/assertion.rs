@@ -8,8 +8,8 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    error::VerifyError,
     verify::{unix_secs, Timed, Verifier, LEEWAY_SECS},
-    VerifyError,
 };
 
 /// The header forward-auth sets.
@@ -74,6 +74,19 @@ impl Verifier {
             ));
         }
         Ok(claims)
+    }
+
+    /// [`Verifier::verify_assertion`], fetching keys like
+    /// [`Verifier::verify_fetching`].
+    #[cfg(feature = "fetch")]
+    pub async fn verify_assertion_fetching(
+        &self,
+        token: &str,
+        host: &str,
+        now: SystemTime,
+    ) -> Result<AssertionClaims, VerifyError> {
+        self.with_fresh_keys(|verifier| verifier.verify_assertion(token, host, now))
+            .await
     }
 
     /// The host set by [`Verifier::expecting_assertions_for`].

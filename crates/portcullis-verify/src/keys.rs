@@ -7,7 +7,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::VerifyError;
+use crate::error::VerifyError;
 
 /// One verifying key.
 #[derive(Clone)]

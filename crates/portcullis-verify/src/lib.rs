@@ -54,6 +54,7 @@
 //! Portcullis verifies its own tokens with this crate, so the two agree.
 
 pub mod claims;
+mod error;
 pub mod keys;
 mod verify;
 
@@ -65,7 +66,8 @@ pub mod axum;
 mod fetch;
 
 pub use claims::{AccessClaims, Attributes, Subject, ACCESS_TOKEN_MEDIA_TYPE, ACCESS_TOKEN_TYPE};
+pub use error::VerifyError;
 #[cfg(feature = "fetch")]
 pub use fetch::{MAX_KEY_AGE, MIN_REFETCH_INTERVAL};
 pub use keys::Keys;
-pub use verify::{Verifier, VerifyError, DEFAULT_ACCESS_COOKIES, LEEWAY_SECS};
+pub use verify::{Verifier, DEFAULT_ACCESS_COOKIES, LEEWAY_SECS};

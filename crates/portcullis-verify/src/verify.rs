@@ -9,6 +9,7 @@ use std::{
 use jsonwebtoken::{decode, decode_header, Validation};
 use serde::de::DeserializeOwned;
 
+use crate::error::VerifyError;
 use crate::{
     claims::{AccessClaims, ACCESS_TOKEN_MEDIA_TYPE, ACCESS_TOKEN_TYPE},
     keys::Keys,
@@ -22,25 +23,6 @@ pub const LEEWAY_SECS: i64 = 30;
 pub const DEFAULT_ACCESS_COOKIES: [&str; 2] =
     ["__Secure-portcullis_access", "__Host-portcullis_access"];
 
-/// Why a token was refused. Tell the client no more than "401": the
-/// variants are for logs.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum VerifyError {
-    #[error("token malformed: {0}")]
-    Malformed(String),
-    /// No key of that `kid` (a key rotation a refetch may bring).
-    #[error("unknown signing key")]
-    UnknownKey,
-    #[error("token invalid: {0}")]
-    Invalid(String),
-    #[error("token expired")]
-    Expired,
-    #[error("keys unusable: {0}")]
-    Keys(String),
-    #[error("keys could not be fetched: {0}")]
-    Fetch(String),
-}
-
 /// Verifies Portcullis's access tokens for one issuer and audience.
 /// Cloning shares the keys.
 #[derive(Clone, Debug)]
@@ -51,7 +33,7 @@ pub struct Verifier {
     /// The names the access cookie may have here.
     pub(crate) access_cookies: Vec<String>,
     #[cfg(feature = "fetch")]
-    pub(crate) jwks: Option<Arc<crate::fetch::JwksSource>>,
+    jwks: Option<Arc<crate::fetch::JwksSource>>,
     #[cfg(feature = "assertion")]
     pub(crate) assertion_audience: Option<String>,
 }
@@ -184,10 +166,87 @@ impl Verifier {
         Ok(claims)
     }
 
-    /// Replaces the keys (after fetching them again, say).
+    /// Replaces the keys.
     pub fn set_keys(&self, keys: Keys) {
         if let Ok(mut held) = self.keys.write() {
             *held = keys;
+        }
+    }
+}
+
+#[cfg(feature = "fetch")]
+mod fetching {
+    use std::{sync::Arc, time::Duration, time::SystemTime};
+
+    use super::Verifier;
+    use crate::{
+        claims::AccessClaims,
+        error::VerifyError,
+        fetch::{JwksSource, MIN_REFETCH_INTERVAL},
+    };
+
+    impl Verifier {
+        /// A verifier whose keys come from `jwks_url`
+        /// (`https://auth.example.com/.well-known/jwks.json`), fetched now.
+        pub async fn from_jwks_url(
+            issuer: impl Into<String>,
+            audience: impl Into<String>,
+            jwks_url: impl Into<String>,
+        ) -> Result<Self, VerifyError> {
+            Self::from_jwks_url_with_interval(issuer, audience, jwks_url, MIN_REFETCH_INTERVAL)
+                .await
+        }
+
+        /// Like [`Verifier::from_jwks_url`], refetching at most once per
+        /// `min_interval`.
+        pub async fn from_jwks_url_with_interval(
+            issuer: impl Into<String>,
+            audience: impl Into<String>,
+            jwks_url: impl Into<String>,
+            min_interval: Duration,
+        ) -> Result<Self, VerifyError> {
+            let (source, keys) = JwksSource::new(jwks_url.into(), min_interval).await?;
+            let mut verifier = Self::new(issuer, audience, keys);
+            verifier.jwks = Some(Arc::new(source));
+            Ok(verifier)
+        }
+
+        /// [`Verifier::verify`], fetching the keys again when the token
+        /// names one not known yet (and, in the background, when they are
+        /// old).
+        pub async fn verify_fetching(
+            &self,
+            token: &str,
+            now: SystemTime,
+        ) -> Result<AccessClaims, VerifyError> {
+            self.with_fresh_keys(|verifier| verifier.verify(token, now))
+                .await
+        }
+
+        /// Runs `check`; if it names an unknown key, once more after the
+        /// keys are fetched again (unless that happened just now).
+        pub(crate) async fn with_fresh_keys<T>(
+            &self,
+            check: impl Fn(&Self) -> Result<T, VerifyError>,
+        ) -> Result<T, VerifyError> {
+            let Some(jwks) = &self.jwks else {
+                return check(self);
+            };
+            if jwks.due() {
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    let (jwks, keys) = (jwks.clone(), self.keys.clone());
+                    runtime.spawn(async move { jwks.refetch(&keys).await });
+                }
+            }
+            match check(self) {
+                Err(VerifyError::UnknownKey) => {
+                    // Another call may have just fetched them: check again
+                    // whether or not this one did.
+                    jwks.refetch(&self.keys).await;
+                    check(self)
+                }
+                other => other,
+            }
         }
     }
 }

@@ -1,0 +1,20 @@
+//! Why a token was refused, or keys could not be had.
+
+/// Why a token was refused. Tell the client no more than "401": the
+/// variants are for logs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("token malformed: {0}")]
+    Malformed(String),
+    /// No key of that `kid` (a key rotation a refetch may bring).
+    #[error("unknown signing key")]
+    UnknownKey,
+    #[error("token invalid: {0}")]
+    Invalid(String),
+    #[error("token expired")]
+    Expired,
+    #[error("keys unusable: {0}")]
+    Keys(String),
+    #[error("keys could not be fetched: {0}")]
+    Fetch(String),
+}
