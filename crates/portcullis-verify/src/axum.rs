@@ -115,6 +115,24 @@ pub struct RequireRole<R>(pub AccessClaims, pub PhantomData<R>);
 #[derive(Debug, Clone)]
 pub struct RequirePermission<P>(pub AccessClaims, pub PhantomData<P>);
 
+/// The caller, if authenticated (else 401) and `allowed` (else 403).
+async fn authorized<S>(
+    parts: &mut Parts,
+    state: &S,
+    allowed: impl FnOnce(&AccessClaims) -> bool,
+) -> Result<AccessClaims, Refusal>
+where
+    Verifier: FromRef<S>,
+    S: Send + Sync,
+{
+    let Authenticated(claims) = Authenticated::from_request_parts(parts, state).await?;
+    if allowed(&claims) {
+        Ok(claims)
+    } else {
+        Err(Refusal::Forbidden)
+    }
+}
+
 impl<S, R> FromRequestParts<S> for RequireRole<R>
 where
     Verifier: FromRef<S>,
@@ -124,12 +142,8 @@ where
     type Rejection = Refusal;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Authenticated(claims) = Authenticated::from_request_parts(parts, state).await?;
-        if claims.has_role(R::NAME) {
-            Ok(Self(claims, PhantomData))
-        } else {
-            Err(Refusal::Forbidden)
-        }
+        let claims = authorized(parts, state, |c| c.has_role(R::NAME)).await?;
+        Ok(Self(claims, PhantomData))
     }
 }
 
@@ -142,12 +156,8 @@ where
     type Rejection = Refusal;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Authenticated(claims) = Authenticated::from_request_parts(parts, state).await?;
-        if claims.has_permission(P::NAME) {
-            Ok(Self(claims, PhantomData))
-        } else {
-            Err(Refusal::Forbidden)
-        }
+        let claims = authorized(parts, state, |c| c.has_permission(P::NAME)).await?;
+        Ok(Self(claims, PhantomData))
     }
 }
 

@@ -4,6 +4,7 @@
 
 use crate::server::{
     credentials::{cookies::SessionCookies, password::HashingConfig, tokens::TokenConfig},
+    domain::host_pattern::is_at_or_under,
     http::{config::HttpConfig, middleware::limits::LoadLimits},
     platform::{
         env::{invalid, ConfigError, Env},
@@ -114,12 +115,9 @@ impl Config {
                 .as_deref()
                 .and_then(|origin| url::Url::parse(origin).ok())
                 .and_then(|url| url.host_str().map(str::to_owned));
-            let under = host.as_deref().is_some_and(|host| {
-                host == domain
-                    || host
-                        .strip_suffix(domain)
-                        .is_some_and(|rest| rest.ends_with('.'))
-            });
+            let under = host
+                .as_deref()
+                .is_some_and(|host| is_at_or_under(host, domain));
             if !under {
                 return Err(invalid(
                     "PORTCULLIS_COOKIE_DOMAIN",

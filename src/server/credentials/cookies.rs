@@ -9,7 +9,10 @@ use tower_cookies::{
 };
 
 use super::{device_cookies::DEVICE_COOKIE_TTL, tokens::TokenPair};
-use crate::server::platform::env::{invalid, ConfigError, Env};
+use crate::server::{
+    domain::host_pattern::HostPattern,
+    platform::env::{invalid, ConfigError, Env},
+};
 
 /// Path of the refresh cookie: only the auth endpoints (JSON and the UI's
 /// server functions) ever receive it.
@@ -219,15 +222,15 @@ fn header_value(name: &'static str, cookie: &Cookie<'_>) -> Result<HeaderValue, 
 /// `PORTCULLIS_COOKIE_DOMAIN`: a host name with at least one dot, without
 /// a leading dot (browsers ignore it) or a port.
 fn parse_domain(value: &str) -> Result<String, ConfigError> {
-    let name = value.trim();
-    let name = name.strip_prefix('.').unwrap_or(name);
-    match url::Host::parse(name) {
-        Ok(url::Host::Domain(ascii)) if ascii.contains('.') && !ascii.ends_with('.') => Ok(ascii),
-        _ => Err(invalid(
-            "PORTCULLIS_COOKIE_DOMAIN",
-            format!("expected a domain like example.com, got `{value}`"),
-        )),
-    }
+    HostPattern::parse(value)
+        .map(|pattern| pattern.name().to_owned())
+        .filter(|name| name.contains('.') && !name.ends_with('.'))
+        .ok_or_else(|| {
+            invalid(
+                "PORTCULLIS_COOKIE_DOMAIN",
+                format!("expected a domain like example.com, got `{value}`"),
+            )
+        })
 }
 
 /// The cookie `name`, if sent exactly once. Two of the same name mean

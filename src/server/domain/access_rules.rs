@@ -6,6 +6,7 @@
 use http::Method;
 use serde::Deserialize;
 
+use super::host_pattern::HostPattern;
 use crate::model::{Permission, RoleName};
 
 /// What a matching rule asks of the caller.
@@ -43,43 +44,22 @@ impl Requirement {
 /// Which hosts a rule covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Hosts {
-    Exact(String),
-    /// The domain and every name under it (`.example.com`).
-    Domain(String),
+    Named(HostPattern),
     Any,
 }
 
 impl Hosts {
     fn parse(text: &str) -> Option<Self> {
-        let text = text.trim().to_ascii_lowercase();
-        if text == "*" {
+        if text.trim() == "*" {
             return Some(Self::Any);
         }
-        let (domain, name) = match text.strip_prefix('.') {
-            Some(name) => (true, name),
-            None => (false, text.as_str()),
-        };
-        let ascii = match url::Host::parse(name) {
-            Ok(url::Host::Domain(ascii)) => ascii,
-            _ => return None,
-        };
-        Some(if domain {
-            Self::Domain(ascii)
-        } else {
-            Self::Exact(ascii)
-        })
+        HostPattern::parse(text).map(Self::Named)
     }
 
     fn covers(&self, host: &str) -> bool {
         match self {
             Self::Any => true,
-            Self::Exact(name) => name == host,
-            Self::Domain(domain) => {
-                host == domain
-                    || host
-                        .strip_suffix(domain.as_str())
-                        .is_some_and(|rest| rest.ends_with('.'))
-            }
+            Self::Named(pattern) => pattern.covers(host),
         }
     }
 }
@@ -192,15 +172,11 @@ impl AccessRules {
 
     /// Every host named (exact or under a domain) requires a signed-in
     /// user: the rules when no file is given.
-    pub fn signed_in_on<'a>(hosts: impl IntoIterator<Item = (bool, &'a str)>) -> Self {
+    pub fn signed_in_on(hosts: &[HostPattern]) -> Self {
         let rules = hosts
-            .into_iter()
-            .map(|(domain, name)| Rule {
-                hosts: if domain {
-                    Hosts::Domain(name.to_owned())
-                } else {
-                    Hosts::Exact(name.to_owned())
-                },
+            .iter()
+            .map(|pattern| Rule {
+                hosts: Hosts::Named(pattern.clone()),
                 path: root(),
                 methods: Vec::new(),
                 requirement: Requirement::SignedIn,
@@ -217,10 +193,6 @@ impl AccessRules {
             .iter()
             .find(|rule| rule.matches(host, path, method))
             .map(|rule| &rule.requirement)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
     }
 }
 

@@ -5,5 +5,6 @@ pub mod client;
 pub mod device;
 pub mod events;
 pub mod grants;
+pub mod host_pattern;
 pub mod password_hash;
 pub mod return_to;

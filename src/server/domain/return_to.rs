@@ -7,6 +7,7 @@
 
 use url::{Host, Url};
 
+use super::host_pattern::HostPattern;
 use crate::validate::safe_next;
 
 /// The longest return URL kept.
@@ -15,11 +16,7 @@ const MAX_LEN: usize = 2048;
 /// The hosts return URLs may name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReturnHosts {
-    /// Exact names, lower case, in ASCII (IDNs as punycode).
-    exact: Vec<String>,
-    /// `.example.com` entries, kept as `example.com`: that name and every
-    /// name under it.
-    domains: Vec<String>,
+    hosts: Vec<HostPattern>,
     /// Plain `http` is refused (production).
     https_only: bool,
 }
@@ -33,19 +30,10 @@ impl ReturnHosts {
             ..Self::default()
         };
         for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let (domain, name) = match entry.strip_prefix('.') {
-                Some(name) => (true, name),
-                None => (false, entry),
-            };
-            let ascii = match Host::parse(name) {
-                Ok(Host::Domain(ascii)) if ascii.contains('.') || ascii == "localhost" => ascii,
-                _ => return Err(format!("`{entry}` is not a host name")),
-            };
-            if domain {
-                hosts.domains.push(ascii);
-            } else {
-                hosts.exact.push(ascii);
-            }
+            let pattern = HostPattern::parse(entry)
+                .filter(|p| p.name().contains('.') || p.name() == "localhost")
+                .ok_or_else(|| format!("`{entry}` is not a host name"))?;
+            hosts.hosts.push(pattern);
         }
         Ok(hosts)
     }
@@ -78,24 +66,13 @@ impl ReturnHosts {
         }
     }
 
-    /// Each allowed name, with whether it covers its subdomains too.
-    pub fn entries(&self) -> impl Iterator<Item = (bool, &str)> {
-        let exact = self.exact.iter().map(|h| (false, h.as_str()));
-        exact.chain(self.domains.iter().map(|d| (true, d.as_str())))
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.exact.is_empty() && self.domains.is_empty()
+    /// The allowed hosts.
+    pub fn patterns(&self) -> &[HostPattern] {
+        &self.hosts
     }
 
     fn allows(&self, host: &str) -> bool {
-        self.exact.iter().any(|h| h == host)
-            || self.domains.iter().any(|d| {
-                host == d
-                    || host
-                        .strip_suffix(d.as_str())
-                        .is_some_and(|rest| rest.ends_with('.'))
-            })
+        self.hosts.iter().any(|pattern| pattern.covers(host))
     }
 }
 

@@ -41,7 +41,7 @@ impl GatewayPolicy {
                     .map_err(|e| invalid(RULES, format!("cannot read {path}: {e}")))?;
                 AccessRules::parse(&text).map_err(|why| invalid(RULES, format!("{path}: {why}")))?
             }
-            None => AccessRules::signed_in_on(return_hosts.entries()),
+            None => AccessRules::signed_in_on(return_hosts.patterns()),
         };
         Ok(Self {
             return_hosts,
