@@ -26,6 +26,7 @@ use super::{
     http::{
         admin_pages,
         assets::{self, Naming},
+        gate_passes::GatePasses,
         middleware::{
             cors, csrf,
             limits::{self, Limits},
@@ -208,6 +209,7 @@ impl Application {
             trusted_proxies: config.http.trusted_proxies.clone().into(),
             public_origin: public_origin.into(),
             cors_origins: config.http.cors_origins.clone().into(),
+            passes: GatePasses::default(),
         });
         Ok(Self {
             listener,
@@ -355,6 +357,7 @@ fn router(state: AppState, config: &Config) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), csrf::guard));
     let app = app
         .layer(middleware::from_fn(limits::limit_body))
+        .merge(routes::gateway())
         .layer(middleware::from_fn_with_state(
             Limits::new(config.load),
             limits::enforce,

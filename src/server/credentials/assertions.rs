@@ -2,14 +2,9 @@
 //! identity headers, signed with the access tokens' key, its audience the
 //! host the request was for. A service behind the gateway that checks it
 //! knows the headers came through the gate, not from a client that found
-//! another way in. Assertions are kept for reuse while they have more than
-//! half their life left: signing one per request would cost more than the
-//! rest of the decision.
-
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-};
+//! another way in. Forward-auth keeps each for reuse while it has half its
+//! life left (`http::gate_passes`): signing one per request would cost more
+//! than the rest of the decision.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use jsonwebtoken::{encode, Header};
@@ -26,10 +21,6 @@ use crate::server::domain::grants::Attributes;
 pub const ASSERTION_MEDIA_TYPE: &str = "portcullis-assertion+jwt";
 /// How long an assertion holds.
 pub const ASSERTION_TTL: TimeDelta = TimeDelta::seconds(60);
-/// A kept assertion is handed out again while it has this much left.
-const REUSE_WHILE: TimeDelta = TimeDelta::seconds(30);
-/// Kept assertions at most; past it the store starts over.
-const CAPACITY: usize = 50_000;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AssertionClaims<'a> {
@@ -51,24 +42,20 @@ pub struct AssertionClaims<'a> {
 /// Whom an assertion vouches for.
 pub struct Vouched<'a> {
     pub user_id: Uuid,
-    pub session_id: Uuid,
     pub email: &'a str,
     pub roles: &'a [String],
     pub attributes: &'a Attributes,
-    pub authz_version: i64,
-}
-
-struct Kept {
-    token: Arc<str>,
-    expires_at: DateTime<Utc>,
-    email: String,
-    authz_version: i64,
 }
 
 pub struct Assertions {
     keys: KeySet,
     issuer: String,
-    kept: Mutex<HashMap<(Uuid, String), Kept>>,
+}
+
+/// A signed assertion and when it runs out.
+pub struct Assertion {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
 }
 
 impl Assertions {
@@ -76,7 +63,6 @@ impl Assertions {
         Ok(Self {
             keys: KeySet::new(keys)?,
             issuer,
-            kept: Mutex::new(HashMap::new()),
         })
     }
 
@@ -87,14 +73,7 @@ impl Assertions {
         who: &Vouched<'_>,
         host: &str,
         now: DateTime<Utc>,
-    ) -> Result<Arc<str>, TokenError> {
-        let key = (who.session_id, host.to_owned());
-        if let Some(kept) = self.lock().get(&key) {
-            let current = kept.authz_version == who.authz_version && kept.email == who.email;
-            if current && kept.expires_at - now >= REUSE_WHILE {
-                return Ok(kept.token.clone());
-            }
-        }
+    ) -> Result<Assertion, TokenError> {
         let expires_at = now + ASSERTION_TTL;
         let claims = AssertionClaims {
             iss: &self.issuer,
@@ -112,30 +91,8 @@ impl Assertions {
         let mut header = Header::new(self.keys.algorithm());
         header.kid = Some(kid.to_owned());
         header.typ = Some(ASSERTION_MEDIA_TYPE.to_owned());
-        let token: Arc<str> = encode(&header, &claims, signing)
-            .map_err(|e| TokenError::Signing(e.to_string()))?
-            .into();
-        let mut kept = self.lock();
-        if kept.len() >= CAPACITY {
-            kept.retain(|_, k| k.expires_at - now >= REUSE_WHILE);
-            if kept.len() >= CAPACITY {
-                kept.clear();
-            }
-        }
-        kept.insert(
-            key,
-            Kept {
-                token: token.clone(),
-                expires_at,
-                email: who.email.to_owned(),
-                authz_version: who.authz_version,
-            },
-        );
-        Ok(token)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(Uuid, String), Kept>> {
-        // A panic while holding it left a map, nothing half-done.
-        self.kept.lock().unwrap_or_else(|e| e.into_inner())
+        let token =
+            encode(&header, &claims, signing).map_err(|e| TokenError::Signing(e.to_string()))?;
+        Ok(Assertion { token, expires_at })
     }
 }

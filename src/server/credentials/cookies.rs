@@ -241,7 +241,7 @@ fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| Cookie::split_parse(v.to_owned()))
+        .flat_map(Cookie::split_parse)
         .filter_map(Result::ok)
         .filter(|c| c.name() == name && !c.value().is_empty());
     let first = found.next()?;

@@ -1,6 +1,8 @@
 //! Access tokens (short-lived JWTs, checked without the database) and
 //! refresh tokens (opaque random strings, stored only as SHA-256 hashes).
 
+use std::sync::Arc;
+
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::{DateTime, Duration, TimeDelta, Utc};
 use jsonwebtoken::{encode, Header};
@@ -22,15 +24,17 @@ pub use portcullis_verify::{
     AccessClaims, ACCESS_TOKEN_MEDIA_TYPE, ACCESS_TOKEN_TYPE, LEEWAY_SECS,
 };
 
-/// What a verified access token says about its bearer.
+/// What a verified access token says about its bearer. Its lists are
+/// shared: every request of a session clones the one its token was
+/// verified into.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub user_id: Uuid,
     pub session_id: Uuid,
-    pub email: String,
-    pub roles: Vec<String>,
+    pub email: Arc<str>,
+    pub roles: Arc<[String]>,
     /// Those of the catalogue; names this build does not know are dropped.
-    pub permissions: Vec<Permission>,
+    pub permissions: Arc<[Permission]>,
     pub authz_version: i64,
     pub expires_at: DateTime<Utc>,
 }
@@ -256,8 +260,8 @@ fn principal(claims: &AccessClaims) -> Result<Principal, TokenError> {
     Ok(Principal {
         user_id,
         session_id,
-        email: claims.email.clone(),
-        roles: claims.roles.clone(),
+        email: claims.email.as_str().into(),
+        roles: claims.roles.as_slice().into(),
         permissions: claims
             .permissions
             .iter()

@@ -3,6 +3,8 @@
 //! The first rule whose host, path and method match decides; a host no rule
 //! names is refused.
 
+use std::borrow::Cow;
+
 use http::Method;
 use serde::Deserialize;
 
@@ -203,15 +205,14 @@ impl AccessRules {
 /// control character): such a request is refused rather than guessed at,
 /// since the service behind may read it differently from the rules.
 /// Matching is case-sensitive, as URL paths are.
-pub fn plain_path(path: &str) -> Option<String> {
+pub fn plain_path(path: &str) -> Option<Cow<'_, str>> {
     let decoded = percent_encoding::percent_decode_str(path)
         .decode_utf8()
-        .ok()?
-        .into_owned();
+        .ok()?;
     let ambiguous = !decoded.starts_with('/')
         || decoded.contains("//")
         || decoded.contains('\\')
-        || decoded.contains('%') && decoded != path
+        || decoded.contains('%') && decoded.as_ref() != path
         || decoded.split('/').any(|segment| {
             let bare = segment.split(';').next().unwrap_or_default();
             bare == "." || bare == ".."

@@ -6,6 +6,7 @@ use axum::{
     extract::{ConnectInfo, FromRequestParts},
     http::{header, request::Parts, HeaderMap},
 };
+use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 use uuid::Uuid;
 
@@ -49,8 +50,11 @@ pub fn principal_from_headers(state: &AppState, headers: &HeaderMap) -> Option<P
 /// The bearer token's principal, or else the access cookie's: for
 /// forward-auth, where the service behind may send an `Authorization`
 /// header of its own that must not hide the visitor's cookie.
-pub fn principal_from_bearer_or_cookie(state: &AppState, headers: &HeaderMap) -> Option<Principal> {
-    let now = state.clock.now();
+pub fn principal_from_bearer_or_cookie(
+    state: &AppState,
+    headers: &HeaderMap,
+    now: DateTime<Utc>,
+) -> Option<Principal> {
     let verify = |token: &str| state.credentials.tokens.verify(token, now).ok();
     bearer_token(headers).and_then(verify).or_else(|| {
         let cookie = state.credentials.cookies.read_access(headers)?;

@@ -7,6 +7,7 @@ pub mod config;
 pub mod effects;
 pub mod error;
 pub mod extract;
+pub mod gate_passes;
 pub mod json;
 pub mod middleware;
 pub mod page_session;

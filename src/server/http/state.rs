@@ -7,6 +7,7 @@ use axum::extract::FromRef;
 use ipnet::IpNet;
 use leptos::config::LeptosOptions;
 
+use super::gate_passes::GatePasses;
 use crate::server::{
     credentials::{
         assertions::Assertions, cookies::SessionCookies, device_cookies::DeviceCookies,
@@ -53,6 +54,8 @@ pub struct Shared {
     pub public_origin: Arc<str>,
     /// Other origins allowed to call the JSON API with cookies (CORS).
     pub cors_origins: Arc<[String]>,
+    /// Forward-auth's answers for sessions lately let through.
+    pub passes: GatePasses,
 }
 
 /// What issues and checks credentials, built once at start-up.

@@ -42,12 +42,12 @@ const PURGE_EVERY: Duration = Duration::from_secs(600);
 /// At most this many sessions are kept; past it the view starts afresh.
 const CAPACITY: usize = 100_000;
 
-/// A session found live, and its user (without grants: the caller takes
-/// those from the token once its version is the user's).
+/// A session found live, and its user (shared with the view, so a check
+/// copies nothing; without grants unless the caller added the token's).
 #[derive(Debug, Clone)]
 pub struct LiveSession {
     pub session_expires_at: DateTime<Utc>,
-    pub user: UserRecord,
+    pub user: Arc<UserRecord>,
 }
 
 pub enum Lookup {
@@ -115,11 +115,9 @@ impl AuthzView {
     /// has written since the view last read the log, it reads it first.
     pub async fn lookup(&self, db: &Db, session_id: Uuid, user_id: Uuid) -> Lookup {
         if self.behind_own_writes() {
-            let _turn = self.inner.reading.lock().await;
-            if self.behind_own_writes() {
-                // A failure leaves the view answering nothing, below.
-                let _ = self.read_log(db).await;
-            }
+            // Boxed: the read is rare, and its future would otherwise
+            // make every check's future (and allocation) larger.
+            Box::pin(self.catch_up_with_own_writes(db)).await;
         }
         let now = Instant::now();
         let state = self.state();
@@ -135,9 +133,18 @@ impl AuthzView {
         match known {
             Some(((_, expires_at, _), (user, _))) => Lookup::Known(LiveSession {
                 session_expires_at: *expires_at,
-                user: UserRecord::clone(user),
+                user: Arc::clone(user),
             }),
             None => Lookup::Unknown(Some(state.generation)),
+        }
+    }
+
+    /// Reads the log unless another check did since this process wrote.
+    async fn catch_up_with_own_writes(&self, db: &Db) {
+        let _turn = self.inner.reading.lock().await;
+        if self.behind_own_writes() {
+            // A failure leaves the view answering nothing.
+            let _ = self.read_log(db).await;
         }
     }
 
@@ -148,7 +155,7 @@ impl AuthzView {
         generation: u64,
         session_id: Uuid,
         session_expires_at: DateTime<Utc>,
-        user: &UserRecord,
+        user: &Arc<UserRecord>,
     ) {
         let now = Instant::now();
         let mut state = self.state();
@@ -162,7 +169,7 @@ impl AuthzView {
         state
             .sessions
             .insert(session_id, (user.id, session_expires_at, now));
-        state.users.insert(user.id, (Arc::new(user.clone()), now));
+        state.users.insert(user.id, (Arc::clone(user), now));
     }
 
     /// Reads the log and applies what is new.

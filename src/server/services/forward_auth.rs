@@ -4,19 +4,20 @@
 //! sign in first, or is it refused? In the steady state it reads no
 //! database: the session check goes through the replica's view.
 
+use std::sync::Arc;
+
 use http::Method;
 use url::Url;
-use uuid::Uuid;
 
 use super::{ServiceError, Services};
 use crate::server::{
     credentials::tokens::Principal,
     domain::{
         access_rules::{plain_path, AccessRules, Requirement},
-        grants::Attributes,
         return_to::ReturnHosts,
     },
     platform::env::{invalid, ConfigError, Env},
+    store::users::UserRecord,
 };
 
 /// Which hosts may be returned to after signing in, and who may reach what.
@@ -66,15 +67,12 @@ impl HeldRequest {
     }
 }
 
-/// Who passed, for the identity headers and the assertion.
+/// Who passed, for the identity headers and the assertion: their token
+/// (whose roles are current) and their user's row, as the view holds it.
 #[derive(Debug, Clone)]
 pub struct Passer {
-    pub user_id: Uuid,
-    pub session_id: Uuid,
-    pub email: String,
-    pub roles: Vec<String>,
-    pub attributes: Attributes,
-    pub authz_version: i64,
+    pub principal: Principal,
+    pub user: Arc<UserRecord>,
 }
 
 #[derive(Debug, Clone)]
@@ -96,7 +94,7 @@ impl Services<'_> {
     /// `extra` requirements the proxy's auth URL adds.
     pub async fn forward_auth(
         &self,
-        principal: Option<&Principal>,
+        principal: Option<Principal>,
         request: &HeldRequest,
         extra: &[Requirement],
     ) -> Result<Verdict, ServiceError> {
@@ -121,15 +119,10 @@ impl Services<'_> {
             return Ok(Verdict::Deny);
         }
         let passer = match principal {
-            Some(principal) => match self.authorize(principal).await {
+            Some(principal) => match self.check_session(&principal).await {
                 Ok(live) => Some(Passer {
-                    user_id: live.user.id,
-                    session_id: principal.session_id,
-                    email: live.user.email,
-                    // The version is current, so the token's roles are.
-                    roles: principal.roles.clone(),
-                    attributes: live.user.attributes.0,
-                    authz_version: principal.authz_version,
+                    principal,
+                    user: live.user,
                 }),
                 Err(ServiceError::Unauthenticated | ServiceError::StaleAuthorization) => None,
                 Err(other) => return Err(other),
@@ -137,17 +130,17 @@ impl Services<'_> {
             None => None,
         };
         let open = *rule == Requirement::Anyone && extra.is_empty();
-        match (passer, principal) {
-            (passer, _) if open => Ok(Verdict::Allow(passer)),
-            (Some(passer), Some(principal)) => {
-                let meets = |need: &Requirement| satisfies(principal, need);
+        match passer {
+            passer if open => Ok(Verdict::Allow(passer)),
+            Some(passer) => {
+                let meets = |need: &Requirement| satisfies(&passer.principal, need);
                 if meets(rule) && extra.iter().all(meets) {
                     Ok(Verdict::Allow(Some(passer)))
                 } else {
                     Ok(Verdict::Deny)
                 }
             }
-            _ => Ok(Verdict::SignIn {
+            None => Ok(Verdict::SignIn {
                 return_to: gateway
                     .return_hosts
                     .check(request.url.as_str())

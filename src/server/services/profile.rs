@@ -1,6 +1,8 @@
 //! The signed-in user's own account: reading it, renaming, changing the
 //! password, deleting it.
 
+use std::sync::Arc;
+
 use serde_json::json;
 
 use super::{
@@ -28,7 +30,9 @@ pub struct ProfileChange<'a> {
 impl Services<'_> {
     /// The bearer's user, while their session is alive (see `authorize`).
     pub async fn current_user(&self, principal: &Principal) -> Result<UserRecord, ServiceError> {
-        self.authorize(principal).await.map(|live| live.user)
+        self.authorize(principal)
+            .await
+            .map(|live| Arc::unwrap_or_clone(live.user))
     }
 
     /// Changes the display name and/or password. A password change needs

@@ -26,7 +26,7 @@ impl Services<'_> {
         &self,
         principal: &Principal,
     ) -> Result<Vec<SessionSummary>, ServiceError> {
-        self.authorize(principal).await?;
+        self.check_session(principal).await?;
         self.live_sessions(principal.user_id, Some(principal.session_id))
             .await
     }
@@ -58,7 +58,7 @@ impl Services<'_> {
         principal: &Principal,
         session_id: Uuid,
     ) -> Result<(), ServiceError> {
-        self.authorize(principal).await?;
+        self.check_session(principal).await?;
         if !sessions::revoke_for_user(self.db, principal.user_id, session_id, self.now).await? {
             return Err(ServiceError::NotFound);
         }
@@ -74,7 +74,7 @@ impl Services<'_> {
 
     /// Ends every session of the caller but this one; returns how many.
     pub async fn revoke_other_sessions(&self, principal: &Principal) -> Result<u64, ServiceError> {
-        self.authorize(principal).await?;
+        self.check_session(principal).await?;
         let mut tx = self.db.write_tx().await?;
         let revoked = self.end_other_sessions(&mut tx, principal).await?;
         audit::record_in(
@@ -107,7 +107,7 @@ impl Services<'_> {
         &self,
         principal: &Principal,
     ) -> Result<Vec<ActivityEntry>, ServiceError> {
-        self.authorize(principal).await?;
+        self.check_session(principal).await?;
         self.recent_activity(principal.user_id).await
     }
 

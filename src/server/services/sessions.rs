@@ -1,6 +1,8 @@
 //! Sessions: issuing one (where every way of signing in ends), refreshing
 //! it, reading it and signing out.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
 use uuid::Uuid;
@@ -342,8 +344,24 @@ impl Services<'_> {
     /// stale: a refresh brings it up to date): every use case acting for a
     /// signed-in user starts here. An access token outlives a revocation;
     /// this check does not. In the steady state it reads no database: the
-    /// replica's view answers (see `authz_view`).
+    /// replica's view answers (see `authz_view`). The user carries the
+    /// token's roles and permissions.
     pub async fn authorize(&self, principal: &Principal) -> Result<LiveSession, ServiceError> {
+        let live = self.check_session(principal).await?;
+        // The version is current, so the token's roles and permissions
+        // are the user's: no need to aggregate them again.
+        let user =
+            UserRecord::clone(&live.user).with_grants(&principal.roles, &principal.permissions);
+        Ok(LiveSession {
+            user: Arc::new(user),
+            ..live
+        })
+    }
+
+    /// [`Services::authorize`] without the grants: for a caller that only
+    /// needs to know the session stands (and the user's own columns),
+    /// which then costs no copy of the user.
+    pub async fn check_session(&self, principal: &Principal) -> Result<LiveSession, ServiceError> {
         let generation = match self
             .authz
             .lookup(self.db, principal.session_id, principal.user_id)
@@ -352,16 +370,17 @@ impl Services<'_> {
             Lookup::Known(live) => return self.judge(principal, Some(live)),
             Lookup::Unknown(generation) => generation,
         };
-        let found = sessions::unrevoked_with_user(
+        // Boxed, as the view answers most checks without it.
+        let found = Box::pin(sessions::unrevoked_with_user(
             self.db,
             principal.session_id,
             principal.user_id,
             self.now,
-        )
+        ))
         .await?
         .map(|(session, user)| LiveSession {
             session_expires_at: session.expires_at,
-            user,
+            user: Arc::new(user),
         });
         if let (Some(generation), Some(live)) = (generation, &found) {
             self.authz.remember(
@@ -387,14 +406,7 @@ impl Services<'_> {
             Some(live) if principal.authz_version != live.user.authz_version => {
                 Err(ServiceError::StaleAuthorization)
             }
-            // The version is current, so the token's roles and permissions
-            // are the user's: no need to aggregate them again.
-            Some(live) => Ok(LiveSession {
-                user: live
-                    .user
-                    .with_grants(&principal.roles, &principal.permissions),
-                ..live
-            }),
+            Some(live) => Ok(live),
             None => Err(ServiceError::Unauthenticated),
         }
     }
@@ -407,7 +419,7 @@ impl Services<'_> {
     ) -> Result<CurrentSession, ServiceError> {
         let live = self.authorize(principal).await?;
         Ok(CurrentSession {
-            user: User::from(&live.user),
+            user: User::from(&*live.user),
             access_expires_in_secs: (principal.expires_at - self.now).num_seconds().max(0),
             session_expires_at: super::rfc3339(live.session_expires_at),
         })

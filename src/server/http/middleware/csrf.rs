@@ -14,18 +14,12 @@ use axum::{
 use crate::{
     model::ErrorCode,
     server::http::{
-        error::ApiError,
-        extract::bearer_token,
-        routes::{is_forward_auth, reads_session_cookies},
-        state::AppState,
+        error::ApiError, extract::bearer_token, routes::reads_session_cookies, state::AppState,
     },
 };
 
 /// Refuses a forged request.
 pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if is_forward_auth(request.uri().path()) {
-        return next.run(request).await;
-    }
     let bearer_authenticates = !reads_session_cookies(request.uri().path())
         && bearer_token(request.headers()).is_some_and(|token| {
             state

@@ -15,19 +15,25 @@
 use std::net::SocketAddr;
 
 use axum::{
-    extract::{ConnectInfo, State},
+    extract::{ConnectInfo, Request, State},
     http::{header, request::Parts, HeaderMap, HeaderName, HeaderValue, Method, StatusCode},
     response::{IntoResponse, Response},
 };
+use chrono::{DateTime, Utc};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use url::Url;
 
 use crate::{
     model::ErrorCode,
     server::{
-        credentials::assertions::Vouched,
+        credentials::{assertions::Vouched, tokens::TokenError},
         domain::{access_rules::Requirement, client::ClientInfo},
-        http::{error::ApiError, extract::principal_from_bearer_or_cookie, state::AppState},
+        http::{
+            error::ApiError,
+            extract::principal_from_bearer_or_cookie,
+            gate_passes::{Holder, PassHeaders},
+            state::AppState,
+        },
         services::forward_auth::{HeldRequest, Passer, Verdict},
     },
     validate::query_value,
@@ -48,17 +54,23 @@ enum Contract {
     PassThrough,
 }
 
-pub async fn auth_request(State(state): State<AppState>, parts: Parts) -> Response {
+// Each takes the request whole (its body is never read): extracting
+// `Parts` would copy every header.
+
+pub async fn auth_request(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, _) = request.into_parts();
     let held = held_by_nginx(&parts.headers);
     decide(&state, &parts, Contract::Nginx, held).await
 }
 
-pub async fn forward_auth(State(state): State<AppState>, parts: Parts) -> Response {
+pub async fn forward_auth(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, _) = request.into_parts();
     let held = held_by_traefik(&parts.headers);
     decide(&state, &parts, Contract::PassThrough, held).await
 }
 
-pub async fn envoy(State(state): State<AppState>, parts: Parts) -> Response {
+pub async fn envoy(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, _) = request.into_parts();
     let held = held_by_envoy(&parts);
     decide(&state, &parts, Contract::PassThrough, held).await
 }
@@ -183,14 +195,13 @@ async fn decide(
         })
         .into_response();
     };
-    let principal = principal_from_bearer_or_cookie(state, &parts.headers);
     let client = ClientInfo::default();
-    let verdict = state
-        .services(&client)
-        .forward_auth(principal.as_ref(), &held, &extra)
-        .await;
+    let services = state.services(&client);
+    let now = services.now;
+    let principal = principal_from_bearer_or_cookie(state, &parts.headers, now);
+    let verdict = services.forward_auth(principal, &held, &extra).await;
     match verdict {
-        Ok(Verdict::Allow(passer)) => allowed(state, &held, passer.as_ref()),
+        Ok(Verdict::Allow(passer)) => allowed(state, &held, passer.as_ref(), now),
         Ok(Verdict::SignIn { return_to }) => {
             sign_in(state, contract, &parts.headers, return_to.as_deref())
         }
@@ -208,54 +219,79 @@ fn header_text(value: &str) -> Option<HeaderValue> {
 }
 
 /// 200, with who passed in the headers proxies copy to the service.
-fn allowed(state: &AppState, held: &HeldRequest, passer: Option<&Passer>) -> Response {
+fn allowed(
+    state: &AppState,
+    held: &HeldRequest,
+    passer: Option<&Passer>,
+    now: DateTime<Utc>,
+) -> Response {
     let mut response = StatusCode::OK.into_response();
     let Some(passer) = passer else {
         return response;
     };
-    let headers = response.headers_mut();
-    let user = HeaderValue::from_str(&passer.user_id.to_string()).ok();
-    let email = header_text(&passer.email);
-    let groups = header_text(&passer.roles.join(","));
+    let holder = Holder {
+        session_id: passer.principal.session_id,
+        authz_version: passer.principal.authz_version,
+        email: &passer.user.email,
+    };
+    let host = held.host().unwrap_or_default();
+    let pass = state
+        .passes
+        .get_or_make(holder, host, now, || pass_headers(state, passer, host, now));
+    match pass {
+        Ok(pass) => {
+            let headers = response.headers_mut();
+            for (name, value) in pass.iter() {
+                headers.insert(name, value.clone());
+            }
+            response
+        }
+        Err(err) => ApiError::internal(err).into_response(),
+    }
+}
+
+/// The identity headers and the assertion for `passer` at `host`, and
+/// when the assertion runs out.
+fn pass_headers(
+    state: &AppState,
+    passer: &Passer,
+    host: &str,
+    now: DateTime<Utc>,
+) -> Result<(PassHeaders, DateTime<Utc>), TokenError> {
+    let (principal, user) = (&passer.principal, &*passer.user);
+    let mut headers = Vec::new();
+    let id = HeaderValue::from_str(&principal.user_id.to_string()).ok();
+    let email = header_text(&user.email);
+    let groups = header_text(&principal.roles.join(","));
     for (names, value) in [
-        (["x-auth-request-user", "remote-user"], user),
+        (["x-auth-request-user", "remote-user"], id),
         (["x-auth-request-email", "remote-email"], email),
         (["x-auth-request-groups", "remote-groups"], groups),
     ] {
         if let Some(value) = value {
             for name in names {
-                headers.insert(HeaderName::from_static(name), value.clone());
+                headers.push((HeaderName::from_static(name), value.clone()));
             }
         }
     }
-    for (key, value) in &passer.attributes {
+    for (key, value) in &user.attributes.0 {
         let name = HeaderName::from_bytes(format!("x-auth-request-attr-{key}").as_bytes());
         if let (Ok(name), Some(value)) = (name, header_text(value)) {
-            headers.insert(name, value);
+            headers.push((name, value));
         }
     }
-    let host = held.host().unwrap_or_default();
     let vouched = Vouched {
-        user_id: passer.user_id,
-        session_id: passer.session_id,
-        email: &passer.email,
-        roles: &passer.roles,
-        attributes: &passer.attributes,
-        authz_version: passer.authz_version,
+        user_id: principal.user_id,
+        email: &user.email,
+        roles: &principal.roles,
+        attributes: &user.attributes.0,
     };
-    match state
-        .credentials
-        .assertions
-        .vouch(&vouched, host, state.clock.now())
-    {
-        Ok(token) => {
-            if let Ok(value) = HeaderValue::from_str(&token) {
-                headers.insert(HeaderName::from_static("x-portcullis-assertion"), value);
-            }
-        }
-        Err(err) => return ApiError::internal(err).into_response(),
+    let assertion = state.credentials.assertions.vouch(&vouched, host, now)?;
+    // Base64url and dots: always a valid header value.
+    if let Ok(value) = HeaderValue::from_str(&assertion.token) {
+        headers.push((HeaderName::from_static("x-portcullis-assertion"), value));
     }
-    response
+    Ok((headers.into(), assertion.expires_at))
 }
 
 /// Not signed in: 401, and the way to the sign-in page (with the way back).

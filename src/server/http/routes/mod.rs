@@ -19,12 +19,6 @@ use tower_http::cors::CorsLayer;
 
 use super::{error::ApiError, json, state::AppState};
 
-/// Whether `path` is forward-auth's: it reads the access cookie of any
-/// method a proxy holds, and changes nothing, so forgery is moot.
-pub fn is_forward_auth(path: &str) -> bool {
-    path.starts_with("/api/authz/")
-}
-
 /// Whether the handler of `path` reads the session cookies whatever else
 /// the request carries: sign-up, sign-in (the device cookie), refresh,
 /// sign-out, and every server function of the web app. A bearer header
@@ -38,14 +32,24 @@ pub fn reads_session_cookies(path: &str) -> bool {
         )
 }
 
-/// The JSON API (with CORS for the allowed origins, when there are any)
-/// and forward-auth (never CORS: its answers are for proxies, and a CORS
-/// layer would answer a held OPTIONS request itself).
+/// The JSON API, with CORS for the allowed origins when there are any.
 pub fn router(cors: Option<CorsLayer>) -> Router<AppState> {
     let api = match cors {
         Some(cors) => json_api().layer(cors),
         None => json_api(),
     };
+    api
+        // Unknown API paths answer in JSON, not with the HTML 404 page.
+        .route("/api", axum::routing::any(api_not_found))
+        .route("/api/{*rest}", axum::routing::any(api_not_found))
+}
+
+/// Forward-auth, mounted outside the CSRF guard and the body limit: it
+/// answers proxies about a request they hold, reads no body and changes
+/// nothing, so neither can apply, and it is on the path of every request
+/// to every protected service. Never CORS either: a CORS layer would
+/// answer a held OPTIONS request itself.
+pub fn gateway() -> Router<AppState> {
     Router::new()
         .route("/api/authz/auth-request", get(forward_auth::auth_request))
         .route("/api/authz/forward-auth", get(forward_auth::forward_auth))
@@ -54,10 +58,6 @@ pub fn router(cors: Option<CorsLayer>) -> Router<AppState> {
             &format!("{}/{{*path}}", forward_auth::ENVOY_PREFIX),
             any(forward_auth::envoy),
         )
-        .merge(api)
-        // Unknown API paths answer in JSON, not with the HTML 404 page.
-        .route("/api", axum::routing::any(api_not_found))
-        .route("/api/{*rest}", axum::routing::any(api_not_found))
 }
 
 fn json_api() -> Router<AppState> {

@@ -8,6 +8,8 @@ mod users;
 
 pub use audit_log::AuditQuery;
 
+use std::sync::Arc;
+
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use serde_json::Value;
 use uuid::Uuid;
@@ -65,7 +67,7 @@ impl Services<'_> {
         principal: &Principal,
         permissions: &[Permission],
     ) -> Result<UserRecord, ServiceError> {
-        let user = self.authorize(principal).await?.user;
+        let user = Arc::unwrap_or_clone(self.authorize(principal).await?.user);
         let grants = user.grants();
         if !permissions.iter().all(|p| grants.allows(*p)) {
             return Err(ServiceError::Forbidden);
