@@ -127,6 +127,14 @@ mod tests {
         )])
     }
 
+    fn someone() -> Holder<'static> {
+        Holder {
+            session_id: Uuid::new_v4(),
+            authz_version: 1,
+            email: "a@example.com",
+        }
+    }
+
     fn at(secs: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
     }
@@ -134,11 +142,7 @@ mod tests {
     #[test]
     fn a_pass_is_reused_while_current_and_half_alive() {
         let passes = GatePasses::default();
-        let holder = Holder {
-            session_id: Uuid::new_v4(),
-            authz_version: 1,
-            email: "a@example.com",
-        };
+        let holder = someone();
         let made = |token| move || Ok::<_, ()>((pass(token), at(60)));
         let first = passes.get_or_make(holder, "app.example.com", at(0), made("one"));
         let again = passes.get_or_make(holder, "app.example.com", at(30), made("two"));
@@ -165,11 +169,7 @@ mod tests {
     #[test]
     fn a_failure_to_make_one_keeps_nothing() {
         let passes = GatePasses::default();
-        let holder = Holder {
-            session_id: Uuid::new_v4(),
-            authz_version: 1,
-            email: "a@example.com",
-        };
+        let holder = someone();
         let failed = passes.get_or_make(holder, "app.example.com", at(0), || Err("no key"));
         assert_eq!(failed.unwrap_err(), "no key");
         assert_eq!(passes.lock().count, 0);
