@@ -248,6 +248,45 @@ http {{
         std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
     }
 
+    /// nginx's complaints about replicas so far, counted by what happened
+    /// ("connect() failed (111: Connection refused) while connecting to
+    /// upstream": nothing was sent, the next replica got the request).
+    fn upstream_errors(&self) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        for line in self.error_log().lines() {
+            if !line.contains("upstream") {
+                continue;
+            }
+            // "... <pid>#<tid>: *<connection> <what>, client: ..."
+            let what = line
+                .split_once(": *")
+                .and_then(|(_, rest)| rest.split_once(' '))
+                .map_or(line, |(_, rest)| rest);
+            let what = what.split(", client:").next().unwrap_or(what);
+            *counts.entry(what.to_owned()).or_default() += 1;
+        }
+        counts
+    }
+
+    /// The access log by request tag, once it has a line for each of
+    /// `tags` (nginx writes the line after the answer has gone out) or 5 s
+    /// have passed.
+    async fn access_log_for<'a>(
+        &self,
+        tags: impl IntoIterator<Item = &'a str> + Clone,
+    ) -> HashMap<String, LogLine> {
+        let started = Instant::now();
+        loop {
+            let log = self.access_log();
+            if tags.clone().into_iter().all(|t| log.contains_key(t))
+                || started.elapsed() > Duration::from_secs(5)
+            {
+                return log;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// The access log so far, by request tag.
     fn access_log(&self) -> HashMap<String, LogLine> {
         let text = std::fs::read_to_string(self.dir.path().join("access.log")).unwrap();
@@ -1018,7 +1057,10 @@ async fn throttle_holds_one_budget(cluster: &Cluster) -> Vec<String> {
         );
         driver.call(Kind::SignIn, request, 401).await;
     }
-    let log = cluster.nginx.access_log();
+    let log = cluster
+        .nginx
+        .access_log_for(driver.records.iter().map(|r| r.tag.as_str()))
+        .await;
     let attempts: Vec<(u16, usize)> = driver.records[1..]
         .iter()
         .map(|r| {
@@ -1074,7 +1116,10 @@ async fn throttle_holds_one_budget(cluster: &Cluster) -> Vec<String> {
         }
     });
     let answers = futures::future::join_all(guesses).await;
-    let log = cluster.nginx.access_log();
+    let log = cluster
+        .nginx
+        .access_log_for(answers.iter().map(|(tag, _)| tag.as_str()))
+        .await;
     let mut by_status: BTreeMap<u16, usize> = BTreeMap::new();
     let mut replicas = HashSet::new();
     for (tag, status) in &answers {
@@ -1158,7 +1203,10 @@ async fn three_replicas_behind_nginx_survive_a_kill_and_a_rolling_restart() {
     let phase_end = cluster.at();
 
     let records: Vec<Record> = drivers.iter().flat_map(|d| d.records.clone()).collect();
-    let log = cluster.nginx.access_log();
+    let log = cluster
+        .nginx
+        .access_log_for(records.iter().map(|r| r.tag.as_str()))
+        .await;
     let failed = failures(&records, &log);
     let victim = cluster.address(VICTIM);
     let (explained, unexplained): (Vec<&Failure>, Vec<&Failure>) = failed.iter().partition(|f| {
@@ -1182,6 +1230,10 @@ async fn three_replicas_behind_nginx_survive_a_kill_and_a_rolling_restart() {
     for f in &failed {
         report.push(format!("  failed: {}", f.describe(&cluster)));
     }
+    report.push(format!(
+        "  nginx upstream errors: {:?}",
+        cluster.nginx.upstream_errors()
+    ));
     report.push(format!(
         "  {} failed, all non-idempotent and in flight on the killed replica: {}",
         failed.len(),
@@ -1252,6 +1304,7 @@ async fn three_replicas_behind_nginx_survive_a_kill_and_a_rolling_restart() {
     }
     let stop = Arc::new(AtomicBool::new(false));
     let phase_start = cluster.at();
+    let errors_before = cluster.nginx.upstream_errors();
     let running = drive(drivers, stop.clone());
     tokio::time::sleep(Duration::from_secs(1)).await;
     let mut steps = Vec::new();
@@ -1275,7 +1328,10 @@ async fn three_replicas_behind_nginx_survive_a_kill_and_a_rolling_restart() {
     let drivers = gather(running).await;
     let phase_end = cluster.at();
     let records: Vec<Record> = drivers.iter().flat_map(|d| d.records.clone()).collect();
-    let log = cluster.nginx.access_log();
+    let log = cluster
+        .nginx
+        .access_log_for(records.iter().map(|r| r.tag.as_str()))
+        .await;
     let failed = failures(&records, &log);
     report.push(format!(
         "rolling restart {:.3}s-{:.3}s",
@@ -1295,6 +1351,12 @@ async fn three_replicas_behind_nginx_survive_a_kill_and_a_rolling_restart() {
     for f in &failed {
         report.push(format!("  failed: {}", f.describe(&cluster)));
     }
+    let mut errors = cluster.nginx.upstream_errors();
+    for (what, n) in errors_before {
+        *errors.entry(what).or_default() -= n;
+    }
+    errors.retain(|_, n| *n > 0);
+    report.push(format!("  nginx upstream errors: {errors:?}"));
     report.push(format!(
         "  database: {}",
         check_sessions(&cluster, &drivers).await
