@@ -929,6 +929,11 @@ fn tally(records: &[Record]) -> String {
         .join(", ")
 }
 
+/// A session in the database: its user's email, its id, whether it is
+/// live, how many of its refresh tokens are current (not rotated), and the
+/// hash of one of them.
+type SessionRow = (String, String, bool, i64, Option<Vec<u8>>);
+
 /// The database against what the drivers believe: every held session is
 /// live with exactly one current refresh token, the one its driver holds;
 /// every signed-out session is revoked; a live session no driver holds
@@ -936,7 +941,7 @@ fn tally(records: &[Record]) -> String {
 /// as such sign-ins. Returns a line for the report.
 async fn check_sessions(cluster: &Cluster, drivers: &[Driver]) -> String {
     let mut sql = PgConnection::connect(&cluster.database.url).await.unwrap();
-    let rows: Vec<(String, String, bool, i64, Option<Vec<u8>>)> = sqlx::query_as(
+    let rows: Vec<SessionRow> = sqlx::query_as(
         "SELECT u.email, s.id::text, s.revoked_at IS NULL AND s.expires_at > now(), \
                 (SELECT count(*) FROM refresh_tokens t \
                  WHERE t.family_id = s.id AND t.rotated_at IS NULL), \
