@@ -16,7 +16,10 @@ Run with the ops venv (helm-python-sdk, kubernetes-validate, PyYAML):
    everywhere, PDB when more than one replica can run, no secret in a
    ConfigMap, probes, shutdown, NetworkPolicy, the Secret kept on upgrade,
    alerts and dashboard on known metrics.
-5. The paths the chart sends traffic to, and the environment variables it
+5. When promtool is at hand (PATH or $PROMTOOL; Debian's prometheus
+   package): the alert rules parse, and tests/ops/chart_rules_test.yaml
+   shows each fires on the series it is for and stays quiet otherwise.
+6. The paths the chart sends traffic to, and the environment variables it
    sets, exist in the app's source.
 
 Prints what it checked; exits 1 with every failure listed.
@@ -27,7 +30,9 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -577,6 +582,24 @@ def kube_validate(files: list[Path]) -> None:
 
 
 # --------------------------------------------------------------------------
+# promtool (optional): the alert rules parse, and fire when they should.
+
+
+def promtool_rules(rule_doc: dict, tmp: Path) -> None:
+    promtool = os.environ.get("PROMTOOL") or shutil.which("promtool")
+    if not promtool:
+        print("  skip promtool check/test rules: promtool not on PATH (Debian package prometheus; or set PROMTOOL)")
+        return
+    rules = tmp / "rules.yaml"
+    rules.write_text(yaml.safe_dump({"groups": rule_doc["spec"]["groups"]}, sort_keys=False))
+    shutil.copy(Path(__file__).with_name("chart_rules_test.yaml"), tmp / "rules_test.yaml")
+    for what, args in (("check rules", [str(rules)]), ("test rules", [str(tmp / "rules_test.yaml")])):
+        result = subprocess.run([promtool, *what.split(), *args], capture_output=True, text=True, cwd=tmp)
+        output = (result.stdout + result.stderr).strip()
+        check(result.returncode == 0, f"promtool {what}: " + (output.splitlines()[-1].strip() if result.returncode == 0 else output))
+
+
+# --------------------------------------------------------------------------
 # The app: routes the chart probes and scrapes, variables it sets.
 
 
@@ -690,6 +713,10 @@ def main() -> int:
 
         print("\nkubernetes-validate")
         kube_validate(files)
+
+        print("\nAlert rules")
+        ha = documents(render(chart, GOOD_SETS["postgres-ha"][0]))
+        promtool_rules(by_kind(ha, "PrometheusRule")[0], Path(tmp))
 
     print("\nThe app (static)")
     check_app(rust_sources(), env_names, example)
