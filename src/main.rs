@@ -1,6 +1,7 @@
 use std::process::ExitCode;
 
 use portcullis::server::{
+    cli::{check_login, healthcheck},
     config::Config,
     credentials::{
         keys::generate_ed25519,
@@ -15,9 +16,14 @@ use portcullis::server::{
     startup::{grant_role, Application},
 };
 
-const USAGE: &str =
-    "usage: portcullis [generate-key | hash-timing | verify-timing | admin grant EMAIL ROLE]\n\n\
+const USAGE: &str = "usage: portcullis [generate-key | hash-timing | verify-timing | healthcheck\n\
+  | check-login ... | admin grant EMAIL ROLE]\n\n\
   (no arguments)  serve, configured by the environment (see README)\n\
+  healthcheck     exit 0 if this configuration's server answers /health\n\
+                  (for container health checks; no curl needed)\n\
+  check-login --url URL --email EMAIL --password-file FILE [--timeout-secs N]\n\
+                  the uptime check: sign in, read /api/auth/me, refresh and\n\
+                  sign out, printing each step's time; exit 1 on any failure\n\
   generate-key    print a new Ed25519 signing key and its public key\n\
   hash-timing     print the median time of one password hash with the\n\
                   configured Argon2id parameters, in milliseconds\n\
@@ -51,6 +57,8 @@ fn main() -> ExitCode {
             }
         },
         Some("admin") => admin(&std::env::args().skip(2).collect::<Vec<_>>()),
+        Some("healthcheck") => health_check(),
+        Some("check-login") => check_login(&std::env::args().skip(2).collect::<Vec<_>>()),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -58,6 +66,55 @@ fn main() -> ExitCode {
         Some(other) => {
             eprintln!("portcullis: unknown command `{other}`\n{USAGE}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// `healthcheck`: asks the server this environment configures.
+fn health_check() -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("portcullis: invalid configuration: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    match healthcheck::check(healthcheck::probe_addr(config.http.listen_addr)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("portcullis: unhealthy: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `check-login --url … --email … --password-file …`.
+fn check_login(args: &[String]) -> ExitCode {
+    let probe = match check_login::Probe::parse(args) {
+        Ok(probe) => probe,
+        Err(err) => {
+            eprintln!(
+                "portcullis: {err}\nusage: portcullis {}",
+                check_login::USAGE
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("portcullis: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(check_login::run(&probe)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("portcullis: check-login: {err}");
+            ExitCode::FAILURE
         }
     }
 }

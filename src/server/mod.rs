@@ -11,6 +11,7 @@
 //! - [`config`]: gathers the settings every layer reads for itself.
 //! - [`startup`]: builds the application from all of the above.
 
+pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod domain;

@@ -12,7 +12,8 @@ use axum::{middleware, Router};
 use ipnet::IpNet;
 use leptos::{config::LeptosOptions, prelude::provide_context};
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use tokio::net::TcpListener;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::{net::TcpListener, sync::watch};
 
 use super::{
     config::Config,
@@ -30,7 +31,7 @@ use super::{
         middleware::{
             cors, csrf,
             limits::{self, Limits},
-            methods, request_id, security_headers,
+            methods, metrics as record_metrics, request_id, security_headers,
         },
         page_session, routes,
         state::{AppState, Credentials, Shared},
@@ -39,6 +40,8 @@ use super::{
         clock::{Clock, SharedClock, SystemClock},
         jobs,
         serve::{self, ConnectionLimits},
+        shutdown::Draining,
+        telemetry::metrics::{self, MetricsError},
     },
     services::{
         authz_view::AuthzView,
@@ -50,6 +53,7 @@ use super::{
     store::{
         authz_changes::Announcements,
         db::{Db, DbError},
+        sessions as session_rows,
     },
 };
 use crate::{
@@ -67,6 +71,8 @@ pub enum StartupError {
     Hashing(#[from] HashError),
     #[error(transparent)]
     SigningKey(#[from] KeyError),
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
     #[error("could not make {email} an administrator: {source}")]
     Bootstrap { email: String, source: sqlx::Error },
 }
@@ -138,7 +144,19 @@ pub struct Application {
     hash_memory: (IdleMemory, Duration),
     /// The view of sessions and users, and what announces their changes.
     authz: (AuthzView, Option<Announcements>),
+    /// The metrics listener and its router, when configured.
+    metrics: Option<MetricsListener>,
+    draining: Draining,
 }
+
+struct MetricsListener {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    router: Router,
+}
+
+/// How often the live-session gauge is recounted.
+const COUNT_SESSIONS_EVERY: Duration = Duration::from_secs(30);
 
 /// How often rows that ran out are deleted.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
@@ -153,6 +171,11 @@ impl Application {
         config: Config,
         clock: SharedClock,
     ) -> Result<Self, StartupError> {
+        // First, so what is built next can already record.
+        let recorder = match config.metrics.listen_addr {
+            Some(_) => Some(metrics::install()?),
+            None => None,
+        };
         let db = Db::connect(&config.db.url, config.db.max_connections).await?;
         db.migrate().await?;
         bootstrap_admin(&db, &config.bootstrap_admin, clock.now()).await?;
@@ -194,6 +217,7 @@ impl Application {
             credentials.hasher.idle_memory(),
             config.hashing.release_memory_after,
         );
+        let draining = Draining::default();
         let state = AppState::new(Shared {
             leptos_options: leptos_options(&config, local_addr),
             db: db.clone(),
@@ -210,7 +234,14 @@ impl Application {
             public_origin: public_origin.into(),
             cors_origins: config.http.cors_origins.clone().into(),
             passes: GatePasses::default(),
+            draining: draining.clone(),
         });
+        let metrics = match (recorder, config.metrics.listen_addr) {
+            (Some(handle), Some(addr)) => {
+                Some(MetricsListener::bind(addr, state.clone(), handle).await?)
+            }
+            _ => None,
+        };
         Ok(Self {
             listener,
             local_addr,
@@ -224,6 +255,8 @@ impl Application {
             hashes,
             hash_memory,
             authz: (authz, announcements),
+            metrics,
+            draining,
         })
     }
 
@@ -235,6 +268,11 @@ impl Application {
     /// The bound address; with port 0 in the config, the port the OS chose.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Where `/metrics` is served, when it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|m| m.local_addr)
     }
 
     pub fn db(&self) -> &Db {
@@ -256,16 +294,58 @@ impl Application {
         let releaser = release_hash_memory(idle, quiet);
         let (authz, announcements) = self.authz;
         let follower = authz.follow(self.db.clone(), announcements);
+        // One signal stops both listeners; readiness fails from that moment.
+        let (stop, stopped) = watch::channel(false);
+        let draining = self.draining.clone();
+        let signal = tokio::spawn(async move {
+            shutdown.await;
+            draining.begin();
+            let _ = stop.send(true);
+        });
+        let until_stopped = move || {
+            let mut stopped = stopped.clone();
+            async move {
+                // An error means the sender is gone, which also means stop.
+                let _ = stopped.wait_for(|stop| *stop).await;
+            }
+        };
+        let (metrics_server, counter) = match self.metrics {
+            Some(m) => {
+                tracing::info!(addr = %m.local_addr, "metrics listening");
+                let server = tokio::spawn(serve::serve(
+                    m.listener,
+                    m.router,
+                    self.connection_limits,
+                    Arc::from([]),
+                    until_stopped(),
+                ));
+                let counter =
+                    count_live_sessions(self.db.clone(), self.clock.clone(), self.sessions);
+                (Some(server), Some(counter))
+            }
+            None => (None, None),
+        };
         let result = serve::serve(
             self.listener,
             self.router,
             self.connection_limits,
             self.trusted_proxies,
-            shutdown,
+            until_stopped(),
         )
         .await;
+        if let Some(server) = metrics_server {
+            match server.await {
+                Ok(Err(error)) => tracing::warn!(%error, "the metrics listener failed"),
+                Err(error) => tracing::warn!(%error, "the metrics listener stopped abnormally"),
+                Ok(Ok(())) => {}
+            }
+        }
+        signal.abort();
         purger.abort();
         releaser.abort();
+        if let Some(counter) = counter {
+            counter.abort();
+        }
         drop(follower);
         self.db.close().await;
         result
@@ -279,6 +359,44 @@ fn release_hash_memory(idle: IdleMemory, quiet: Duration) -> tokio::task::JoinHa
         let released = idle.release(Instant::now(), quiet);
         async move { Ok(released as u64) }
     })
+}
+
+/// Recounts live sessions for the gauge: a query every half minute per
+/// replica, not one per request.
+fn count_live_sessions(
+    db: Db,
+    clock: SharedClock,
+    sessions: SessionPolicy,
+) -> tokio::task::JoinHandle<()> {
+    jobs::every(COUNT_SESSIONS_EVERY, "count live sessions", move || {
+        let db = db.clone();
+        let now = clock.now();
+        let idle_since = now - sessions.idle_timeout;
+        async move {
+            let live = session_rows::count_live(&db, now, idle_since)
+                .await
+                .map_err(|e| e.to_string())?;
+            metrics::live_sessions(live);
+            Ok(0)
+        }
+    })
+}
+
+impl MetricsListener {
+    async fn bind(
+        addr: SocketAddr,
+        state: AppState,
+        handle: PrometheusHandle,
+    ) -> Result<Self, StartupError> {
+        let bind_error = |source| StartupError::Bind { addr, source };
+        let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+        let local_addr = listener.local_addr().map_err(bind_error)?;
+        Ok(Self {
+            listener,
+            local_addr,
+            router: routes::metrics::router(state, handle),
+        })
+    }
 }
 
 /// Deletes, every few minutes, the rows that ran out (see `retention`).
@@ -364,5 +482,11 @@ fn router(state: AppState, config: &Config) -> Router {
         ))
         .layer(middleware::from_fn(methods::refuse_connect_and_trace))
         .layer(middleware::from_fn(request_id::request_id));
+    // Without a metrics listener nothing would read what this records.
+    let app = if config.metrics.listen_addr.is_some() {
+        app.layer(middleware::from_fn(record_metrics::record))
+    } else {
+        app
+    };
     security_headers::harden(app, config.cookies.secure()).with_state(state)
 }

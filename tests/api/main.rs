@@ -28,6 +28,7 @@ mod keys;
 mod limits;
 mod login;
 mod migrations;
+mod operations;
 mod pages;
 mod profile;
 mod refresh;

@@ -9,7 +9,7 @@ use crate::server::{
     platform::{
         env::{invalid, ConfigError, Env},
         serve::ConnectionLimits,
-        telemetry::LogFormat,
+        telemetry::{metrics::MetricsConfig, LogFormat},
     },
     services::{
         bootstrap::BootstrapAdmin, forward_auth::GatewayPolicy, retention::RetentionPolicy,
@@ -39,6 +39,7 @@ pub struct Config {
     pub retention: RetentionPolicy,
     pub bootstrap_admin: BootstrapAdmin,
     pub gateway: GatewayPolicy,
+    pub metrics: MetricsConfig,
     pub log_format: LogFormat,
 }
 
@@ -78,6 +79,7 @@ impl Config {
             retention: RetentionPolicy::from_env(&env)?,
             bootstrap_admin: BootstrapAdmin::from_env(&env)?,
             gateway: GatewayPolicy::from_env(&env, production)?,
+            metrics: MetricsConfig::from_env(&env)?,
             log_format: LogFormat::from_env(&env, production)?,
         };
         // Development's defaults (random keys, plain cookies) are for this

@@ -24,7 +24,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::{
     server::{
         domain::password_hash::StoredHash,
-        platform::env::{ConfigError, Env},
+        platform::{
+            env::{ConfigError, Env},
+            telemetry::metrics::{self, HashRejection},
+        },
     },
     validate::Password,
 };
@@ -320,6 +323,7 @@ impl HashCount {
 impl PasswordHasher {
     pub fn new(params: HashingParams, limits: HashLimits) -> Result<Self, HashError> {
         let argon2 = argon2id(params)?;
+        metrics::hash_slots(limits.concurrency.max(1));
         let mut workspace = Workspace::new(params)?;
         let dummy = workspace.hash(&argon2, b"portcullis-dummy-password")?;
         let workspaces = Workspaces {
@@ -341,6 +345,11 @@ impl PasswordHasher {
     /// The count of hashes computed so far, live.
     pub fn computed(&self) -> HashCount {
         self.computed.clone()
+    }
+
+    /// Requests waiting for a slot now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Acquire)
     }
 
     /// A handle on the memory no hash is using.
@@ -378,16 +387,24 @@ impl PasswordHasher {
     /// full, does not wait at all.
     pub async fn slot(&self) -> Result<HashSlot, HashError> {
         if let Ok(permit) = self.permits.clone().try_acquire_owned() {
+            metrics::hash_wait(Duration::ZERO);
             return Ok(HashSlot::new(permit, &self.workspaces));
         }
-        let _place = QueuePlace::take(&self.waiting, self.limits.queue_length)?;
-        let permit = tokio::time::timeout(
+        let Ok(_place) = QueuePlace::take(&self.waiting, self.limits.queue_length) else {
+            metrics::hash_rejected(HashRejection::QueueFull);
+            return Err(HashError::Busy);
+        };
+        let started = Instant::now();
+        let waited = tokio::time::timeout(
             self.limits.queue_timeout,
             self.permits.clone().acquire_owned(),
         )
-        .await
-        .map_err(|_| HashError::Busy)?
-        .map_err(|_| HashError::Busy)?;
+        .await;
+        let Ok(Ok(permit)) = waited else {
+            metrics::hash_rejected(HashRejection::Timeout);
+            return Err(HashError::Busy);
+        };
+        metrics::hash_wait(started.elapsed());
         Ok(HashSlot::new(permit, &self.workspaces))
     }
 

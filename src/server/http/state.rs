@@ -14,7 +14,7 @@ use crate::server::{
         password::PasswordHasher, tokens::AccessTokens,
     },
     domain::client::ClientInfo,
-    platform::clock::SharedClock,
+    platform::{clock::SharedClock, shutdown::Draining},
     services::{authz_view::AuthzView, Policies, Services},
     store::db::Db,
 };
@@ -56,6 +56,8 @@ pub struct Shared {
     pub cors_origins: Arc<[String]>,
     /// Forward-auth's answers for sessions lately let through.
     pub passes: GatePasses,
+    /// Set when shutdown begins; readiness fails from then on.
+    pub draining: Draining,
 }
 
 /// What issues and checks credentials, built once at start-up.

@@ -13,6 +13,7 @@ use crate::{
             events::{EventType, Outcome},
             password_hash::StoredHash,
         },
+        platform::telemetry::metrics::{self, SignIn},
         store::{
             audit,
             users::{self, UserRecord},
@@ -36,6 +37,24 @@ impl Services<'_> {
     /// `device_cookie`, if this browser signed in to the account before,
     /// lets its owner through blocks others caused.
     pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        device_cookie: Option<&str>,
+    ) -> Result<LoginOutcome, ServiceError> {
+        let result = self.check_password(email, password, device_cookie).await;
+        metrics::sign_in(match &result {
+            Ok(LoginOutcome::SignedIn(_)) => SignIn::Success,
+            Err(ServiceError::InvalidCredentials) => SignIn::BadCredentials,
+            Err(ServiceError::Invalid(_)) => SignIn::Rejected,
+            Err(ServiceError::Throttled(_)) => SignIn::Throttled,
+            Err(ServiceError::Busy) => SignIn::Busy,
+            Err(_) => SignIn::Error,
+        });
+        result
+    }
+
+    async fn check_password(
         &self,
         email: &str,
         password: &str,

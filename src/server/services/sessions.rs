@@ -19,7 +19,10 @@ use crate::{
             hash_refresh_token, Principal, RefreshToken, TokenPair, TokenSubject,
         },
         domain::events::{EventType, Outcome},
-        platform::env::{ConfigError, Env},
+        platform::{
+            env::{ConfigError, Env},
+            telemetry::metrics::{self, Refresh},
+        },
         store::{
             db::WriteTx,
             refresh_tokens::{self, NewRefresh, Presented, Rotation},
@@ -28,6 +31,16 @@ use crate::{
         },
     },
 };
+
+/// How a refresh token presented was answered.
+enum Refreshed {
+    /// Spent for a new token.
+    Rotated(Issued),
+    /// Spent a moment ago: the same successor again (within the grace).
+    Again(Issued),
+    /// Spent long ago, so replayed: its session was ended.
+    ReuseDetected,
+}
 
 /// How long sessions last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,6 +217,26 @@ impl Services<'_> {
         raw: &str,
         continues: Option<Uuid>,
     ) -> Result<Issued, ServiceError> {
+        let (outcome, result) = match self.rotate(raw, continues).await {
+            Ok(Refreshed::Rotated(issued)) => (Refresh::Rotated, Ok(issued)),
+            Ok(Refreshed::Again(issued)) => (Refresh::Grace, Ok(issued)),
+            Ok(Refreshed::ReuseDetected) => {
+                (Refresh::ReuseDetected, Err(ServiceError::Unauthenticated))
+            }
+            Err(err) => {
+                let outcome = match err {
+                    ServiceError::Unauthenticated => Refresh::Rejected,
+                    ServiceError::Throttled(_) => Refresh::Throttled,
+                    _ => Refresh::Error,
+                };
+                (outcome, Err(err))
+            }
+        };
+        metrics::refresh(outcome);
+        result
+    }
+
+    async fn rotate(&self, raw: &str, continues: Option<Uuid>) -> Result<Refreshed, ServiceError> {
         self.rate_limit(Scope::RefreshIp).await?;
         let hash = hash_refresh_token(raw);
         let Some(presented) = refresh_tokens::find_presented(self.db, &hash).await? else {
@@ -246,7 +279,9 @@ impl Services<'_> {
             audit_details: json!({ "session": session.id }),
         };
         if refresh_tokens::rotate(self.db, &new, rotation, self.now).await? {
-            return self.mint(user, session.id, successor, session.expires_at);
+            return self
+                .mint(user, session.id, successor, session.expires_at)
+                .map(Refreshed::Rotated);
         }
         // Lost a race: another refresh rotated it, or the session ended.
         match refresh_tokens::find_presented(self.db, &hash).await? {
@@ -264,7 +299,7 @@ impl Services<'_> {
         &self,
         raw: &str,
         presented: Presented,
-    ) -> Result<Issued, ServiceError> {
+    ) -> Result<Refreshed, ServiceError> {
         let Presented {
             token,
             session,
@@ -292,9 +327,10 @@ impl Services<'_> {
         )
         .await;
         self.mint(user, session.id, successor, session.expires_at)
+            .map(Refreshed::Again)
     }
 
-    async fn reuse_detected(&self, session: &SessionRecord) -> Result<Issued, ServiceError> {
+    async fn reuse_detected(&self, session: &SessionRecord) -> Result<Refreshed, ServiceError> {
         sessions::revoke(self.db, session.id, self.now).await?;
         tracing::warn!(user_id = %session.user_id, session = %session.id, "refresh token reuse: session revoked");
         self.audit(
@@ -304,7 +340,7 @@ impl Services<'_> {
             json!({ "session": session.id }),
         )
         .await;
-        Err(ServiceError::Unauthenticated)
+        Ok(Refreshed::ReuseDetected)
     }
 
     /// Ends the session that `raw` (or else `principal`) belongs to. A

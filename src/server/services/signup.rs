@@ -7,6 +7,7 @@ use crate::{
     model::RoleName,
     server::{
         domain::events::{EventType, Outcome},
+        platform::telemetry::metrics::{self, SignUp},
         store::{
             audit,
             db::WriteTx,
@@ -19,6 +20,23 @@ use crate::{
 
 impl Services<'_> {
     pub async fn signup(
+        &self,
+        email: &str,
+        password: &str,
+        display_name: Option<&str>,
+    ) -> Result<Issued, ServiceError> {
+        let result = self.create_account(email, password, display_name).await;
+        metrics::sign_up(match &result {
+            Ok(_) => SignUp::Created,
+            Err(ServiceError::EmailTaken | ServiceError::Invalid(_)) => SignUp::Rejected,
+            Err(ServiceError::Throttled(_)) => SignUp::Throttled,
+            Err(ServiceError::Busy) => SignUp::Busy,
+            Err(_) => SignUp::Error,
+        });
+        result
+    }
+
+    async fn create_account(
         &self,
         email: &str,
         password: &str,

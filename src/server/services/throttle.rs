@@ -16,7 +16,10 @@ use crate::{
             client::ClientInfo,
             events::{EventType, Outcome},
         },
-        platform::env::{invalid, ConfigError, Env},
+        platform::{
+            env::{invalid, ConfigError, Env},
+            telemetry::metrics,
+        },
         store::{
             db::{Db, WriteTx},
             rate_limits::{self, Claim, Hit, Settle},
@@ -429,7 +432,10 @@ impl Services<'_> {
         )
         .await?
         {
-            Some(refused) => Err(refused.into()),
+            Some(refused) => {
+                metrics::throttle_block(refused.scope.as_str());
+                Err(refused.into())
+            }
             None => Ok(()),
         }
     }
@@ -438,6 +444,7 @@ impl Services<'_> {
     /// many requests it then refuses (those write nothing, so a flood of
     /// them cannot fill the audit log).
     pub(super) async fn blocked(&self, t: Throttled, user: Option<Uuid>) {
+        metrics::throttle_block(t.scope.as_str());
         self.audit(
             EventType::Throttled,
             Outcome::Failure,

@@ -116,6 +116,14 @@ impl DbConfig {
     }
 }
 
+/// What a pool holds now; see [`Db::usage`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    pub in_use: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
 #[derive(Debug, Clone)]
 pub enum Db {
     Sqlite(SqlitePools),
@@ -427,6 +435,40 @@ impl Db {
             .execute(pool)
             .await
             .map(|_| ()))
+    }
+
+    /// Connections open and in use, open and idle, and the most the pools
+    /// may open (SQLite's reader and writer pools together).
+    pub fn usage(&self) -> PoolUsage {
+        let of = |pool_size: u32, idle: usize, max: u32| PoolUsage {
+            in_use: pool_size.saturating_sub(u32::try_from(idle).unwrap_or(u32::MAX)),
+            idle: u32::try_from(idle).unwrap_or(u32::MAX),
+            max,
+        };
+        match self {
+            Db::Sqlite(pools) => {
+                let read = of(
+                    pools.read.size(),
+                    pools.read.num_idle(),
+                    pools.read.options().get_max_connections(),
+                );
+                let write = of(
+                    pools.write.size(),
+                    pools.write.num_idle(),
+                    pools.write.options().get_max_connections(),
+                );
+                PoolUsage {
+                    in_use: read.in_use + write.in_use,
+                    idle: read.idle + write.idle,
+                    max: read.max + write.max,
+                }
+            }
+            Db::Postgres(pool) => of(
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            ),
+        }
     }
 
     pub async fn close(&self) {

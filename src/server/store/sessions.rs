@@ -171,6 +171,23 @@ pub async fn live_for_user(
         .await)
 }
 
+/// How many sessions are live: not revoked, not past their end, used
+/// since `idle_since`.
+pub async fn count_live(
+    db: &Db,
+    now: DateTime<Utc>,
+    idle_since: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    const SQL: &str = "SELECT COUNT(*) FROM sessions \
+         WHERE revoked_at IS NULL AND expires_at > $1 AND last_used_at > $2";
+    let count: i64 = with_pool!(db, |pool| sqlx::query_scalar(SQL)
+        .bind(now)
+        .bind(idle_since)
+        .fetch_one(pool)
+        .await)?;
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
 /// Deletes up to `batch` sessions that can never be used again (revoked,
 /// past their end, or idle since before `idle_since`) with their refresh
 /// tokens; returns how many sessions went. Replicas may run it at once: on

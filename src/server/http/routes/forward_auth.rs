@@ -34,6 +34,7 @@ use crate::{
             gate_passes::{Holder, PassHeaders},
             state::AppState,
         },
+        platform::telemetry::metrics::{self, Gate},
         services::forward_auth::{HeldRequest, Passer, Verdict},
     },
     validate::query_value,
@@ -167,13 +168,24 @@ async fn decide(
     contract: Contract,
     held: Option<HeldRequest>,
 ) -> Response {
+    let (outcome, response) = answer(state, parts, contract, held).await;
+    metrics::forward_auth(outcome);
+    response
+}
+
+async fn answer(
+    state: &AppState,
+    parts: &Parts,
+    contract: Contract,
+    held: Option<HeldRequest>,
+) -> (Gate, Response) {
     // Envoy's query is the held request's own, not requirements.
     let extra = if parts.uri.path().starts_with(ENVOY_PREFIX) {
         Vec::new()
     } else {
         match extra_requirements(parts.uri.query()) {
             Ok(extra) => extra,
-            Err(refused) => return refused.into_response(),
+            Err(refused) => return (Gate::BadRequest, refused.into_response()),
         }
     };
     let trusted = parts
@@ -184,7 +196,7 @@ async fn decide(
             state.trusted_proxies.iter().any(|net| net.contains(&ip))
         });
     let Some(held) = held.filter(|_| trusted) else {
-        return ApiError::bad_request(
+        let refused = ApiError::bad_request(
             ErrorCode::InvalidForwardedRequest,
             "The proxy's description of the request is missing or not believed.",
         )
@@ -192,8 +204,8 @@ async fn decide(
             "forward-auth: forwarded headers missing or malformed"
         } else {
             "forward-auth: asked by a peer not in PORTCULLIS_TRUSTED_PROXIES"
-        })
-        .into_response();
+        });
+        return (Gate::BadRequest, refused.into_response());
     };
     let client = ClientInfo::default();
     let services = state.services(&client);
@@ -201,12 +213,13 @@ async fn decide(
     let principal = principal_from_bearer_or_cookie(state, &parts.headers, now);
     let verdict = services.forward_auth(principal, &held, &extra).await;
     match verdict {
-        Ok(Verdict::Allow(passer)) => allowed(state, &held, passer.as_ref(), now),
-        Ok(Verdict::SignIn { return_to }) => {
-            sign_in(state, contract, &parts.headers, return_to.as_deref())
-        }
-        Ok(Verdict::Deny) => ApiError::forbidden().into_response(),
-        Err(err) => ApiError::from(err).into_response(),
+        Ok(Verdict::Allow(passer)) => (Gate::Allowed, allowed(state, &held, passer.as_ref(), now)),
+        Ok(Verdict::SignIn { return_to }) => (
+            Gate::Unauthenticated,
+            sign_in(state, contract, &parts.headers, return_to.as_deref()),
+        ),
+        Ok(Verdict::Deny) => (Gate::Forbidden, ApiError::forbidden().into_response()),
+        Err(err) => (Gate::Error, ApiError::from(err).into_response()),
     }
 }
 

@@ -6,6 +6,7 @@ mod admin;
 pub mod forward_auth;
 mod health;
 mod jwks;
+pub mod metrics;
 mod security;
 mod session;
 

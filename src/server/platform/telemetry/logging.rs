@@ -2,7 +2,7 @@
 
 use tracing_subscriber::{fmt, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter};
 
-use super::env::{invalid, ConfigError, Env};
+use crate::server::platform::env::{invalid, ConfigError, Env};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
