@@ -21,9 +21,11 @@
 //!   once restarted, the others' stay 200.
 //!
 //! PostgreSQL only. `PORTCULLIS_CLUSTER_SECONDS` (default 10) is how long
-//! the load runs around the kill, `PORTCULLIS_CLUSTER_CLIENTS` (default 6)
-//! how many clients drive it; `make bench` runs a longer variant. nginx is
-//! `PORTCULLIS_NGINX`, else /usr/sbin/nginx, else `nginx` on PATH.
+//! the load runs around the kills (one, or one per 20 s, each of the next
+//! replica), and one round of rolling restarts follows per 20 s (at least
+//! one); `PORTCULLIS_CLUSTER_CLIENTS` (default 6) is how many clients drive
+//! it. `make bench` runs a longer variant. nginx is `PORTCULLIS_NGINX`,
+//! else /usr/sbin/nginx, else `nginx` on PATH.
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
@@ -56,7 +58,7 @@ const APP_HOST: &str = "app.example.com";
 const KEEP: usize = 2;
 /// nginx's `fail_timeout`: how long a replica that failed is left alone.
 const FAIL_TIMEOUT: Duration = Duration::from_secs(1);
-/// The replica killed with SIGKILL.
+/// The first replica killed with SIGKILL (then the next, and so on).
 const VICTIM: usize = 1;
 const WRONG: &str = "not-the-password-at-all";
 
@@ -1156,22 +1158,148 @@ async fn throttle_holds_one_budget(cluster: &Cluster) -> Vec<String> {
     report
 }
 
+/// One SIGKILL of a replica and its restart.
+struct Kill {
+    victim: usize,
+    /// Just before and just after the signal.
+    from: Instant,
+    to: Instant,
+    at: Duration,
+    restart_at: Duration,
+    ready_at: Duration,
+}
+
+/// One SIGTERM of a replica and its restart.
+struct Stop {
+    replica: usize,
+    at: Duration,
+    exit: Option<std::process::ExitStatus>,
+    exited_at: Duration,
+    ready_at: Duration,
+}
+
+/// The drivers' records, and nginx's log lines for them.
+async fn records_and_log(
+    cluster: &Cluster,
+    drivers: &[Driver],
+) -> (Vec<Record>, HashMap<String, LogLine>) {
+    let records: Vec<Record> = drivers.iter().flat_map(|d| d.records.clone()).collect();
+    let log = cluster
+        .nginx
+        .access_log_for(records.iter().map(|r| r.tag.as_str()))
+        .await;
+    (records, log)
+}
+
+/// nginx's upstream errors since `before`.
+fn upstream_errors_since(
+    cluster: &Cluster,
+    before: BTreeMap<String, usize>,
+) -> BTreeMap<String, usize> {
+    let mut errors = cluster.nginx.upstream_errors();
+    for (what, n) in before {
+        *errors.entry(what).or_default() -= n;
+    }
+    errors.retain(|_, n| *n > 0);
+    errors
+}
+
+/// The drivers loop for `load` while, `kills` times, a replica (each time
+/// the next) is killed with SIGKILL a third into its share of the time,
+/// left down a sixth of it (at least a second), and restarted on its port.
+async fn kill_phase(
+    cluster: &mut Cluster,
+    drivers: Vec<Driver>,
+    load: Duration,
+    kills: u32,
+) -> (Vec<Driver>, Vec<Kill>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let running = drive(drivers, stop.clone());
+    let segment = load / kills;
+    let mut done = Vec::new();
+    for k in 0..kills {
+        let victim = (VICTIM + k as usize) % REPLICAS;
+        let segment_started = Instant::now();
+        tokio::time::sleep(segment / 3).await;
+        let from = Instant::now();
+        cluster.replicas[victim].as_mut().unwrap().kill_now();
+        let to = Instant::now();
+        tokio::time::sleep((segment / 6).max(Duration::from_secs(1))).await;
+        let restart_at = cluster.at();
+        cluster.replicas[victim] = Some(cluster.spawn_replica(victim).await.unwrap());
+        cluster.until_ready(victim).await;
+        done.push(Kill {
+            victim,
+            from,
+            to,
+            at: from.duration_since(cluster.t0),
+            restart_at,
+            ready_at: cluster.at(),
+        });
+        tokio::time::sleep(segment.saturating_sub(segment_started.elapsed())).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    (gather(running).await, done)
+}
+
+/// The drivers loop while, `rounds` times, each replica in turn is stopped
+/// with SIGTERM, waited for, restarted on its port, waited for until ready
+/// and until nginx would try it again.
+async fn rolling_phase(
+    cluster: &mut Cluster,
+    drivers: Vec<Driver>,
+    rounds: u64,
+) -> (Vec<Driver>, Vec<Stop>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let running = drive(drivers, stop.clone());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut done = Vec::new();
+    for _ in 0..rounds {
+        for replica in 0..REPLICAS {
+            let at = cluster.at();
+            let exit = cluster.replicas[replica]
+                .as_mut()
+                .unwrap()
+                .terminate(Duration::from_secs(40))
+                .await;
+            let exited_at = cluster.at();
+            cluster.replicas[replica] = Some(cluster.spawn_replica(replica).await.unwrap());
+            cluster.until_ready(replica).await;
+            done.push(Stop {
+                replica,
+                at,
+                exit,
+                exited_at,
+                ready_at: cluster.at(),
+            });
+            tokio::time::sleep(FAIL_TIMEOUT + Duration::from_millis(500)).await;
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, Ordering::Relaxed);
+    (gather(running).await, done)
+}
+
 /// See the module's documentation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_replicas_behind_nginx_survive_a_kill_and_a_rolling_restart() {
-    let seconds = setting("PORTCULLIS_CLUSTER_SECONDS", 10);
+    let seconds = setting("PORTCULLIS_CLUSTER_SECONDS", 10).max(3);
     let clients = setting("PORTCULLIS_CLUSTER_CLIENTS", 6) as usize;
+    // One kill and one round of restarts in the short run; one of each
+    // per 20 s in a longer one.
+    let kills = u32::try_from(seconds / 20).unwrap().max(1);
+    let rounds = (seconds / 20).max(1);
     let t0 = Instant::now();
     let mut cluster = Cluster::start(t0).await;
     let mut report = vec![format!(
-        "three replicas up behind nginx after {:.2}s; {clients} clients, {seconds}s of load around the kill",
+        "three replicas up behind nginx after {:.2}s; {clients} clients; {seconds}s of load \
+         around {kills} kill(s), then {rounds} round(s) of rolling restarts",
         cluster.at().as_secs_f64()
     )];
 
     report.extend(throttle_holds_one_budget(&cluster).await);
 
-    // Clients sign up, then loop while replica VICTIM is killed and
-    // restarted on its port.
+    // Clients sign up, then loop while replicas are killed and restarted.
     let mut drivers: Vec<Driver> = (0..clients)
         .map(|n| {
             Driver::new(
@@ -1185,64 +1313,55 @@ async fn three_replicas_behind_nginx_survive_a_kill_and_a_rolling_restart() {
     for driver in &mut drivers {
         driver.sign_up().await;
     }
-    let stop = Arc::new(AtomicBool::new(false));
     let phase_start = cluster.at();
-    let load_started = Instant::now();
-    let running = drive(drivers, stop.clone());
-    let load = Duration::from_secs(seconds);
-    tokio::time::sleep(load / 3).await;
-
-    let kill_from = Instant::now();
-    cluster.replicas[VICTIM].as_mut().unwrap().kill_now();
-    let kill_to = Instant::now();
-    let killed_at = kill_from.duration_since(t0);
-    // Down for a sixth of the run (at least a second).
-    tokio::time::sleep((load / 6).max(Duration::from_secs(1))).await;
-    let restart_at = cluster.at();
-    cluster.replicas[VICTIM] = Some(cluster.spawn_replica(VICTIM).await.unwrap());
-    cluster.until_ready(VICTIM).await;
-    let ready_at = cluster.at();
-    tokio::time::sleep(load.saturating_sub(load_started.elapsed())).await;
-    stop.store(true, Ordering::Relaxed);
-    let drivers = gather(running).await;
+    let errors_before = cluster.nginx.upstream_errors();
+    let (mut drivers, killed) =
+        kill_phase(&mut cluster, drivers, Duration::from_secs(seconds), kills).await;
     let phase_end = cluster.at();
-
-    let records: Vec<Record> = drivers.iter().flat_map(|d| d.records.clone()).collect();
-    let log = cluster
-        .nginx
-        .access_log_for(records.iter().map(|r| r.tag.as_str()))
-        .await;
+    let (records, log) = records_and_log(&cluster, &drivers).await;
     let failed = failures(&records, &log);
-    let victim = cluster.address(VICTIM);
+    // A failure is explained when it is a POST (nginx passes no POST on
+    // once sent) in flight at a kill, and that kill's replica answered it
+    // with nothing: nginx's 502.
     let (explained, unexplained): (Vec<&Failure>, Vec<&Failure>) = failed.iter().partition(|f| {
         let r = &f.record;
         !r.kind.idempotent()
-            && r.started <= kill_to
-            && r.ended >= kill_from
-            && f.log.as_ref().is_some_and(|l| {
-                l.method == "POST" && l.status == 502 && l.upstreams.last() == Some(&victim)
+            && killed.iter().any(|k| {
+                r.started <= k.to
+                    && r.ended >= k.from
+                    && f.log.as_ref().is_some_and(|l| {
+                        l.method == "POST"
+                            && l.status == 502
+                            && l.upstreams.last() == Some(&cluster.address(k.victim))
+                    })
             })
     });
     report.push(format!(
-        "kill -9 of replica {VICTIM} at {:.3}s (load {:.3}s-{:.3}s); restarted at {:.3}s, ready at {:.3}s",
-        killed_at.as_secs_f64(),
+        "load with kills {:.3}s-{:.3}s",
         phase_start.as_secs_f64(),
-        phase_end.as_secs_f64(),
-        restart_at.as_secs_f64(),
-        ready_at.as_secs_f64()
+        phase_end.as_secs_f64()
     ));
+    for k in &killed {
+        report.push(format!(
+            "  kill -9 of replica {} at {:.3}s; restarted at {:.3}s, ready at {:.3}s",
+            k.victim,
+            k.at.as_secs_f64(),
+            k.restart_at.as_secs_f64(),
+            k.ready_at.as_secs_f64()
+        ));
+    }
     report.push(format!("  requests: {}", tally(&records)));
     for f in &failed {
         report.push(format!("  failed: {}", f.describe(&cluster)));
     }
     report.push(format!(
-        "  nginx upstream errors: {:?}",
-        cluster.nginx.upstream_errors()
+        "  {} failed, {} of them non-idempotent and in flight on a killed replica",
+        failed.len(),
+        explained.len()
     ));
     report.push(format!(
-        "  {} failed, all non-idempotent and in flight on the killed replica: {}",
-        failed.len(),
-        unexplained.is_empty()
+        "  nginx upstream errors: {:?}",
+        upstream_errors_since(&cluster, errors_before)
     ));
     let on_each: Vec<usize> = (0..REPLICAS)
         .map(|i| {
@@ -1274,94 +1393,80 @@ async fn three_replicas_behind_nginx_survive_a_kill_and_a_rolling_restart() {
             .collect::<Vec<_>>()
             .join("\n")
     );
-    assert!(explained.len() <= clients, "more failures than clients");
-    // Readiness: the victim went unreachable after the kill and answered
-    // 200 once restarted; the others stayed 200 throughout.
-    let victim_states = cluster.transitions(VICTIM, killed_at, phase_end);
     assert!(
-        matches!(
-            victim_states.first(),
-            Some(Transition { state: Readiness::Unreachable, at, .. }) if *at <= killed_at + Duration::from_secs(1)
-        ),
-        "{victim_states:?}"
+        explained.len() <= clients * killed.len(),
+        "more failures than requests in flight"
     );
-    assert!(
-        victim_states[1..]
-            .iter()
-            .all(|t| t.at >= restart_at || t.state == Readiness::Unreachable),
-        "ready again before the restart: {victim_states:?}"
-    );
-    assert_eq!(victim_states.last().unwrap().state, Readiness::Ready);
-    for i in (0..REPLICAS).filter(|&i| i != VICTIM) {
+    // Readiness: each victim unreachable within a second of its kill, not
+    // ready before its restart, ready after; the others unchanged.
+    for k in &killed {
+        let states = cluster.transitions(k.victim, k.at, k.ready_at + Duration::from_secs(1));
         assert!(
-            cluster.transitions(i, phase_start, phase_end).is_empty(),
-            "replica {i}'s readiness changed: {:?}",
-            cluster.transitions(i, phase_start, phase_end)
+            matches!(
+                states.first(),
+                Some(Transition { state: Readiness::Unreachable, at, .. })
+                    if *at <= k.at + Duration::from_secs(1)
+            ),
+            "replica {} after its kill: {states:?}",
+            k.victim
         );
+        assert!(
+            states
+                .iter()
+                .all(|t| t.at >= k.restart_at || t.state != Readiness::Ready),
+            "replica {} ready before its restart: {states:?}",
+            k.victim
+        );
+        assert_eq!(states.last().unwrap().state, Readiness::Ready, "{states:?}");
+        for i in (0..REPLICAS).filter(|&i| i != k.victim) {
+            let others = cluster.transitions(i, k.at, k.ready_at);
+            assert!(
+                others.is_empty(),
+                "replica {i}'s readiness changed: {others:?}"
+            );
+        }
     }
 
-    // Rolling restart: SIGTERM each in turn under load, wait for it to
-    // exit, start it again on its port, wait until it is ready and nginx
-    // would try it again, then the next. Not one request may fail.
-    let mut drivers = drivers;
+    // Rolling restarts under load: not one request may fail.
     for driver in &mut drivers {
         driver.records.clear();
     }
-    let stop = Arc::new(AtomicBool::new(false));
     let phase_start = cluster.at();
     let errors_before = cluster.nginx.upstream_errors();
-    let running = drive(drivers, stop.clone());
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let mut steps = Vec::new();
-    for i in 0..REPLICAS {
-        let term_at = cluster.at();
-        let exit = cluster.replicas[i]
-            .as_mut()
-            .unwrap()
-            .terminate(Duration::from_secs(40))
-            .await;
-        let exited_at = cluster.at();
-        cluster.replicas[i] = None;
-        cluster.replicas[i] = Some(cluster.spawn_replica(i).await.unwrap());
-        cluster.until_ready(i).await;
-        let ready_at = cluster.at();
-        steps.push((i, term_at, exit, exited_at, ready_at));
-        tokio::time::sleep(FAIL_TIMEOUT + Duration::from_millis(500)).await;
-    }
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    stop.store(true, Ordering::Relaxed);
-    let drivers = gather(running).await;
+    let (drivers, stopped) = rolling_phase(&mut cluster, drivers, rounds).await;
     let phase_end = cluster.at();
-    let records: Vec<Record> = drivers.iter().flat_map(|d| d.records.clone()).collect();
-    let log = cluster
-        .nginx
-        .access_log_for(records.iter().map(|r| r.tag.as_str()))
-        .await;
+    let (records, log) = records_and_log(&cluster, &drivers).await;
     let failed = failures(&records, &log);
     report.push(format!(
         "rolling restart {:.3}s-{:.3}s",
         phase_start.as_secs_f64(),
         phase_end.as_secs_f64()
     ));
-    for (i, term_at, exit, exited_at, ready_at) in &steps {
+    // Each stop's readiness, up to the next stop.
+    let windows: Vec<(Duration, Duration)> = stopped
+        .iter()
+        .enumerate()
+        .map(|(n, s)| (s.at, stopped.get(n + 1).map_or(phase_end, |next| next.at)))
+        .collect();
+    for (s, (from, to)) in stopped.iter().zip(&windows) {
         report.push(format!(
-            "  replica {i}: SIGTERM at {:.3}s, exited {exit:?} after {:.3}s, ready again at {:.3}s; readiness {}",
-            term_at.as_secs_f64(),
-            (*exited_at - *term_at).as_secs_f64(),
-            ready_at.as_secs_f64(),
-            describe_transitions(&cluster.transitions(*i, *term_at, *ready_at + Duration::from_millis(100)))
+            "  replica {}: SIGTERM at {:.3}s, exited {:?} after {:.3}s, ready again at {:.3}s; readiness {}",
+            s.replica,
+            s.at.as_secs_f64(),
+            s.exit,
+            (s.exited_at - s.at).as_secs_f64(),
+            s.ready_at.as_secs_f64(),
+            describe_transitions(&cluster.transitions(s.replica, *from, *to))
         ));
     }
     report.push(format!("  requests: {}", tally(&records)));
     for f in &failed {
         report.push(format!("  failed: {}", f.describe(&cluster)));
     }
-    let mut errors = cluster.nginx.upstream_errors();
-    for (what, n) in errors_before {
-        *errors.entry(what).or_default() -= n;
-    }
-    errors.retain(|_, n| *n > 0);
-    report.push(format!("  nginx upstream errors: {errors:?}"));
+    report.push(format!(
+        "  nginx upstream errors: {:?}",
+        upstream_errors_since(&cluster, errors_before)
+    ));
     report.push(format!(
         "  database: {}",
         check_sessions(&cluster, &drivers).await
@@ -1377,10 +1482,35 @@ async fn three_replicas_behind_nginx_survive_a_kill_and_a_rolling_restart() {
             .collect::<Vec<_>>()
             .join("\n")
     );
-    for (i, _, exit, _, _) in &steps {
+    for (s, (from, to)) in stopped.iter().zip(&windows) {
         assert!(
-            exit.is_some_and(|s| s.success()),
-            "replica {i} did not exit cleanly on SIGTERM: {exit:?}"
+            s.exit.is_some_and(|status| status.success()),
+            "replica {} did not exit cleanly on SIGTERM: {:?}",
+            s.replica,
+            s.exit
         );
+        // Not ready from the signal until it is back: 503 while it drains
+        // (if a probe gets in), then unreachable, then 200.
+        let states = cluster.transitions(s.replica, *from, *to);
+        assert!(
+            states.first().is_some_and(|t| t.state != Readiness::Ready),
+            "replica {} after SIGTERM: {states:?}",
+            s.replica
+        );
+        assert!(
+            states
+                .iter()
+                .all(|t| t.at >= s.exited_at || t.state != Readiness::Ready),
+            "replica {} ready while stopping: {states:?}",
+            s.replica
+        );
+        assert_eq!(states.last().unwrap().state, Readiness::Ready, "{states:?}");
+        for i in (0..REPLICAS).filter(|&i| i != s.replica) {
+            let others = cluster.transitions(i, s.at, s.ready_at);
+            assert!(
+                others.is_empty(),
+                "replica {i}'s readiness changed: {others:?}"
+            );
+        }
     }
 }
