@@ -17,13 +17,14 @@ TARGET_DIR := $(abspath $(or $(CARGO_TARGET_DIR),target))
 SITE_ROOT := $(CURDIR)/target/site
 WASM_TARGET := wasm32-unknown-unknown
 
-.PHONY: help setup run dev build build-debug test lint fmt-check clippy test-rust e2e bench clean
+.PHONY: help setup run dev build build-debug test lint fmt-check clippy test-rust e2e bench bench-cluster clean
 
 help:
 	@echo "make run    build the release site and serve it on http://127.0.0.1:3000"
 	@echo "make test   formatting, lints, Rust tests (SQLite + PostgreSQL), browser tests"
 	@echo "make dev    rebuild and reload on every change (cargo leptos watch)"
-	@echo "make bench  measure the release build (a few minutes); report in bench/results/"
+	@echo "make bench  measure the release build (a few minutes); report in bench/results/;"
+	@echo "            then three replicas behind nginx, killed and restarted under load"
 	@echo "make setup  install the tools the above need (done by them too)"
 
 setup:
@@ -77,6 +78,16 @@ bench: build
 	  || { (cd bench/node && npm ci --no-audit --no-fund --loglevel=error) \
 	       && cp bench/node/package-lock.json bench/node/node_modules/.portcullis-lock; }
 	CARGO_TARGET_DIR=$(TARGET_DIR) BENCH_DATABASE_URL=$(TEST_DATABASE_URL) python3 bench/run.py
+	$(MAKE) bench-cluster
+
+# Three replicas behind nginx under load for two minutes: a replica killed
+# every 20 s, then six rounds of rolling restarts (tests/api/cluster.rs;
+# `make test` runs the same test for 10 s).
+CLUSTER_SECONDS ?= 120
+CLUSTER_CLIENTS ?= 16
+bench-cluster: setup
+	PORTCULLIS_CLUSTER_SECONDS=$(CLUSTER_SECONDS) PORTCULLIS_CLUSTER_CLIENTS=$(CLUSTER_CLIENTS) \
+	  cargo test --features ssr,test-support --test api cluster -- --nocapture
 
 clean:
 	cargo clean
