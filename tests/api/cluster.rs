@@ -26,6 +26,12 @@
 //! one); `PORTCULLIS_CLUSTER_CLIENTS` (default 6) is how many clients drive
 //! it. `make bench` runs a longer variant. nginx is `PORTCULLIS_NGINX`,
 //! else /usr/sbin/nginx, else `nginx` on PATH.
+//!
+//! `PORTCULLIS_CLUSTER_KEEPALIVE=1` has nginx keep connections to the
+//! replicas open (`keepalive` in the upstream), which the recipe advises
+//! against: a replica that stops closes its idle connections, and a POST
+//! nginx sends on one at that moment fails (nginx never resends a POST),
+//! so with it the rolling restart now and then loses a request.
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
@@ -147,6 +153,16 @@ impl Nginx {
                 )
             })
             .collect();
+        // PORTCULLIS_CLUSTER_KEEPALIVE=1: nginx keeps connections to the
+        // replicas open between requests (`keepalive` in the upstream).
+        let (keepalive, connection) = if setting("PORTCULLIS_CLUSTER_KEEPALIVE", 0) == 1 {
+            (
+                "    keepalive 32;\n",
+                "      proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n",
+            )
+        } else {
+            ("", "")
+        };
         let conf = format!(
             r#"
 user root;
@@ -172,7 +188,7 @@ http {{
   # A stopping replica may take its time to finish what it serves.
   proxy_read_timeout 35s;
   upstream portcullis {{
-{servers}  }}
+{servers}{keepalive}  }}
   server {{
     listen 127.0.0.1:{port} default_server;
     server_name {AUTH_HOST};
@@ -185,7 +201,7 @@ http {{
       proxy_set_header Host $host;
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_set_header X-Forwarded-Proto $scheme;
-    }}
+{connection}    }}
   }}
   server {{
     listen 127.0.0.1:{port};
