@@ -8,7 +8,8 @@
 # See README, "Deployment", for the commands; tests/ops/image_check.sh builds
 # the runtime stage from a host build and runs it.
 
-# builder | prebuilt
+# builder | prebuilt. buildah before 1.29 (podman before 4.4) skips stages
+# by --build-arg values only, not by this default: pass it explicitly there.
 ARG ARTIFACTS=builder
 
 # Bookworm like the runtime below: the binary links against its glibc.
