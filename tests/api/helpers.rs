@@ -490,6 +490,43 @@ impl ServerProcess {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
+
+    /// The process id, to signal it.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL, as a crash or an OOM kill would: nothing drains. Returns
+    /// once the process is gone (its listening port is free again).
+    pub fn kill_now(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, as an orchestrator stopping a replica, then waits for the
+    /// process to exit by itself (at most `within`) and returns how it
+    /// exited; `None` if it had not by then (it is left running).
+    pub async fn terminate(
+        &mut self,
+        within: std::time::Duration,
+    ) -> Option<std::process::ExitStatus> {
+        // The `kill` command rather than libc: this crate denies unsafe code.
+        let signalled = std::process::Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(signalled.success(), "kill -TERM {}", self.pid());
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for the server") {
+                return Some(status);
+            }
+            if started.elapsed() > within {
+                return None;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
 }
 
 impl Drop for ServerProcess {

@@ -17,6 +17,7 @@ mod admin;
 mod admin_console;
 mod audit;
 mod authz_view;
+mod cluster;
 mod config;
 mod cross_site;
 mod downstream;

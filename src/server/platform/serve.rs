@@ -31,7 +31,7 @@ use hyper_util::{
 use ipnet::IpNet;
 use tokio::{
     net::{TcpListener, TcpStream},
-    sync::{watch, Semaphore},
+    sync::{watch, Notify, Semaphore},
     time::Instant,
 };
 use tower::ServiceExt;
@@ -109,22 +109,10 @@ where
     let (stop, stopping) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
 
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // Out of file descriptors and the like: back off briefly.
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
+    let admit = |stream: TcpStream, peer: SocketAddr| {
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             tracing::warn!(%peer, "connection cap reached; closing a new connection");
-            continue;
+            return;
         };
         let trusted = trusted_proxies
             .iter()
@@ -136,7 +124,7 @@ where
                 Some(address_slot) => Some(address_slot),
                 None => {
                     tracing::warn!(%peer, "connection cap of this address reached; closing a new connection");
-                    continue;
+                    return;
                 }
             }
         };
@@ -154,9 +142,43 @@ where
             drop(address_slot);
             drop(slot);
         });
+    };
+
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: back off briefly.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        admit(stream, peer);
     }
 
-    drop(listener);
+    // The kernel completes connections by itself: those still queued when
+    // the listener closes would be reset, requests and all, and a proxy
+    // cannot tell whether a POST it had sent ran. Take them first (they
+    // are served like the rest); once the listener is closed, connecting
+    // is refused, which a proxy safely retries on another replica.
+    match listener.into_std() {
+        Ok(listener) => {
+            while let Ok((stream, peer)) = listener.accept() {
+                match stream
+                    .set_nonblocking(true)
+                    .and_then(|()| TcpStream::from_std(stream))
+                {
+                    Ok(stream) => admit(stream, peer),
+                    Err(error) => tracing::debug!(%error, "could not take a queued connection"),
+                }
+            }
+        }
+        Err(error) => tracing::warn!(%error, "could not take the queued connections"),
+    }
     let _ = stop.send(true);
     // Every connection holds a slot until it ends: all slots back means
     // all connections are done.
@@ -210,6 +232,11 @@ impl Connection {
         );
         let mut connection = std::pin::pin!(connection);
         let mut closing = false;
+        // Asked to stop before its first request began, a connection still
+        // serves that request, then closes: the request may be in the
+        // socket already, and closing would reset it. (One that sends
+        // nothing is closed by the header deadline below.)
+        let mut stop_asked = false;
         // Until its first request, a connection gets the header deadline
         // (a partial HTTP/2 preface would otherwise wait with no timer).
         let limits = self.limits;
@@ -229,18 +256,22 @@ impl Connection {
                     }
                     return;
                 }
-                changed = self.stopping.changed(), if !closing => {
+                changed = self.stopping.changed(), if !stop_asked => {
                     if changed.is_err() || *self.stopping.borrow() {
-                        connection.as_mut().graceful_shutdown();
-                        closing = true;
+                        stop_asked = true;
                     }
                 }
+                () = activity.began.notified(), if stop_asked && !closing => {}
                 () = idle_check, if !closing => {
                     if activity.is_idle(allowance(&activity)) {
                         connection.as_mut().graceful_shutdown();
                         closing = true;
                     }
                 }
+            }
+            if stop_asked && !closing && activity.has_served() {
+                connection.as_mut().graceful_shutdown();
+                closing = true;
             }
         }
     }
@@ -252,6 +283,8 @@ struct Activity {
     in_flight: AtomicUsize,
     served: AtomicUsize,
     last: Mutex<Instant>,
+    /// Told when a request begins.
+    began: Notify,
 }
 
 impl Activity {
@@ -260,6 +293,7 @@ impl Activity {
             in_flight: AtomicUsize::new(0),
             served: AtomicUsize::new(0),
             last: Mutex::new(Instant::now()),
+            began: Notify::new(),
         }
     }
 
@@ -267,6 +301,7 @@ impl Activity {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.served.fetch_add(1, Ordering::AcqRel);
         self.touch();
+        self.began.notify_one();
         Busy(self.clone())
     }
 
@@ -374,6 +409,49 @@ fn host_key(ip: IpAddr) -> IpAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Connections the kernel completed before the server took them, each
+    /// with a request sent, are answered although shutdown has begun: not
+    /// reset with the listener, nor closed before their request is read.
+    #[tokio::test]
+    async fn requests_queued_when_shutdown_begins_are_answered() {
+        use std::io::{Read, Write};
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let clients: Vec<std::net::TcpStream> = (0..8)
+            .map(|_| {
+                let mut stream = std::net::TcpStream::connect(addr).unwrap();
+                stream
+                    .write_all(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n")
+                    .unwrap();
+                stream
+            })
+            .collect();
+        let router = Router::new().route("/", axum::routing::post(|| async { "done" }));
+        let limits = ConnectionLimits {
+            max_connections: 100,
+            max_connections_per_address: 100,
+            header_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(5),
+        };
+        // Shutdown has begun before the first accept.
+        serve(
+            listener,
+            router,
+            limits,
+            Arc::from([]),
+            std::future::ready(()),
+        )
+        .await
+        .unwrap();
+        for mut stream in clients {
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).unwrap();
+            assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+            assert!(answer.ends_with("done"), "{answer:?}");
+        }
+    }
 
     #[test]
     fn an_address_gets_its_share_and_back_when_done() {
