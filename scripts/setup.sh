@@ -57,12 +57,16 @@ fi
 # 5. Debian packages: chromium for the browser tests (Playwright's own
 #    download is blocked here); brotli for `make build` (precompress.sh);
 #    wrk for `make bench`; nginx, the real gateway of the forward-auth
-#    browser test.
+#    browser test and the replica test; buildah, podman and debootstrap
+#    to build and run the container image (tests/ops/image_check.sh).
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v wrk >/dev/null || missing+=(wrk)
 command -v brotli >/dev/null || missing+=(brotli)
+command -v buildah >/dev/null || missing+=(buildah)
+command -v podman >/dev/null || missing+=(podman)
+command -v debootstrap >/dev/null || missing+=(debootstrap)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
   as_root apt-get update -qq
@@ -75,6 +79,26 @@ if [ ! -f end2end/node_modules/.package-lock.json ] \
   say "installing the end2end npm packages"
   (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
   cp end2end/package-lock.json end2end/node_modules/.portcullis-lock
+fi
+
+# 7. The deployment checks' Python tools (hadolint, Helm's engine, the
+#    Kubernetes schema validator), exactly as pinned, in their own venv.
+OPS_VENV="${OPS_VENV:-$HOME/.cache/portcullis/venv}"
+if [ ! -x "$OPS_VENV/bin/python" ] \
+  || ! cmp -s tests/ops/requirements.txt "$OPS_VENV/.portcullis-requirements"; then
+  say "installing the deployment checks' Python tools"
+  python3 -m venv "$OPS_VENV"
+  "$OPS_VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/ops/requirements.txt
+  cp tests/ops/requirements.txt "$OPS_VENV/.portcullis-requirements"
+fi
+
+# 8. promtool, which tests the chart's alert rules: taken out of Debian's
+#    prometheus package without installing it (which would start a server).
+PROMTOOL_DIR="$HOME/.cache/portcullis/prometheus"
+if [ ! -x "$PROMTOOL_DIR/usr/bin/promtool" ]; then
+  say "unpacking promtool from Debian's prometheus package"
+  rm -rf "$PROMTOOL_DIR" && mkdir -p "$PROMTOOL_DIR"
+  (cd "$PROMTOOL_DIR" && apt-get download -qq prometheus && dpkg-deb -x prometheus_*.deb . && rm -f prometheus_*.deb)
 fi
 
 say "everything is in place"

@@ -682,11 +682,17 @@ def kube_validate(files: list[Path]) -> None:
 
 
 # --------------------------------------------------------------------------
-# promtool (optional): the alert rules parse, and fire when they should.
+# promtool: the alert rules parse, and fire when they should. `make test`
+# names it in $PROMTOOL (scripts/setup.sh unpacks it), so there it must run;
+# run by hand without it, the check says it skipped.
 
 
 def promtool_rules(rule_doc: dict, tmp: Path) -> None:
-    promtool = os.environ.get("PROMTOOL") or shutil.which("promtool")
+    named = os.environ.get("PROMTOOL")
+    promtool = named or shutil.which("promtool")
+    if named and not os.access(named, os.X_OK):
+        check(False, f"promtool: PROMTOOL={named} is not an executable file")
+        return
     if not promtool:
         print("  skip promtool check/test rules: promtool not on PATH (Debian package prometheus; or set PROMTOOL)")
         return
