@@ -73,7 +73,7 @@ FROM debian:bookworm-slim AS runtime
 ARG CA_CERTIFICATES_VERSION=20250419~deb12u2
 RUN apt-get update \
  && apt-get install -y --no-install-recommends "ca-certificates=${CA_CERTIFICATES_VERSION}" \
- && rm -rf /var/lib/apt/lists/* \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
  && groupadd --system --gid 10001 portcullis \
  && useradd --system --uid 10001 --gid 10001 --no-create-home \
       --home-dir /nonexistent --shell /usr/sbin/nologin portcullis \
