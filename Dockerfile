@@ -8,8 +8,9 @@
 # See README, "Deployment", for the commands; tests/ops/image_check.sh builds
 # the runtime stage from a host build and runs it.
 
-# builder | prebuilt. buildah before 1.29 (podman before 4.4) skips stages
-# by --build-arg values only, not by this default: pass it explicitly there.
+# builder | prebuilt. buildah 1.28 (Debian bookworm's; fixed in 1.29) picks
+# the stages to build from --build-arg values only, not from this default:
+# pass --build-arg ARTIFACTS=builder explicitly there.
 ARG ARTIFACTS=builder
 
 # Bookworm like the runtime below: the binary links against its glibc.
