@@ -7,8 +7,9 @@
 #   3. the runtime stage is built with ARTIFACTS=prebuilt from a host build
 #   4. its configuration: user, ports, entrypoint, healthcheck, labels, env
 #   5. its files: owners, modes, CA certificates, no curl
-#   6. its ENTRYPOINT serves, as uid 10001, /health answers 200, and the
-#      image's HEALTHCHECK command passes (and fails once the server is gone)
+#   6. its ENTRYPOINT serves, as uid 10001, /health and /ready answer 200,
+#      /metrics is on the metrics port only, JSON logs, and the image's
+#      HEALTHCHECK command passes (and fails once the server is gone)
 #   7. SIGTERM stops it with exit status 0
 #   8. nothing was written outside /data and /tmp (the root may be read-only)
 #
@@ -325,8 +326,17 @@ say "    ok: JSON logs: $listening"
 ready=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$port/ready" || true)
 [ "$ready" = 200 ] || { cat "$log" >&2; fail "GET /ready answered ${ready:-nothing}, not 200 (the database under /data)"; }
 say "    ok: GET /ready: 200 (SQLite under /data answers)"
-metrics=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$metrics_port/metrics" || true)
-say "    GET /metrics on the metrics port: ${metrics:-no answer} (not checked: not served yet by every build)"
+# Metrics on their own listener (PORTCULLIS_METRICS_ADDR, the image's 9464),
+# never on the app's port.
+metrics=$(curl -s -o "$work/metrics.txt" -w '%{http_code}' --max-time 5 "http://127.0.0.1:$metrics_port/metrics" || true)
+[ "$metrics" = 200 ] && grep -q '^portcullis_build_info' "$work/metrics.txt" \
+  || fail "GET /metrics on the metrics port answered ${metrics:-nothing}, without portcullis_build_info"
+say "    ok: GET /metrics on the metrics port: 200, $(grep -c '^portcullis_' "$work/metrics.txt") portcullis_ samples"
+public_metrics=$(curl -s -o "$work/public-metrics.txt" -w '%{http_code}' --max-time 5 "http://127.0.0.1:$port/metrics" || true)
+if [ "$public_metrics" = 200 ] || grep -q '^portcullis_build_info' "$work/public-metrics.txt"; then
+  fail "the app's port serves /metrics"
+fi
+say "    ok: GET /metrics on the app's port: $public_metrics"
 
 step "the image's HEALTHCHECK command (${healthcheck[*]})"
 healthcheck_ok=false
