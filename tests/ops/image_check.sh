@@ -14,8 +14,9 @@
 #   8. nothing was written outside /data and /tmp (the root may be read-only)
 #
 # Needs root, buildah, podman (only to import the base), debootstrap, jq,
-# curl, ss, openssl, and a release build (`make build`). Inputs, with their
-# defaults:
+# curl, ss, openssl, and a host build (`make build`, or the debug one), whose
+# binary, hash.txt and site must come from the same build. Inputs, with
+# their defaults:
 #   PORTCULLIS_BIN        $CARGO_TARGET_DIR/release/portcullis
 #                         ($HOME/.cache/portcullis/target when unset)
 #   PORTCULLIS_HASH_FILE  hash.txt beside PORTCULLIS_BIN
