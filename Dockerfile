@@ -8,8 +8,9 @@
 # See README, "Deployment", for the commands; tests/ops/image_check.sh builds
 # the runtime stage from a host build and runs it.
 
-# builder | prebuilt. buildah before 1.29 (podman before 4.4) skips stages
-# by --build-arg values only, not by this default: pass it explicitly there.
+# builder | prebuilt. buildah 1.28 (Debian bookworm's; fixed in 1.29) picks
+# the stages to build from --build-arg values only, not from this default:
+# pass --build-arg ARTIFACTS=builder explicitly there.
 ARG ARTIFACTS=builder
 
 # Bookworm like the runtime below: the binary links against its glibc.
@@ -73,7 +74,7 @@ FROM debian:bookworm-slim AS runtime
 ARG CA_CERTIFICATES_VERSION=20250419~deb12u2
 RUN apt-get update \
  && apt-get install -y --no-install-recommends "ca-certificates=${CA_CERTIFICATES_VERSION}" \
- && rm -rf /var/lib/apt/lists/* \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
  && groupadd --system --gid 10001 portcullis \
  && useradd --system --uid 10001 --gid 10001 --no-create-home \
       --home-dir /nonexistent --shell /usr/sbin/nologin portcullis \
