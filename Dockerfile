@@ -76,7 +76,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends "ca-certificates=${CA_CERTIFICATES_VERSION}" \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
  && groupadd --system --gid 10001 portcullis \
- && useradd --system --uid 10001 --gid 10001 --no-create-home \
+ && useradd --uid 10001 --gid 10001 --no-create-home \
       --home-dir /nonexistent --shell /usr/sbin/nologin portcullis \
  && install -d -o 10001 -g 10001 -m 0750 /data
 WORKDIR /app

@@ -8,7 +8,8 @@
 #   4. its configuration: user, ports, entrypoint, healthcheck, labels, env
 #   5. its files: owners, modes, CA certificates, no curl
 #   6. its ENTRYPOINT serves, as uid 10001, /health and /ready answer 200,
-#      /metrics is on the metrics port only, JSON logs, and the image's
+#      the sign-in page's hashed bundle files are served (brotli), /metrics
+#      is on the metrics port only, JSON logs, and the image's
 #      HEALTHCHECK command passes (and fails once the server is gone)
 #   7. SIGTERM stops it with exit status 0
 #   8. nothing was written outside /data and /tmp (the root may be read-only)
@@ -88,6 +89,14 @@ for tool in buildah podman debootstrap jq curl ss openssl flock; do
   command -v "$tool" >/dev/null || fail "$tool is not installed"
 done
 work=$(mktemp -d /tmp/portcullis-image-check.XXXXXX)
+# One check at a time: runs share the image's tag, and each removes the
+# image the previous one left.
+mkdir -p "$base_cache"
+exec 8>"$base_cache/.check.lock"
+if ! flock -n 8; then
+  say "waiting for another image check to finish"
+  flock -w 900 8 || fail "another image check has run for 15 minutes"
+fi
 
 # ---------------------------------------------------------------------------
 step "hadolint $dockerfile"
@@ -110,7 +119,6 @@ esac
   || fail "the runtime stage is FROM $base; this check can only make debian:bookworm-slim"
 
 step "base image $base_ref"
-mkdir -p "$base_cache"
 # Named for what it holds: a change to how it is made needs a new name (and
 # `buildah rmi docker.io/library/debian:bookworm-slim` once).
 tarball="$base_cache/debian-bookworm-slim.v2.tar"
@@ -223,7 +231,7 @@ say "    $image ($(buildah images --format '{{.Size}}' "$image" | head -1))"
 
 # ---------------------------------------------------------------------------
 step "image configuration"
-config=$(buildah inspect --type image "$image" | jq '.Docker.config')
+config=$(buildah inspect --type image "$current" | jq '.Docker.config')
 expect() { # jq filter, description
   jq -e "$1" >/dev/null <<<"$config" || { jq . <<<"$config" >&2; fail "image config: $2"; }
   say "    ok: $2"
@@ -246,7 +254,7 @@ mapfile -t healthcheck < <(jq -r '.Healthcheck.Test[1:][]' <<<"$config")
 
 # ---------------------------------------------------------------------------
 step "image files"
-container=$(buildah from --pull-never "$image")
+container=$(buildah from --pull-never "$current")
 root=$(buildah mount "$container")
 file_is() { # path, stat format, expected
   local got
@@ -327,6 +335,23 @@ say "    ok: JSON logs: $listening"
 ready=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$port/ready" || true)
 [ "$ready" = 200 ] || { cat "$log" >&2; fail "GET /ready answered ${ready:-nothing}, not 200 (the database under /data)"; }
 say "    ok: GET /ready: 200 (SQLite under /data answers)"
+# The page links the hashed bundle (hash.txt read beside the binary), and
+# the site serves it, from the .br file where the build made one (make
+# build does, the debug build does not).
+curl -s --max-time 5 -o "$work/login.html" "http://127.0.0.1:$port/login" || fail "GET /login failed"
+mapfile -t assets < <(grep -o '/pkg/[^"]*\.\(js\|wasm\|css\)' "$work/login.html" | sort -u)
+[ ${#assets[@]} -ge 3 ] || fail "the sign-in page links ${#assets[@]} bundle files, not its js, wasm and css"
+brotli=0
+for asset in "${assets[@]}"; do
+  served=$(curl -s -o /dev/null -D "$work/asset.headers" -w '%{http_code}' -H 'Accept-Encoding: br' \
+    --max-time 5 "http://127.0.0.1:$port$asset" || true)
+  [ "$served" = 200 ] || fail "GET $asset answered ${served:-nothing}"
+  if [ -e "$context/site$asset.br" ]; then
+    grep -qi '^content-encoding: br' "$work/asset.headers" || fail "GET $asset was not sent from its .br file"
+    brotli=$((brotli + 1))
+  fi
+done
+say "    ok: /login links ${#assets[@]} hashed bundle files, each served 200 ($brotli from .br files)"
 # Metrics on their own listener (PORTCULLIS_METRICS_ADDR, the image's 9464),
 # never on the app's port.
 metrics=$(curl -s -o "$work/metrics.txt" -w '%{http_code}' --max-time 5 "http://127.0.0.1:$metrics_port/metrics" || true)
