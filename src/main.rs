@@ -70,14 +70,30 @@ fn main() -> ExitCode {
     }
 }
 
+/// The configuration, or the exit status after saying what is wrong.
+fn config_from_env() -> Result<Config, ExitCode> {
+    Config::from_env().map_err(|err| {
+        eprintln!("portcullis: invalid configuration: {err}");
+        ExitCode::from(2)
+    })
+}
+
+/// A runtime for a subcommand's few requests.
+fn one_thread_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| {
+            eprintln!("portcullis: {err}");
+            ExitCode::FAILURE
+        })
+}
+
 /// `healthcheck`: asks the server this environment configures.
 fn health_check() -> ExitCode {
-    let config = match Config::from_env() {
+    let config = match config_from_env() {
         Ok(config) => config,
-        Err(err) => {
-            eprintln!("portcullis: invalid configuration: {err}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     match healthcheck::check(healthcheck::probe_addr(config.http.listen_addr)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -100,15 +116,9 @@ fn check_login(args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match one_thread_runtime() {
         Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("portcullis: {err}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(check_login::run(&probe)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -129,22 +139,13 @@ fn admin(args: &[String]) -> ExitCode {
         eprintln!("portcullis: unknown admin command `{command}`\n{USAGE}");
         return ExitCode::from(2);
     }
-    let config = match Config::from_env() {
+    let config = match config_from_env() {
         Ok(config) => config,
-        Err(err) => {
-            eprintln!("portcullis: invalid configuration: {err}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match one_thread_runtime() {
         Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("portcullis: {err}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(grant_role(&config, email, role)) {
         Ok(done) => {
@@ -160,12 +161,9 @@ fn admin(args: &[String]) -> ExitCode {
 
 /// The median of 21 hashes, after two to warm up.
 fn hash_timing() -> ExitCode {
-    let config = match Config::from_env() {
+    let config = match config_from_env() {
         Ok(config) => config,
-        Err(err) => {
-            eprintln!("portcullis: invalid configuration: {err}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let params = config.hashing.params;
     // One workspace for all, as a hashing slot keeps its own.
@@ -197,12 +195,9 @@ fn hash_timing() -> ExitCode {
 }
 
 fn serve() -> ExitCode {
-    let config = match Config::from_env() {
+    let config = match config_from_env() {
         Ok(config) => config,
-        Err(err) => {
-            eprintln!("portcullis: invalid configuration: {err}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     if let Err(err) = telemetry::init(config.log_format) {
         eprintln!("portcullis: invalid configuration: {err}");

@@ -19,6 +19,10 @@ fn client() -> Client {
         .expect("http client")
 }
 
+async fn post_json(http: &Client, url: String, body: serde_json::Value) -> reqwest::Response {
+    http.post(url).json(&body).send().await.unwrap()
+}
+
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
@@ -141,41 +145,41 @@ async fn metrics_count_what_happened_on_their_own_listener_only() {
         .contains("portcullis_http_requests_total"));
 
     let email = "metered@example.com";
-    let signed_up = http
-        .post(app.server.url("/api/auth/signup"))
-        .json(&json!({ "email": email, "password": GOOD_PASSWORD }))
-        .send()
-        .await
-        .unwrap();
+    let signed_up = post_json(
+        &http,
+        app.server.url("/api/auth/signup"),
+        json!({ "email": email, "password": GOOD_PASSWORD }),
+    )
+    .await;
     assert_eq!(signed_up.status(), 201);
-    let login = http
-        .post(app.server.url("/api/auth/login"))
-        .json(&json!({ "email": email, "password": GOOD_PASSWORD, "transport": "bearer" }))
-        .send()
-        .await
-        .unwrap();
+    let login = post_json(
+        &http,
+        app.server.url("/api/auth/login"),
+        json!({ "email": email, "password": GOOD_PASSWORD, "transport": "bearer" }),
+    )
+    .await;
     assert_eq!(login.status(), 200);
     let tokens: serde_json::Value = login.json().await.unwrap();
-    let wrong = http
-        .post(app.server.url("/api/auth/login"))
-        .json(&json!({ "email": email, "password": "not-the-password-at-all" }))
-        .send()
-        .await
-        .unwrap();
+    let wrong = post_json(
+        &http,
+        app.server.url("/api/auth/login"),
+        json!({ "email": email, "password": "not-the-password-at-all" }),
+    )
+    .await;
     assert_eq!(wrong.status(), 401);
-    let refreshed = http
-        .post(app.server.url("/api/auth/refresh"))
-        .json(&json!({ "refresh_token": tokens["refresh_token"], "transport": "bearer" }))
-        .send()
-        .await
-        .unwrap();
+    let refreshed = post_json(
+        &http,
+        app.server.url("/api/auth/refresh"),
+        json!({ "refresh_token": tokens["refresh_token"], "transport": "bearer" }),
+    )
+    .await;
     assert_eq!(refreshed.status(), 200);
-    let replayed = http
-        .post(app.server.url("/api/auth/refresh"))
-        .json(&json!({ "refresh_token": tokens["refresh_token"], "transport": "bearer" }))
-        .send()
-        .await
-        .unwrap();
+    let replayed = post_json(
+        &http,
+        app.server.url("/api/auth/refresh"),
+        json!({ "refresh_token": tokens["refresh_token"], "transport": "bearer" }),
+    )
+    .await;
     // Within the grace window: the same successor again.
     assert_eq!(replayed.status(), 200);
     let gate = http
@@ -405,12 +409,12 @@ async fn check_login_walks_a_whole_session_and_fails_loudly() {
     let database = TestDatabase::create(Backend::Postgres).await;
     let server = ServerProcess::start(&database.url, &[]);
     let email = "probe@example.com";
-    let signed_up = client()
-        .post(server.url("/api/auth/signup"))
-        .json(&json!({ "email": email, "password": GOOD_PASSWORD }))
-        .send()
-        .await
-        .unwrap();
+    let signed_up = post_json(
+        &client(),
+        server.url("/api/auth/signup"),
+        json!({ "email": email, "password": GOOD_PASSWORD }),
+    )
+    .await;
     assert_eq!(signed_up.status(), 201);
     let dir = tempfile::tempdir().unwrap();
     let password_file = dir.path().join("password");
