@@ -64,6 +64,8 @@ pub mod assertion;
 pub mod axum;
 #[cfg(feature = "fetch")]
 mod fetch;
+#[cfg(test)]
+mod testing;
 
 pub use claims::{AccessClaims, Attributes, Subject, ACCESS_TOKEN_MEDIA_TYPE, ACCESS_TOKEN_TYPE};
 pub use error::VerifyError;
