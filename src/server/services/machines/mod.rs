@@ -125,6 +125,34 @@ pub enum Presented {
     Machine(MachineCredential),
 }
 
+/// What acts on the admin API: a person's token, or a machine's credential.
+/// Only a person's own key with the permission among its scopes gets past
+/// [`Services::authorize_for`](super::Services::authorize_for); every
+/// other machine is refused there.
+pub trait Acting {
+    fn acting(&self) -> ActingAs<'_>;
+}
+
+pub enum ActingAs<'a> {
+    Person(&'a Principal),
+    Machine(&'a MachineCredential),
+}
+
+impl Acting for Principal {
+    fn acting(&self) -> ActingAs<'_> {
+        ActingAs::Person(self)
+    }
+}
+
+impl Acting for Presented {
+    fn acting(&self) -> ActingAs<'_> {
+        match self {
+            Self::Person(principal) => ActingAs::Person(principal),
+            Self::Machine(credential) => ActingAs::Machine(credential),
+        }
+    }
+}
+
 /// A machine caller whose credential stands.
 #[derive(Debug, Clone)]
 pub struct Machine {
@@ -192,6 +220,27 @@ impl Services<'_> {
             }
             Presented::Machine(credential) => self.machine(credential).await.map(Caller::Machine),
         }
+    }
+
+    /// The user a person's own key acts for, limited to the key's scopes
+    /// (no role, not even `admin`), if those hold every one of
+    /// `permissions`: 403 for any other machine.
+    pub(in crate::server::services) async fn key_acting_for_user(
+        &self,
+        credential: &MachineCredential,
+        permissions: &[Permission],
+    ) -> Result<UserRecord, ServiceError> {
+        let machine = self.machine(credential).await?;
+        let MachinePrincipal::Person { user_id, .. } = machine.principal else {
+            return Err(ServiceError::Forbidden);
+        };
+        if !permissions.iter().all(|p| machine.allows(*p)) {
+            return Err(ServiceError::Forbidden);
+        }
+        let user = users::find_by_id(self.db, user_id)
+            .await?
+            .ok_or(ServiceError::Unauthenticated)?;
+        Ok(user.with_grants(&[], &machine.permissions))
     }
 
     /// The machine behind a key or a machine token: 401 unless it stands.
