@@ -455,8 +455,12 @@ mod tests {
     #[test]
     fn a_change_to_a_key_its_account_or_its_owner_drops_what_stands_on_them() {
         use crate::server::domain::machines::{AccountKind, MachinePrincipal};
-        let (key, account, owner, stranger) =
-            (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let (key, account, owner, stranger) = (
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+        );
         let standing = Arc::new(Standing {
             principal: MachinePrincipal::Account {
                 id: account,
