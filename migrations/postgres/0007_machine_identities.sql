@@ -13,7 +13,7 @@ CREATE TABLE service_accounts (
     description TEXT NOT NULL DEFAULT '',
     -- A JSON array of permission names; never more than the owner holds
     -- (checked when set, and again, by intersection, at every use).
-    permissions TEXT NOT NULL DEFAULT '[]',
+    permissions JSONB NOT NULL DEFAULT '[]',
     disabled    BOOLEAN NOT NULL DEFAULT FALSE,
     created_at  TIMESTAMPTZ NOT NULL,
     updated_at  TIMESTAMPTZ NOT NULL
@@ -32,7 +32,7 @@ CREATE TABLE api_keys (
     account_id   UUID REFERENCES service_accounts (id) ON DELETE CASCADE,
     name         TEXT NOT NULL,
     -- A JSON array of permission names; NULL: all of its account's.
-    scopes       TEXT,
+    scopes       JSONB,
     created_at   TIMESTAMPTZ NOT NULL,
     -- NULL: never (an administrator's explicit choice).
     expires_at   TIMESTAMPTZ,

@@ -144,6 +144,8 @@ impl FromRequestParts<AppState> for Presenting {
     }
 }
 
+/// People only: an API key presented alongside a cookie is refused, not
+/// ignored, so a key never seems to work where it does not.
 impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = ApiError;
 
@@ -151,6 +153,9 @@ impl FromRequestParts<AppState> for CurrentUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        if presented_key(&parts.headers).is_some() {
+            return Err(ApiError::unauthenticated());
+        }
         principal_from_headers(state, &parts.headers)
             .map(CurrentUser)
             .ok_or_else(ApiError::unauthenticated)

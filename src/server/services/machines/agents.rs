@@ -293,7 +293,8 @@ impl Services<'_> {
     }
 
     /// The account, if the caller may see it (`itself`: the agent too) or
-    /// change it; 404 otherwise, as if it did not exist.
+    /// change it: 404 for a person who may not, as if it did not exist; 403
+    /// for any other machine.
     async fn visible_account(
         &self,
         caller: &Caller,
@@ -307,12 +308,9 @@ impl Services<'_> {
             Caller::Person { user, .. } => {
                 account.owner_id == user.id || caller.allows(Permission::AgentsManage)
             }
-            Caller::Machine(machine) if itself => machine.account_id() == Some(id),
+            Caller::Machine(machine) if itself && machine.account_id() == Some(id) => true,
             // A machine never manages machines, its own account included.
-            Caller::Machine(machine) if machine.account_id() == Some(id) => {
-                return Err(ServiceError::Forbidden)
-            }
-            Caller::Machine(_) => false,
+            Caller::Machine(_) => return Err(ServiceError::Forbidden),
         };
         if allowed {
             Ok(account)
