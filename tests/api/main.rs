@@ -15,6 +15,7 @@ mod sql;
 
 mod admin;
 mod admin_console;
+mod api_keys;
 mod audit;
 mod authz_view;
 mod cluster;
@@ -27,6 +28,7 @@ mod health;
 mod keys;
 mod limits;
 mod login;
+mod machines;
 mod migrations;
 mod operations;
 mod pages;
