@@ -15,6 +15,7 @@ mod sql;
 
 mod admin;
 mod admin_console;
+mod agents;
 mod api_keys;
 mod audit;
 mod authz_view;
