@@ -31,6 +31,7 @@ mod limits;
 mod login;
 mod machines;
 mod migrations;
+mod oauth2_token;
 mod operations;
 mod pages;
 mod profile;
