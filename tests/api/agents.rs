@@ -140,7 +140,12 @@ async fn an_agent_is_registered_with_its_key_shown_once_and_bad_registrations_ar
     ];
     for (body, status, code) in refused {
         let (got, answer) = m
-            .call(&owner.client, Method::POST, "/api/agents", Some(body.clone()))
+            .call(
+                &owner.client,
+                Method::POST,
+                "/api/agents",
+                Some(body.clone()),
+            )
             .await;
         assert_eq!(got, status, "{body}: {answer}");
         assert_eq!(error_code(&answer), code, "{body}");
@@ -226,9 +231,7 @@ async fn agents_belong_to_their_owner_and_a_manager_sees_them_all(backend: Backe
         .await;
     assert_eq!(status, 200);
     assert_eq!(agent_names(&list), ["alices-agent", "bobs-agent"]);
-    let (status, read) = m
-        .call(&manager.client, Method::GET, &bobs_path, None)
-        .await;
+    let (status, read) = m.call(&manager.client, Method::GET, &bobs_path, None).await;
     assert_eq!(status, 200);
     assert_eq!(read["owner_id"], bob.id.as_str());
     let (status, changed) = m
@@ -330,9 +333,17 @@ async fn an_agent_reads_its_own_permissions_and_its_owner_changes_them(backend: 
         )
         .await;
     assert_eq!(status, 200, "{changed}");
-    assert_eq!(names(&changed["permissions"]), sorted(&["users:read", "audit:read"]));
-    assert_eq!(names(&changed["effective"]), sorted(&["users:read", "audit:read"]));
-    let (_, read) = m.with_key(KeyIn::Header, Method::GET, &path, &key, None).await;
+    assert_eq!(
+        names(&changed["permissions"]),
+        sorted(&["users:read", "audit:read"])
+    );
+    assert_eq!(
+        names(&changed["effective"]),
+        sorted(&["users:read", "audit:read"])
+    );
+    let (_, read) = m
+        .with_key(KeyIn::Header, Method::GET, &path, &key, None)
+        .await;
     assert_eq!(read, changed);
     let (status, body) = m.agent_token_answer(&key, None).await;
     assert_eq!(status, 200);
@@ -340,7 +351,10 @@ async fn an_agent_reads_its_own_permissions_and_its_owner_changes_them(backend: 
     let (_, detail) = m
         .call(&owner.client, Method::GET, &agent_path(&agent), None)
         .await;
-    assert_eq!(names(&detail["permissions"]), sorted(&["users:read", "audit:read"]));
+    assert_eq!(
+        names(&detail["permissions"]),
+        sorted(&["users:read", "audit:read"])
+    );
 
     let (status, narrowed) = m
         .call(
@@ -354,9 +368,7 @@ async fn an_agent_reads_its_own_permissions_and_its_owner_changes_them(backend: 
     assert_eq!(narrowed, json!({ "permissions": [], "effective": [] }));
 }
 
-async fn an_agent_never_holds_more_than_its_owner_and_a_demoted_owner_shrinks_it(
-    backend: Backend,
-) {
+async fn an_agent_never_holds_more_than_its_owner_and_a_demoted_owner_shrinks_it(backend: Backend) {
     let m = machines(backend).await;
     m.make_role("reader", &["users:read"]).await;
     m.make_role("auditor", &["audit:read"]).await;
@@ -380,7 +392,10 @@ async fn an_agent_never_holds_more_than_its_owner_and_a_demoted_owner_shrinks_it
 
     // Not more than the owner, whoever asks: the owner, or an administrator.
     for client in [&owner.client, &m.admin] {
-        for wanted in [json!(["users:write"]), json!(["users:read", "agents:manage"])] {
+        for wanted in [
+            json!(["users:write"]),
+            json!(["users:read", "agents:manage"]),
+        ] {
             let (status, answer) = m
                 .call(
                     client,
@@ -416,7 +431,10 @@ async fn an_agent_never_holds_more_than_its_owner_and_a_demoted_owner_shrinks_it
     assert_eq!(body["scope"], "users:read");
     let refused = m
         .oauth_token(
-            &[("grant_type", "client_credentials"), ("scope", "audit:read")],
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "audit:read"),
+            ],
             Some((&id, &key)),
         )
         .await;
@@ -479,8 +497,14 @@ async fn disabling_an_agent_stops_its_keys_and_tokens_within_a_second(backend: B
             && oauth.0 == 401
             && oauth.1["error"] == "invalid_client"
             && m.lookup_with_key(&key, &owner.id).await == 401
-            && m.with_token(Method::GET, &lookup, &from_agents, None).await.0 == 401
-            && m.with_token(Method::GET, &lookup, &from_oauth, None).await.0 == 401
+            && m.with_token(Method::GET, &lookup, &from_agents, None)
+                .await
+                .0
+                == 401
+            && m.with_token(Method::GET, &lookup, &from_oauth, None)
+                .await
+                .0
+                == 401
     };
 
     let (status, changed) = m
@@ -510,7 +534,10 @@ async fn disabling_an_agent_stops_its_keys_and_tokens_within_a_second(backend: B
     assert_eq!(changed["description"], "Paused");
     within_a_second(|| async { m.agent_token_answer(&key, None).await.0 == 200 }).await;
     let fresh = m.agent_token(&key).await;
-    assert_eq!(m.with_token(Method::GET, &lookup, &fresh, None).await.0, 200);
+    assert_eq!(
+        m.with_token(Method::GET, &lookup, &fresh, None).await.0,
+        200
+    );
 
     // Disabled by another writer (another replica, an operator's SQL).
     let changed = m
@@ -539,7 +566,10 @@ async fn a_deleted_agent_is_gone_with_its_keys_and_tokens(backend: Backend) {
     let lookup = lookup_path(&owner.id);
     let token = m.agent_token(&key).await;
     for _ in 0..2 {
-        assert_eq!(m.with_token(Method::GET, &lookup, &token, None).await.0, 200);
+        assert_eq!(
+            m.with_token(Method::GET, &lookup, &token, None).await.0,
+            200
+        );
     }
     let (status, _) = m
         .call(&owner.client, Method::DELETE, &agent_path(&agent), None)
@@ -730,7 +760,12 @@ async fn managing_agents_takes_a_person(backend: Backend) {
                 let (status, answer) = m
                     .with_key(how, method.clone(), path, credential, body.clone())
                     .await;
-                assert_eq!(status, 403, "{how:?} {}… {method} {path}: {answer}", &credential[..7]);
+                assert_eq!(
+                    status,
+                    403,
+                    "{how:?} {}… {method} {path}: {answer}",
+                    &credential[..7]
+                );
                 assert_eq!(error_code(&answer), "forbidden");
             }
         }
@@ -801,7 +836,10 @@ async fn the_seed_paths_register_issue_tokens_and_read_and_change_permissions(ba
         )
         .await;
     assert_eq!(status, 200, "{changed}");
-    assert_eq!(names(&changed["effective"]), sorted(&["users:read", "audit:read"]));
+    assert_eq!(
+        names(&changed["effective"]),
+        sorted(&["users:read", "audit:read"])
+    );
     let (_, read) = m
         .call(
             &owner.client,
@@ -907,7 +945,9 @@ async fn the_agent_token_endpoint_issues_short_lived_machine_tokens(backend: Bac
     assert_eq!(claims["sub"], service["id"]);
 
     // No key, or a person's credentials, get no machine token.
-    let (status, body) = m.with_token(Method::POST, "/api/agents/token", "", None).await;
+    let (status, body) = m
+        .with_token(Method::POST, "/api/agents/token", "", None)
+        .await;
     assert_eq!(status, 401, "{body}");
     let (_, personal) = m.admin_key(&["users:read"]).await;
     let (status, body) = m.agent_token_answer(&personal, None).await;
@@ -953,7 +993,10 @@ async fn an_agent_disabled_on_one_replica_is_refused_on_the_other_within_a_secon
         .json()
         .await
         .unwrap();
-    let lookup = b.url(&format!("/api/users/{}", me["user"]["id"].as_str().unwrap()));
+    let lookup = b.url(&format!(
+        "/api/users/{}",
+        me["user"]["id"].as_str().unwrap()
+    ));
     let (status, made) = answer(
         browser
             .post(a.url("/api/agents"))
@@ -965,7 +1008,10 @@ async fn an_agent_disabled_on_one_replica_is_refused_on_the_other_within_a_secon
     .await;
     assert_eq!(status, 201, "{made}");
     let key = made["key"].as_str().unwrap().to_owned();
-    let agent_url = a.url(&format!("/api/agents/{}", made["agent"]["id"].as_str().unwrap()));
+    let agent_url = a.url(&format!(
+        "/api/agents/{}",
+        made["agent"]["id"].as_str().unwrap()
+    ));
     let token_on = |url: String, key: String| async move {
         Client::new()
             .post(url)

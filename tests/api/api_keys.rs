@@ -7,7 +7,9 @@ use std::time::Duration;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{error_code, within_a_second, Backend, ServerProcess, TestDatabase, GOOD_PASSWORD};
+use crate::helpers::{
+    error_code, within_a_second, Backend, ServerProcess, TestDatabase, GOOD_PASSWORD,
+};
 use crate::machines::{
     answer, checksum, contains, database_dump, find_keys, flip, has_key_shape, header_text,
     lower_hex, machines, machines_with, made_up_key, now, same_moment, sha256, short_id, time,
@@ -159,12 +161,10 @@ async fn a_mistyped_key_is_refused_without_reading_the_database() {
         .await
         .unwrap();
     for bad in [flip(&sk, 20), flip(&sk, 53), sk[..40].to_owned()] {
-        let refused = tokio::time::timeout(
-            Duration::from_secs(5),
-            m.agent_token_answer(&bad, None),
-        )
-        .await
-        .expect("answered while the key tables are locked");
+        let refused =
+            tokio::time::timeout(Duration::from_secs(5), m.agent_token_answer(&bad, None))
+                .await
+                .expect("answered while the key tables are locked");
         assert_eq!(refused.0, 401, "{bad}");
     }
     locker.execute("ROLLBACK").await.unwrap();
@@ -195,7 +195,11 @@ async fn the_database_holds_only_the_hash_of_a_key(backend: Backend) {
     let prefixes: Vec<String> = m.app.sql.column("SELECT prefix FROM api_keys").await;
     assert_eq!(hashes.len(), 3);
     for key in &keys {
-        assert!(hashes.contains(&sha256(key)), "the SHA-256 of {}", &key[..12]);
+        assert!(
+            hashes.contains(&sha256(key)),
+            "the SHA-256 of {}",
+            &key[..12]
+        );
         assert!(prefixes.contains(&key[..12].to_owned()), "{prefixes:?}");
     }
 
@@ -285,7 +289,11 @@ async fn personal_keys_are_listed_newest_first_without_the_key_and_bad_input_is_
 
     // Bad input changes nothing.
     let refused = [
-        (json!({ "name": "", "scopes": ["users:read"] }), 400, "invalid_name"),
+        (
+            json!({ "name": "", "scopes": ["users:read"] }),
+            400,
+            "invalid_name",
+        ),
         (
             json!({ "name": "x".repeat(65), "scopes": ["users:read"] }),
             400,
@@ -349,9 +357,7 @@ async fn personal_keys_are_listed_newest_first_without_the_key_and_bad_input_is_
     assert_eq!(status, 404);
 }
 
-async fn keys_expire_after_90_days_by_default_and_never_later_than_the_maximum(
-    backend: Backend,
-) {
+async fn keys_expire_after_90_days_by_default_and_never_later_than_the_maximum(backend: Backend) {
     let m = machines(backend).await;
     let start = now(&m.app);
     let days = |n: i64| chrono::Duration::days(n);
@@ -398,7 +404,10 @@ async fn keys_expire_after_90_days_by_default_and_never_later_than_the_maximum(
         )
         .await;
     assert_eq!(status, 201, "{day}");
-    assert!(same_moment(time(&day["api_key"]["expires_at"]), start + days(1)));
+    assert!(same_moment(
+        time(&day["api_key"]["expires_at"]),
+        start + days(1)
+    ));
     let day_key = day["key"].as_str().unwrap().to_owned();
     let (status, body) = m
         .as_admin(
@@ -420,7 +429,11 @@ async fn keys_expire_after_90_days_by_default_and_never_later_than_the_maximum(
     };
 
     m.app.clock.advance(DAY + Duration::from_secs(1));
-    assert_eq!(agent_works(day_key.clone()).await, 401, "a day and a second");
+    assert_eq!(
+        agent_works(day_key.clone()).await,
+        401,
+        "a day and a second"
+    );
     assert_eq!(agent_works(agent_key.clone()).await, 200);
 
     m.app.clock.advance(DAY * 28);
@@ -432,7 +445,11 @@ async fn keys_expire_after_90_days_by_default_and_never_later_than_the_maximum(
     m.app.clock.advance(DAY * 59);
     assert_eq!(works(default_key.clone()).await, 200, "89 days");
     m.app.clock.advance(DAY);
-    assert_eq!(works(default_key.clone()).await, 401, "90 days and a second");
+    assert_eq!(
+        works(default_key.clone()).await,
+        401,
+        "90 days and a second"
+    );
     assert_eq!(agent_works(agent_key).await, 401);
     assert_eq!(works(year_key).await, 200);
 }
@@ -592,7 +609,10 @@ async fn a_keys_last_use_is_recorded_at_most_once_a_minute(backend: Backend) {
     assert_eq!(m.lookup_with_key(&key, &m.admin_id).await, 200);
     within_a_second(|| async { !listed().await["last_used_at"].is_null() }).await;
     let seen = listed().await;
-    assert!(same_moment(time(&seen["last_used_at"]), first_use), "{seen}");
+    assert!(
+        same_moment(time(&seen["last_used_at"]), first_use),
+        "{seen}"
+    );
     assert_eq!(seen["last_used_ip"], "127.0.0.1");
 
     m.app.clock.advance(Duration::from_secs(30));
@@ -606,10 +626,8 @@ async fn a_keys_last_use_is_recorded_at_most_once_a_minute(backend: Backend) {
     m.app.clock.advance(Duration::from_secs(31));
     let later_use = now(&m.app);
     assert_eq!(m.lookup_with_key(&key, &m.admin_id).await, 200);
-    within_a_second(|| async {
-        same_moment(time(&listed().await["last_used_at"]), later_use)
-    })
-    .await;
+    within_a_second(|| async { same_moment(time(&listed().await["last_used_at"]), later_use) })
+        .await;
 }
 
 /// A request a page on another site makes.
@@ -641,7 +659,8 @@ async fn keys_need_no_forgery_check_and_cookies_alone_still_do(backend: Backend)
         cross_site(
             &Client::new(),
             Method::POST,
-            m.app.url(&format!("/api/admin/users/{}/sign-out", victim.id)),
+            m.app
+                .url(&format!("/api/admin/users/{}/sign-out", victim.id)),
         )
         .header("x-api-key", &revoker)
         .send()
@@ -776,9 +795,21 @@ async fn keys_are_refused_at_the_account_endpoints_and_at_admin_without_an_expli
     // permission among its scopes, and no other.
     let user_path = format!("/api/admin/users/{}", m.admin_id);
     let cases: [(&String, Method, &str, Option<Value>, StatusCode); 6] = [
-        (&reader, Method::GET, "/api/admin/users", None, StatusCode::OK),
+        (
+            &reader,
+            Method::GET,
+            "/api/admin/users",
+            None,
+            StatusCode::OK,
+        ),
         (&reader, Method::GET, &user_path, None, StatusCode::OK),
-        (&reader, Method::GET, "/api/admin/audit", None, StatusCode::FORBIDDEN),
+        (
+            &reader,
+            Method::GET,
+            "/api/admin/audit",
+            None,
+            StatusCode::FORBIDDEN,
+        ),
         (
             &reader,
             Method::PATCH,
@@ -786,8 +817,20 @@ async fn keys_are_refused_at_the_account_endpoints_and_at_admin_without_an_expli
             Some(json!({ "display_name": "Renamed By A Key" })),
             StatusCode::FORBIDDEN,
         ),
-        (&auditor, Method::GET, "/api/admin/audit", None, StatusCode::OK),
-        (&auditor, Method::GET, "/api/admin/users", None, StatusCode::FORBIDDEN),
+        (
+            &auditor,
+            Method::GET,
+            "/api/admin/audit",
+            None,
+            StatusCode::OK,
+        ),
+        (
+            &auditor,
+            Method::GET,
+            "/api/admin/users",
+            None,
+            StatusCode::FORBIDDEN,
+        ),
     ];
     for (key, method, path, body, expected) in cases {
         for how in BOTH_WAYS {
@@ -801,7 +844,13 @@ async fn keys_are_refused_at_the_account_endpoints_and_at_admin_without_an_expli
         }
     }
     let (_, users) = m
-        .with_key(KeyIn::Header, Method::GET, "/api/admin/users", &reader, None)
+        .with_key(
+            KeyIn::Header,
+            Method::GET,
+            "/api/admin/users",
+            &reader,
+            None,
+        )
         .await;
     assert!(users["users"].to_string().contains(ADMIN), "{users}");
 
@@ -842,7 +891,12 @@ async fn keys_and_tokens_stop_with_their_owner(backend: Backend) {
             assert_eq!(m.lookup_with_key(&pk, &owner.id).await, 200);
             assert_eq!(m.lookup_with_key(&sk, &owner.id).await, 200);
             let (status, _) = m
-                .with_token(Method::GET, &format!("/api/users/{}", owner.id), &token, None)
+                .with_token(
+                    Method::GET,
+                    &format!("/api/users/{}", owner.id),
+                    &token,
+                    None,
+                )
                 .await;
             assert_eq!(status, 200);
         }
@@ -854,8 +908,7 @@ async fn keys_and_tokens_stop_with_their_owner(backend: Backend) {
             m.lookup_with_key(&pk, &owner_id).await == 401
                 && m.lookup_with_key(&sk, &owner_id).await == 401
                 && m.agent_token_answer(&sk, None).await.0 == 401
-                && m
-                    .with_token(Method::GET, &format!("/api/users/{owner_id}"), &token, None)
+                && m.with_token(Method::GET, &format!("/api/users/{owner_id}"), &token, None)
                     .await
                     .0
                     == 401

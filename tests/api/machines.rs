@@ -345,7 +345,11 @@ pub fn jwt_header(jwt: &str) -> Value {
 /// A space-separated scope (or a JSON list of names) as a sorted list.
 pub fn names(value: &Value) -> Vec<String> {
     let mut names: Vec<String> = match value {
-        Value::String(s) => s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+        Value::String(s) => s
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
         Value::Array(items) => items
             .iter()
             .map(|v| v.as_str().unwrap().to_owned())
@@ -534,7 +538,10 @@ fn the_format_helpers_follow_the_documented_format() {
         let mistyped = flip(&key, 20);
         assert!(has_key_shape(&mistyped));
         assert_ne!(checksum(&mistyped[..50]), mistyped[50..]);
-        assert_eq!(find_keys(format!("\"{key}\"").as_bytes()), vec![key.clone()]);
+        assert_eq!(
+            find_keys(format!("\"{key}\"").as_bytes()),
+            vec![key.clone()]
+        );
         assert!(find_keys(format!("a{key}").as_bytes()).is_empty());
         assert!(find_keys(format!("{key}_").as_bytes()).is_empty());
         assert!(find_keys(&key.as_bytes()[..55]).is_empty());

@@ -23,6 +23,27 @@ on_both_backends!(
     token_exchange_gives_an_agent_a_token_acting_for_its_user,
 );
 
+/// A token request that must fail: (what it is, the form, Basic
+/// credentials, the status, the error).
+type Case<'a> = (
+    &'a str,
+    Vec<(&'a str, &'a str)>,
+    Option<(&'a str, &'a str)>,
+    u16,
+    &'a str,
+);
+
+/// A token exchange that must fail: (what it is, the client id, more
+/// parameters, the subject token, the status, the error).
+type Refusal<'a> = (
+    &'a str,
+    String,
+    Vec<(&'static str, String)>,
+    String,
+    u16,
+    &'a str,
+);
+
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 
@@ -81,7 +102,10 @@ async fn client_credentials_give_a_short_lived_at_jwt_and_no_refresh_token(backe
     assert_eq!(claims["roles"], json!([]));
     assert_eq!(claims["email"], "");
     assert_eq!(claims["sid"], key_id.as_str());
-    assert_eq!(names(&claims["scope"]), sorted(&["users:read", "audit:read"]));
+    assert_eq!(
+        names(&claims["scope"]),
+        sorted(&["users:read", "audit:read"])
+    );
     assert_eq!(
         names(&claims["permissions"]),
         sorted(&["users:read", "audit:read"])
@@ -145,9 +169,15 @@ async fn the_token_lifetime_is_five_minutes_at_most_and_configurable_down(backen
     assert_eq!(body["expires_in"], 300);
     let token = body["access_token"].as_str().unwrap().to_owned();
     m.app.clock.advance(Duration::from_secs(299));
-    assert_eq!(m.with_token(Method::GET, &lookup, &token, None).await.0, 200);
+    assert_eq!(
+        m.with_token(Method::GET, &lookup, &token, None).await.0,
+        200
+    );
     m.app.clock.advance(Duration::from_secs(32));
-    assert_eq!(m.with_token(Method::GET, &lookup, &token, None).await.0, 401);
+    assert_eq!(
+        m.with_token(Method::GET, &lookup, &token, None).await.0,
+        401
+    );
 
     // Configured down to a minute, on both token endpoints.
     let m = machines_with(backend, &[("PORTCULLIS_MACHINE_TOKEN_TTL_SECS", "60")]).await;
@@ -170,13 +200,23 @@ async fn the_token_lifetime_is_five_minutes_at_most_and_configurable_down(backen
     );
     let token = body["access_token"].as_str().unwrap().to_owned();
     m.app.clock.advance(Duration::from_secs(59));
-    assert_eq!(m.with_token(Method::GET, &lookup, &token, None).await.0, 200);
+    assert_eq!(
+        m.with_token(Method::GET, &lookup, &token, None).await.0,
+        200
+    );
     m.app.clock.advance(Duration::from_secs(32));
-    assert_eq!(m.with_token(Method::GET, &lookup, &token, None).await.0, 401);
+    assert_eq!(
+        m.with_token(Method::GET, &lookup, &token, None).await.0,
+        401
+    );
 }
 
 /// `POST /oauth2/token` with a raw form body.
-async fn raw_token_request(m: &Machines, body: &str, basic: Option<(&str, &str)>) -> reqwest::Response {
+async fn raw_token_request(
+    m: &Machines,
+    body: &str,
+    basic: Option<(&str, &str)>,
+) -> reqwest::Response {
     let mut request = Client::new()
         .post(m.app.url("/oauth2/token"))
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -199,10 +239,14 @@ async fn token_endpoint_errors_take_the_rfc_6749_form(backend: Backend) {
     let cc = ("grant_type", "client_credentials");
 
     // (what, form, Basic credentials, status, error)
-    let cases: Vec<(&str, Vec<(&str, &str)>, Option<(&str, &str)>, u16, &str)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (
             "another grant",
-            vec![("grant_type", "password"), ("username", "a"), ("password", "b")],
+            vec![
+                ("grant_type", "password"),
+                ("username", "a"),
+                ("password", "b"),
+            ],
             Some((&id, &key)),
             400,
             "unsupported_grant_type",
@@ -379,7 +423,11 @@ async fn token_endpoint_errors_take_the_rfc_6749_form(backend: Backend) {
 
     // Revoked or disabled: the client no longer authenticates.
     let (status, _) = m
-        .as_admin(Method::PATCH, &format!("/api/agents/{other_id}"), Some(json!({ "disabled": true })))
+        .as_admin(
+            Method::PATCH,
+            &format!("/api/agents/{other_id}"),
+            Some(json!({ "disabled": true })),
+        )
         .await;
     assert_eq!(status, 200);
     within_a_second(|| async {
@@ -394,7 +442,9 @@ async fn token_endpoint_errors_take_the_rfc_6749_form(backend: Backend) {
 
 async fn a_real_oauth2_client_gets_tokens_with_basic_and_post_authentication(backend: Backend) {
     use oauth2::basic::{BasicClient, BasicErrorResponseType, BasicTokenType};
-    use oauth2::{AuthType, ClientId, ClientSecret, RequestTokenError, Scope, TokenResponse, TokenUrl};
+    use oauth2::{
+        AuthType, ClientId, ClientSecret, RequestTokenError, Scope, TokenResponse, TokenUrl,
+    };
 
     let m = machines(backend).await;
     let (id, key, _, owner_id) = agent_app(&m).await;
@@ -469,7 +519,11 @@ async fn a_real_oauth2_client_gets_tokens_with_basic_and_post_authentication(bac
         .set_client_secret(ClientSecret::new(made_up_key("sk")))
         .set_token_uri(token_url);
     for client in [wrong.clone(), wrong.set_auth_type(AuthType::RequestBody)] {
-        match client.exchange_client_credentials().request_async(&http).await {
+        match client
+            .exchange_client_credentials()
+            .request_async(&http)
+            .await
+        {
             Err(RequestTokenError::ServerResponse(e)) => {
                 assert_eq!(*e.error(), BasicErrorResponseType::InvalidClient);
             }
@@ -491,7 +545,12 @@ async fn token_exchange_gives_an_agent_a_token_acting_for_its_user(backend: Back
     let stranger = m.person().await;
     m.set_roles(&stranger, &["reader"]).await;
     let (strangers, strangers_key) = m
-        .register(&stranger.client, "strangers-agent", "agent", &["users:read"])
+        .register(
+            &stranger.client,
+            "strangers-agent",
+            "agent",
+            &["users:read"],
+        )
         .await;
     let strangers_id = strangers["id"].as_str().unwrap().to_owned();
     let session = m.app.bearer_login(&user.email).await;
@@ -541,7 +600,12 @@ async fn token_exchange_gives_an_agent_a_token_acting_for_its_user(backend: Back
         300
     );
     let (status, read) = m
-        .with_token(Method::GET, &format!("/api/users/{}", stranger.id), &token, None)
+        .with_token(
+            Method::GET,
+            &format!("/api/users/{}", stranger.id),
+            &token,
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{read}");
 
@@ -562,7 +626,7 @@ async fn token_exchange_gives_an_agent_a_token_acting_for_its_user(backend: Back
     assert_eq!(claims["act"]["sub"], agent_id.as_str());
     let successes = 2;
 
-    let refusals: Vec<(&str, String, Vec<(&'static str, String)>, String, u16, &str)> = vec![
+    let refusals: Vec<Refusal<'_>> = vec![
         (
             "a scope the agent lacks",
             agent_id.clone(),
@@ -628,7 +692,10 @@ async fn token_exchange_gives_an_agent_a_token_acting_for_its_user(backend: Back
     let (status, page) = m
         .as_admin(
             Method::GET,
-            &format!("/api/admin/audit?user={}&type=agent_delegation&outcome=success", user.id),
+            &format!(
+                "/api/admin/audit?user={}&type=agent_delegation&outcome=success",
+                user.id
+            ),
             None,
         )
         .await;
