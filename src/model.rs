@@ -41,6 +41,17 @@ pub enum ErrorCode {
     RoleExists,
     /// The change would leave no enabled administrator.
     LastAdmin,
+    /// The name of a key or an agent: 1 to 64 characters, no control
+    /// characters, no surrounding spaces.
+    InvalidName,
+    /// An agent's kind: `service` or `agent`.
+    InvalidKind,
+    /// A key's lifetime outside what the server allows.
+    InvalidExpiry,
+    /// The owner has an agent of that name already.
+    AgentExists,
+    /// An agent holds two live keys at most (one being rotated out).
+    KeyLimit,
     /// A state-changing request that did not come from this site.
     Csrf,
     /// Forward-auth could not tell which request it is asked about: the
@@ -82,6 +93,11 @@ impl ErrorCode {
             Self::BuiltInRole => "built_in_role",
             Self::RoleExists => "role_exists",
             Self::LastAdmin => "last_admin",
+            Self::InvalidName => "invalid_name",
+            Self::InvalidKind => "invalid_kind",
+            Self::InvalidExpiry => "invalid_expiry",
+            Self::AgentExists => "agent_exists",
+            Self::KeyLimit => "key_limit",
             Self::Csrf => "csrf",
             Self::NotFound => "not_found",
             Self::TooManyRequests => "too_many_requests",
@@ -114,9 +130,12 @@ impl User {
     /// Whether the admin console has anything for this user: the nav
     /// shows it then (the server checks each page on its own).
     pub fn may_administer(&self) -> bool {
-        self.permissions
-            .iter()
-            .any(|p| matches!(p, Permission::UsersRead | Permission::AuditRead))
+        self.permissions.iter().any(|p| {
+            matches!(
+                p,
+                Permission::UsersRead | Permission::AuditRead | Permission::AgentsManage
+            )
+        })
     }
 }
 
@@ -178,17 +197,21 @@ pub enum Permission {
     RolesWrite,
     #[serde(rename = "audit:read")]
     AuditRead,
+    /// Every service account and agent, whoever owns it.
+    #[serde(rename = "agents:manage")]
+    AgentsManage,
 }
 
 impl Permission {
     /// The whole catalogue, in its canonical order.
-    pub const ALL: [Permission; 6] = [
+    pub const ALL: [Permission; 7] = [
         Self::UsersRead,
         Self::UsersWrite,
         Self::UsersDisable,
         Self::SessionsRevoke,
         Self::RolesWrite,
         Self::AuditRead,
+        Self::AgentsManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -199,6 +222,7 @@ impl Permission {
             Self::SessionsRevoke => "sessions:revoke",
             Self::RolesWrite => "roles:write",
             Self::AuditRead => "audit:read",
+            Self::AgentsManage => "agents:manage",
         }
     }
 
@@ -460,6 +484,141 @@ pub enum AdminPage {
     Failed(String),
 }
 
+/// An API key as its owner sees it: never the key itself, which is shown
+/// once, when made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKey {
+    pub id: String,
+    pub name: String,
+    /// `pk` (a person's own) or `sk` (a service account's or agent's).
+    pub kind: String,
+    /// The key's first characters, to tell keys apart.
+    pub prefix: String,
+    /// What it may do (never more than its holder can); `None` for an
+    /// agent's key that may do all its agent may.
+    pub scopes: Option<Vec<Permission>>,
+    pub created_at: String,
+    /// `None`: never (an administrator's explicit choice).
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+    pub last_used_ip: Option<String>,
+}
+
+/// `POST /api/auth/api-keys` and `POST /api/agents/{id}/keys`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewApiKey {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Personal keys only; an agent's key may do what its agent may.
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// 90 unless given; at most the server's maximum.
+    #[serde(default)]
+    pub expires_in_days: Option<i64>,
+    /// Administrators only.
+    #[serde(default)]
+    pub never_expires: bool,
+}
+
+/// A key just made: `key` is shown this once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedApiKey {
+    pub api_key: ApiKey,
+    pub key: String,
+}
+
+/// `GET /api/auth/api-keys`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyList {
+    pub api_keys: Vec<ApiKey>,
+}
+
+/// A service account or an agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agent {
+    /// Also its OAuth `client_id`.
+    pub id: String,
+    pub name: String,
+    /// `service` or `agent`.
+    pub kind: String,
+    pub description: String,
+    /// As granted; `effective` is what its owner's current permissions leave.
+    pub permissions: Vec<Permission>,
+    pub effective: Vec<Permission>,
+    pub owner_id: String,
+    pub owner_email: Option<String>,
+    pub disabled: bool,
+    pub created_at: String,
+    pub keys: Vec<ApiKey>,
+}
+
+/// `POST /api/agents`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterAgent {
+    pub name: String,
+    pub kind: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    /// The first key's lifetime; as for [`NewApiKey`].
+    #[serde(default)]
+    pub expires_in_days: Option<i64>,
+    #[serde(default)]
+    pub never_expires: bool,
+}
+
+/// The answer to `POST /api/agents`: `key` is shown this once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisteredAgent {
+    pub agent: Agent,
+    pub key: String,
+}
+
+/// `GET /api/agents`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentList {
+    pub agents: Vec<Agent>,
+}
+
+/// `PATCH /api/agents/{id}`: only the fields given change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentChange {
+    #[serde(default)]
+    pub disabled: Option<bool>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// `GET`/`PUT /api/agents/{id}/permissions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentPermissions {
+    pub permissions: Vec<Permission>,
+    #[serde(default)]
+    pub effective: Vec<Permission>,
+}
+
+/// `PUT /api/agents/{id}/permissions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentPermissionsChange {
+    pub permissions: Vec<String>,
+}
+
+/// `GET /api/users/{id}`: a user as another backend may cache it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserLookup {
+    pub id: String,
+    pub email: String,
+    pub display_name: String,
+    pub roles: Vec<String>,
+    pub attributes: std::collections::BTreeMap<String, String>,
+    pub disabled: bool,
+}
+
 /// The audit page's filters, as given in its address.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilters {
@@ -497,6 +656,11 @@ mod tests {
             BuiltInRole,
             RoleExists,
             LastAdmin,
+            InvalidName,
+            InvalidKind,
+            InvalidExpiry,
+            AgentExists,
+            KeyLimit,
             Csrf,
             InvalidForwardedRequest,
             NotFound,

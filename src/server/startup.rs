@@ -229,6 +229,7 @@ impl Application {
                 throttle: config.throttle.clone(),
                 bootstrap_admin: config.bootstrap_admin.clone(),
                 gateway: config.gateway.clone(),
+                machines: config.machines.clone(),
             }),
             trusted_proxies: config.http.trusted_proxies.clone().into(),
             public_origin: public_origin.into(),

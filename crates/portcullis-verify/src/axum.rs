@@ -4,7 +4,8 @@
 //! domain by `PORTCULLIS_COOKIE_DOMAIN`; its names are the verifier's, see
 //! [`Verifier::with_access_cookie`]); a bearer token that fails does not
 //! hide a good cookie. A refusal is a 401 with `WWW-Authenticate` (no
-//! valid token) or a 403 (valid, not allowed).
+//! valid token) or a 403 (valid, not allowed: a machine where only a
+//! person may come, a role or permission not held).
 
 use std::{marker::PhantomData, time::SystemTime};
 
@@ -14,7 +15,10 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use crate::{claims::AccessClaims, verify::Verifier};
+use crate::{
+    claims::{AccessClaims, Subject},
+    verify::Verifier,
+};
 
 /// A refusal, as JSON with a stable `error` code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +75,8 @@ pub fn tokens_of(headers: &HeaderMap, cookie_names: &[String]) -> Vec<String> {
     tokens
 }
 
-/// A caller with a valid access token.
+/// A caller with a valid access token: a person, a service or an agent
+/// (see [`AccessClaims::subject`]).
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub AccessClaims);
 
@@ -97,6 +102,11 @@ where
     }
 }
 
+/// A person with a valid access token of their own: a service's or
+/// agent's token, delegated or not, is refused with a 403.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedUser(pub AccessClaims);
+
 /// A role a route requires: `struct Admin; impl Role for Admin { const NAME: &'static str = "admin"; }`.
 pub trait Role {
     const NAME: &'static str;
@@ -107,11 +117,13 @@ pub trait Permission {
     const NAME: &'static str;
 }
 
-/// A caller holding the role `R`.
+/// A person holding the role `R`: never a machine, whose token holds no
+/// role.
 #[derive(Debug, Clone)]
 pub struct RequireRole<R>(pub AccessClaims, pub PhantomData<R>);
 
-/// A caller holding the permission `P`.
+/// A caller holding the permission `P`: a person by their roles, a
+/// service or agent by its scope.
 #[derive(Debug, Clone)]
 pub struct RequirePermission<P>(pub AccessClaims, pub PhantomData<P>);
 
@@ -133,6 +145,19 @@ where
     }
 }
 
+impl<S> FromRequestParts<S> for AuthenticatedUser
+where
+    Verifier: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Refusal;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let claims = authorized(parts, state, |c| matches!(c.subject(), Subject::User(_))).await?;
+        Ok(Self(claims))
+    }
+}
+
 impl<S, R> FromRequestParts<S> for RequireRole<R>
 where
     Verifier: FromRef<S>,
@@ -142,7 +167,7 @@ where
     type Rejection = Refusal;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let claims = authorized(parts, state, |c| c.has_role(R::NAME)).await?;
+        let claims = authorized(parts, state, |c| !c.is_machine() && c.has_role(R::NAME)).await?;
         Ok(Self(claims, PhantomData))
     }
 }
@@ -197,7 +222,15 @@ where
 
 #[cfg(test)]
 mod tests {
+    use axum::http::Request;
+    use serde_json::Value;
+
     use super::*;
+    use crate::{
+        claims::{KIND_AGENT, KIND_SERVICE},
+        testing::{delegated, human, machine, signed, verifier, AGENT_ID, SERVICE_ID},
+        verify::unix_secs,
+    };
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -240,5 +273,105 @@ mod tests {
             ("cookie", "__Host-portcullis_access=y"),
         ]);
         assert_eq!(tokens_of(&basic, &tls), ["y"]);
+    }
+
+    struct Admin;
+    impl Role for Admin {
+        const NAME: &'static str = "admin";
+    }
+    struct People;
+    impl Role for People {
+        const NAME: &'static str = "user";
+    }
+    struct ReadUsers;
+    impl Permission for ReadUsers {
+        const NAME: &'static str = "users:read";
+    }
+    struct WriteUsers;
+    impl Permission for WriteUsers {
+        const NAME: &'static str = "users:write";
+    }
+
+    /// The refusal, if any, of extractor `E` for a request bearing a
+    /// token of `claims` (none if `None`).
+    async fn refusal<E>(claims: Option<Value>) -> Option<Refusal>
+    where
+        E: FromRequestParts<Verifier, Rejection = Refusal>,
+    {
+        let mut request = Request::builder();
+        if let Some(claims) = claims {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {}", signed(&claims)));
+        }
+        let (mut parts, ()) = request.body(()).unwrap().into_parts();
+        E::from_request_parts(&mut parts, &verifier()).await.err()
+    }
+
+    fn now() -> i64 {
+        unix_secs(SystemTime::now())
+    }
+
+    fn service() -> Value {
+        let mut claims = machine(KIND_SERVICE, SERVICE_ID, now());
+        // Even a role in its token makes no machine a role holder.
+        claims["roles"] = serde_json::json!(["admin", "user"]);
+        claims
+    }
+
+    fn machines() -> [Value; 3] {
+        [
+            service(),
+            machine(KIND_AGENT, AGENT_ID, now()),
+            delegated(now()),
+        ]
+    }
+
+    #[tokio::test]
+    async fn any_principal_is_authenticated_but_only_a_person_is_a_user() {
+        assert_eq!(
+            refusal::<Authenticated>(None).await,
+            Some(Refusal::Unauthenticated)
+        );
+        assert_eq!(
+            refusal::<AuthenticatedUser>(None).await,
+            Some(Refusal::Unauthenticated)
+        );
+        assert_eq!(refusal::<AuthenticatedUser>(Some(human(now()))).await, None);
+        for claims in machines() {
+            assert_eq!(refusal::<Authenticated>(Some(claims.clone())).await, None);
+            assert_eq!(
+                refusal::<AuthenticatedUser>(Some(claims)).await,
+                Some(Refusal::Forbidden)
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_role_is_a_person_s_and_a_permission_anyone_s() {
+        assert_eq!(
+            refusal::<RequireRole<People>>(Some(human(now()))).await,
+            None
+        );
+        assert_eq!(
+            refusal::<RequireRole<Admin>>(Some(human(now()))).await,
+            Some(Refusal::Forbidden)
+        );
+        for claims in machines().into_iter().chain([human(now())]) {
+            assert_eq!(
+                refusal::<RequirePermission<ReadUsers>>(Some(claims.clone())).await,
+                None
+            );
+            assert_eq!(
+                refusal::<RequirePermission<WriteUsers>>(Some(claims)).await,
+                Some(Refusal::Forbidden)
+            );
+        }
+        for claims in machines() {
+            for refused in [
+                refusal::<RequireRole<Admin>>(Some(claims.clone())).await,
+                refusal::<RequireRole<People>>(Some(claims)).await,
+            ] {
+                assert_eq!(refused, Some(Refusal::Forbidden));
+            }
+        }
     }
 }

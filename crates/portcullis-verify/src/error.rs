@@ -11,6 +11,10 @@ pub enum VerifyError {
     UnknownKey,
     #[error("token invalid: {0}")]
     Invalid(String),
+    /// A `kind` this crate does not know, or an `act` (RFC 8693) on a
+    /// token that is not an agent's: never taken for a user.
+    #[error("token principal refused: {0}")]
+    Principal(String),
     #[error("token expired")]
     Expired,
     #[error("keys unusable: {0}")]

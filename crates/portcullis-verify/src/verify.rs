@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::VerifyError;
 use crate::{
-    claims::{AccessClaims, ACCESS_TOKEN_MEDIA_TYPE, ACCESS_TOKEN_TYPE},
+    claims::{AccessClaims, Subject, ACCESS_TOKEN_MEDIA_TYPE, ACCESS_TOKEN_TYPE, KIND_AGENT},
     keys::Keys,
 };
 
@@ -99,7 +99,9 @@ impl Verifier {
     }
 
     /// The claims of `token` if Portcullis signed it as an access token
-    /// for this audience and it holds at `now`.
+    /// for this audience and it holds at `now`. A token whose principal
+    /// is not one of [`Subject`]'s known ones is refused
+    /// ([`VerifyError::Principal`]).
     pub fn verify(&self, token: &str, now: SystemTime) -> Result<AccessClaims, VerifyError> {
         let claims = self.verify_allowing_expired(token, now)?;
         if claims.exp + LEEWAY_SECS <= unix_secs(now) {
@@ -119,6 +121,9 @@ impl Verifier {
             self.verify_signed(token, ACCESS_TOKEN_MEDIA_TYPE, Some(&self.audience), now)?;
         if claims.typ != ACCESS_TOKEN_TYPE {
             return Err(VerifyError::Invalid("wrong token type".into()));
+        }
+        if claims.subject() == Subject::Unknown {
+            return Err(VerifyError::Principal(unknown_principal(&claims)));
         }
         Ok(claims)
     }
@@ -171,6 +176,15 @@ impl Verifier {
         if let Ok(mut held) = self.keys.write() {
             *held = keys;
         }
+    }
+}
+
+/// Why [`AccessClaims::subject`] found no principal, for the logs.
+fn unknown_principal(claims: &AccessClaims) -> String {
+    match &claims.act {
+        Some(_) if claims.kind == KIND_AGENT => "an actor (act) without a sub".to_owned(),
+        Some(_) => format!("an actor (act) on a token of kind {:?}", claims.kind),
+        None => format!("unknown kind {:?}", claims.kind),
     }
 }
 
@@ -253,41 +267,11 @@ mod fetching {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
-    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
-    use serde_json::{json, Value};
+    use serde_json::json;
 
     use super::*;
     use crate::keys::hs256_kid;
-
-    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
-    const ISSUER: &str = "https://auth.example.com";
-
-    fn at(secs: i64) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(secs as u64)
-    }
-
-    fn claims(iat: i64) -> Value {
-        json!({
-            "sub": "u-1", "email": "ada@example.com", "role": "user",
-            "roles": ["user", "support"], "permissions": ["users:read"],
-            "attrs": {"team_id": "t-7"}, "ver": 3,
-            "iss": ISSUER, "aud": "portcullis",
-            "iat": iat, "nbf": iat, "exp": iat + 900, "jti": "j", "sid": "s-1", "typ": "access",
-        })
-    }
-
-    fn sign(claims: &Value, typ: &str, kid: Option<String>, secret: &[u8]) -> String {
-        let mut header = Header::new(Algorithm::HS256);
-        header.typ = Some(typ.into());
-        header.kid = kid;
-        encode(&header, claims, &EncodingKey::from_secret(secret)).unwrap()
-    }
-
-    fn verifier() -> Verifier {
-        Verifier::new(ISSUER, "portcullis", Keys::hs256([SECRET]))
-    }
+    use crate::testing::{at, human as claims, sign, verifier, SECRET};
 
     #[test]
     fn a_token_holds_from_its_start_until_its_expiry_and_leeway() {

@@ -12,8 +12,8 @@ use crate::server::{
         telemetry::{metrics::MetricsConfig, LogFormat},
     },
     services::{
-        bootstrap::BootstrapAdmin, forward_auth::GatewayPolicy, retention::RetentionPolicy,
-        sessions::SessionPolicy, throttle::ThrottlePolicy,
+        bootstrap::BootstrapAdmin, forward_auth::GatewayPolicy, machines::MachinePolicy,
+        retention::RetentionPolicy, sessions::SessionPolicy, throttle::ThrottlePolicy,
     },
     store::db::DbConfig,
 };
@@ -39,6 +39,7 @@ pub struct Config {
     pub retention: RetentionPolicy,
     pub bootstrap_admin: BootstrapAdmin,
     pub gateway: GatewayPolicy,
+    pub machines: MachinePolicy,
     pub metrics: MetricsConfig,
     pub log_format: LogFormat,
 }
@@ -79,6 +80,7 @@ impl Config {
             retention: RetentionPolicy::from_env(&env)?,
             bootstrap_admin: BootstrapAdmin::from_env(&env)?,
             gateway: GatewayPolicy::from_env(&env, production)?,
+            machines: MachinePolicy::from_env(&env)?,
             metrics: MetricsConfig::from_env(&env)?,
             log_format: LogFormat::from_env(&env, production)?,
         };

@@ -2,6 +2,7 @@
 //! signing keys, access and refresh tokens, and the cookies that carry
 //! them. No SQL and no HTTP handling here.
 
+pub mod api_keys;
 pub mod assertions;
 pub mod cookies;
 pub mod device_cookies;

@@ -24,6 +24,16 @@ pub enum EventType {
     RoleCreated,
     RoleUpdated,
     RoleDeleted,
+    /// A personal API key, or a service account's or agent's key, was made.
+    ApiKeyCreated,
+    ApiKeyRevoked,
+    /// A service account or agent was registered, changed or deleted; the
+    /// details name it (the event is its owner's).
+    AgentRegistered,
+    AgentUpdated,
+    AgentDeleted,
+    /// A token for one of the user's agents, acting for the user.
+    AgentDelegation,
 }
 
 impl EventType {
@@ -45,6 +55,12 @@ impl EventType {
             Self::RoleCreated => "role_created",
             Self::RoleUpdated => "role_updated",
             Self::RoleDeleted => "role_deleted",
+            Self::ApiKeyCreated => "api_key_created",
+            Self::ApiKeyRevoked => "api_key_revoked",
+            Self::AgentRegistered => "agent_registered",
+            Self::AgentUpdated => "agent_updated",
+            Self::AgentDeleted => "agent_deleted",
+            Self::AgentDelegation => "agent_delegation",
         }
     }
 }

@@ -6,5 +6,6 @@ pub mod device;
 pub mod events;
 pub mod grants;
 pub mod host_pattern;
+pub mod machines;
 pub mod password_hash;
 pub mod return_to;

@@ -243,6 +243,28 @@ impl From<ServiceError> for ApiError {
                 ErrorCode::LastAdmin,
                 "This would leave no enabled administrator.",
             ),
+            ServiceError::InvalidName => ApiError::bad_request(
+                ErrorCode::InvalidName,
+                "Names are 1 to 64 characters, without control characters or surrounding spaces; \
+                 descriptions at most 500.",
+            ),
+            ServiceError::InvalidKind => {
+                ApiError::bad_request(ErrorCode::InvalidKind, "The kind is `service` or `agent`.")
+            }
+            ServiceError::InvalidExpiry => ApiError::bad_request(
+                ErrorCode::InvalidExpiry,
+                "A key lives from 1 day to the server's maximum.",
+            ),
+            ServiceError::AgentExists => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::AgentExists,
+                "You have a service account or agent of this name already.",
+            ),
+            ServiceError::KeyLimit => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::KeyLimit,
+                "Two keys at most: revoke the old one first.",
+            ),
             ServiceError::Busy => {
                 ApiError::unavailable("Too many sign-ins at once. Try again in a moment.")
                     .with_retry_after(1)

@@ -11,7 +11,14 @@ use ipnet::IpNet;
 use uuid::Uuid;
 
 use super::{error::ApiError, state::AppState};
-use crate::server::{credentials::tokens::Principal, domain::client::ClientInfo};
+use crate::server::{
+    credentials::{
+        api_keys::PresentedKey,
+        tokens::{Principal, Verified},
+    },
+    domain::client::ClientInfo,
+    services::machines::{MachineCredential, Presented},
+};
 
 const USER_AGENT_MAX: usize = 512;
 
@@ -70,6 +77,71 @@ pub fn access_token_session(state: &AppState, headers: &HeaderMap) -> Option<Uui
         .credentials
         .tokens
         .session_of(&token, state.clock.now())
+}
+
+/// The API key a request presents: `X-API-Key`, or a bearer token shaped
+/// like a key. `Some(None)`: one is presented, but malformed or mistyped
+/// (its checksum fails), so no lookup is needed to refuse it. Never from a
+/// cookie: a browser cannot send a key on its own.
+pub fn presented_key(headers: &HeaderMap) -> Option<Option<PresentedKey>> {
+    let text = match headers.get("x-api-key") {
+        Some(value) => value.to_str().map(str::trim).unwrap_or_default(),
+        None => bearer_token(headers).filter(|t| PresentedKey::looks_like_one(t))?,
+    };
+    Some(PresentedKey::parse(text))
+}
+
+/// A machine's credential, if the request presents one: a well-formed API
+/// key, or a bearer token that is a service account's or agent's.
+pub fn machine_credential(
+    state: &AppState,
+    headers: &HeaderMap,
+    now: DateTime<Utc>,
+) -> Option<MachineCredential> {
+    if let Some(key) = presented_key(headers) {
+        return key.map(MachineCredential::Key);
+    }
+    let token = bearer_token(headers)?;
+    match state.credentials.tokens.verify_any(token, now) {
+        Ok(Verified::Machine(token)) => Some(MachineCredential::Token(token)),
+        _ => None,
+    }
+}
+
+/// What a request to an endpoint machines may call presents: an API key,
+/// else a bearer token (a person's or a machine's), else the access cookie.
+/// A credential presented and refused is a 401, with no fallback to the
+/// next one. Its standing is the service's to check.
+#[derive(Debug, Clone)]
+pub struct Presenting(pub Presented);
+
+fn presented(state: &AppState, headers: &HeaderMap) -> Option<Presented> {
+    let now = state.clock.now();
+    if let Some(key) = presented_key(headers) {
+        return key.map(|key| Presented::Machine(MachineCredential::Key(key)));
+    }
+    let tokens = &state.credentials.tokens;
+    if let Some(token) = bearer_token(headers) {
+        return match tokens.verify_any(token, now).ok()? {
+            Verified::Person(principal) => Some(Presented::Person(principal)),
+            Verified::Machine(token) => Some(Presented::Machine(MachineCredential::Token(token))),
+        };
+    }
+    let cookie = state.credentials.cookies.read_access(headers)?;
+    tokens.verify(&cookie, now).ok().map(Presented::Person)
+}
+
+impl FromRequestParts<AppState> for Presenting {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        presented(state, &parts.headers)
+            .map(Presenting)
+            .ok_or_else(ApiError::unauthenticated)
+    }
 }
 
 impl FromRequestParts<AppState> for CurrentUser {

@@ -21,10 +21,13 @@ use chrono::{DateTime, Utc};
 use tokio::{sync::Notify, task::JoinHandle};
 use uuid::Uuid;
 
-use crate::server::store::{
-    authz_changes::{self, Announcements, Change},
-    db::{writes_ended, Db},
-    users::UserRecord,
+use crate::server::{
+    domain::machines::Standing,
+    store::{
+        authz_changes::{self, Announcements, Change},
+        db::{writes_ended, Db},
+        users::UserRecord,
+    },
 };
 
 /// How often the log is read, announced or not: twice a second, so a
@@ -48,6 +51,23 @@ const CAPACITY: usize = 100_000;
 pub struct LiveSession {
     pub session_expires_at: DateTime<Utc>,
     pub user: Arc<UserRecord>,
+}
+
+/// What a machine credential is remembered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StandingKey {
+    /// An API key, by its SHA-256.
+    KeyHash([u8; 32]),
+    /// The key a machine token was made with.
+    Key(Uuid),
+    /// A service account or agent (a delegated token names one).
+    Account(Uuid),
+}
+
+pub enum StandingLookup {
+    Known(Arc<Standing>),
+    /// Read the database; as with [`Lookup::Unknown`].
+    Unknown(Option<u64>),
 }
 
 pub enum Lookup {
@@ -88,6 +108,9 @@ struct State {
     generation: u64,
     sessions: HashMap<Uuid, (Uuid, DateTime<Utc>, Instant)>,
     users: HashMap<Uuid, (Arc<UserRecord>, Instant)>,
+    standings: HashMap<StandingKey, (Arc<Standing>, Instant)>,
+    /// When this replica last noted each key's use (by the app's clock).
+    key_uses: HashMap<Uuid, DateTime<Utc>>,
     pruned_at: Option<Instant>,
 }
 
@@ -172,6 +195,53 @@ impl AuthzView {
         state.users.insert(user.id, (Arc::clone(user), now));
     }
 
+    /// What the view knows of a machine credential; like [`AuthzView::lookup`].
+    pub async fn lookup_standing(&self, db: &Db, key: StandingKey) -> StandingLookup {
+        if self.behind_own_writes() {
+            Box::pin(self.catch_up_with_own_writes(db)).await;
+        }
+        let now = Instant::now();
+        let state = self.state();
+        if !state.is_live(now) {
+            return StandingLookup::Unknown(None);
+        }
+        match state.standings.get(&key) {
+            Some((standing, at)) if now.duration_since(*at) < self.inner.keep_for => {
+                StandingLookup::Known(Arc::clone(standing))
+            }
+            _ => StandingLookup::Unknown(Some(state.generation)),
+        }
+    }
+
+    /// Keeps what a database read found; like [`AuthzView::remember`].
+    pub fn remember_standing(&self, generation: u64, key: StandingKey, standing: &Arc<Standing>) {
+        let now = Instant::now();
+        let mut state = self.state();
+        if state.generation != generation || !state.is_live(now) {
+            return;
+        }
+        if state.standings.len() >= CAPACITY {
+            state.standings.clear();
+        }
+        state.standings.insert(key, (Arc::clone(standing), now));
+    }
+
+    /// Whether to note a use of `key_id` now: true at most once a minute
+    /// per key, so a busy key costs one write a minute, not one a request.
+    pub fn claim_key_use_note(&self, key_id: Uuid, now: DateTime<Utc>) -> bool {
+        let mut state = self.state();
+        if let Some(noted) = state.key_uses.get(&key_id) {
+            if now - *noted < chrono::TimeDelta::minutes(1) {
+                return false;
+            }
+        }
+        if state.key_uses.len() >= CAPACITY {
+            state.key_uses.clear();
+        }
+        state.key_uses.insert(key_id, now);
+        true
+    }
+
     /// Reads the log and applies what is new.
     pub async fn catch_up(&self, db: &Db) -> Result<(), sqlx::Error> {
         let _turn = self.inner.reading.lock().await;
@@ -211,6 +281,7 @@ impl AuthzView {
                 state.synced_at = None;
                 state.sessions.clear();
                 state.users.clear();
+                state.standings.clear();
                 state.generation += 1;
                 Err(err)
             }
@@ -293,6 +364,8 @@ impl State {
                 self.sessions.remove(&session_id);
             }
             self.users.remove(&change.user_id);
+            self.standings
+                .retain(|_, (standing, _)| !standing.touched_by(change.user_id, change.session_id));
             self.generation += 1;
         }
         self.cursor = Some(cursor);
@@ -312,6 +385,7 @@ impl State {
         let fresh = |at: &Instant| now.duration_since(*at) < keep_for;
         self.sessions.retain(|_, (_, _, at)| fresh(at));
         self.users.retain(|_, (_, at)| fresh(at));
+        self.standings.retain(|_, (_, at)| fresh(at));
     }
 }
 

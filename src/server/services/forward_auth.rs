@@ -9,7 +9,10 @@ use std::sync::Arc;
 use http::Method;
 use url::Url;
 
-use super::{ServiceError, Services};
+use super::{
+    machines::{Machine, MachineCredential},
+    ServiceError, Services,
+};
 use crate::server::{
     credentials::tokens::Principal,
     domain::{
@@ -67,12 +70,16 @@ impl HeldRequest {
     }
 }
 
-/// Who passed, for the identity headers and the assertion: their token
-/// (whose roles are current) and their user's row, as the view holds it.
+/// Who passed, for the identity headers and the assertion: a person's
+/// token (whose roles are current) and their user's row, as the view holds
+/// it; or a machine, by an API key or a machine token.
 #[derive(Debug, Clone)]
-pub struct Passer {
-    pub principal: Principal,
-    pub user: Arc<UserRecord>,
+pub enum Passer {
+    Person {
+        principal: Principal,
+        user: Arc<UserRecord>,
+    },
+    Machine(Machine),
 }
 
 #[derive(Debug, Clone)]
@@ -89,12 +96,14 @@ pub enum Verdict {
 }
 
 impl Services<'_> {
-    /// Decides on `request` for the bearer of `principal` (from the access
-    /// cookie or a bearer token), under the operator's rules and any
-    /// `extra` requirements the proxy's auth URL adds.
+    /// Decides on `request` for the bearer of `machine` (an API key or a
+    /// machine token) or else of `principal` (from the access cookie or a
+    /// bearer token), under the operator's rules and any `extra`
+    /// requirements the proxy's auth URL adds.
     pub async fn forward_auth(
         &self,
         principal: Option<Principal>,
+        machine: Option<MachineCredential>,
         request: &HeldRequest,
         extra: &[Requirement],
     ) -> Result<Verdict, ServiceError> {
@@ -118,22 +127,31 @@ impl Services<'_> {
         if *rule == Requirement::Nobody {
             return Ok(Verdict::Deny);
         }
-        let passer = match principal {
-            Some(principal) => match self.check_session(&principal).await {
-                Ok(live) => Some(Passer {
+        let machine = match machine {
+            Some(credential) => match self.machine(&credential).await {
+                Ok(machine) => Some(Passer::Machine(machine)),
+                Err(ServiceError::Unauthenticated) => None,
+                Err(other) => return Err(other),
+            },
+            None => None,
+        };
+        let passer = match (machine, principal) {
+            (Some(machine), _) => Some(machine),
+            (None, Some(principal)) => match self.check_session(&principal).await {
+                Ok(live) => Some(Passer::Person {
                     principal,
                     user: live.user,
                 }),
                 Err(ServiceError::Unauthenticated | ServiceError::StaleAuthorization) => None,
                 Err(other) => return Err(other),
             },
-            None => None,
+            (None, None) => None,
         };
         let open = *rule == Requirement::Anyone && extra.is_empty();
         match passer {
             passer if open => Ok(Verdict::Allow(passer)),
             Some(passer) => {
-                let meets = |need: &Requirement| satisfies(&passer.principal, need);
+                let meets = |need: &Requirement| satisfies(&passer, need);
                 if meets(rule) && extra.iter().all(meets) {
                     Ok(Verdict::Allow(Some(passer)))
                 } else {
@@ -150,13 +168,22 @@ impl Services<'_> {
     }
 }
 
-/// Whether a signed-in caller meets `need`; their roles and permissions
-/// are the token's, which `authorize` found current.
-fn satisfies(principal: &Principal, need: &Requirement) -> bool {
-    match need {
-        Requirement::Anyone | Requirement::SignedIn => true,
-        Requirement::Nobody => false,
-        Requirement::Role(role) => principal.roles.iter().any(|held| held == role.as_str()),
-        Requirement::Permission(permission) => principal.allows(*permission),
+/// Whether a signed-in caller meets `need`; a person's roles and
+/// permissions are the token's, which `authorize` found current. A machine
+/// holds no role (not even its owner's), only its permissions.
+fn satisfies(passer: &Passer, need: &Requirement) -> bool {
+    match (need, passer) {
+        (Requirement::Anyone | Requirement::SignedIn, _) => true,
+        (Requirement::Nobody, _) => false,
+        (Requirement::Role(role), Passer::Person { principal, .. }) => {
+            principal.roles.iter().any(|held| held == role.as_str())
+        }
+        (Requirement::Role(_), Passer::Machine(_)) => false,
+        (Requirement::Permission(permission), Passer::Person { principal, .. }) => {
+            principal.allows(*permission)
+        }
+        (Requirement::Permission(permission), Passer::Machine(machine)) => {
+            machine.allows(*permission)
+        }
     }
 }

@@ -6,6 +6,7 @@ pub mod authz_view;
 pub mod bootstrap;
 pub mod forward_auth;
 pub mod login;
+pub mod machines;
 pub mod profile;
 pub mod retention;
 pub mod security;
@@ -18,7 +19,7 @@ use uuid::Uuid;
 
 use self::{
     authz_view::AuthzView, bootstrap::BootstrapAdmin, forward_auth::GatewayPolicy,
-    sessions::SessionPolicy, throttle::ThrottlePolicy,
+    machines::MachinePolicy, sessions::SessionPolicy, throttle::ThrottlePolicy,
 };
 use crate::{
     model::User,
@@ -90,6 +91,16 @@ pub enum ServiceError {
     /// The change would leave no enabled administrator.
     #[error("last administrator")]
     LastAdmin,
+    #[error("invalid name")]
+    InvalidName,
+    #[error("invalid kind")]
+    InvalidKind,
+    #[error("invalid expiry")]
+    InvalidExpiry,
+    #[error("agent exists")]
+    AgentExists,
+    #[error("key limit")]
+    KeyLimit,
     #[error("database")]
     Database(#[from] sqlx::Error),
     #[error("password hashing")]
@@ -114,6 +125,7 @@ pub struct Policies {
     pub throttle: ThrottlePolicy,
     pub bootstrap_admin: BootstrapAdmin,
     pub gateway: GatewayPolicy,
+    pub machines: MachinePolicy,
 }
 
 /// What the use cases need from the running application, bound to one

@@ -52,6 +52,9 @@ pub struct ThrottlePolicy {
     pub backoff_max: TimeDelta,
     pub signup_per_ip: RateLimit,
     pub refresh_per_ip: RateLimit,
+    /// Machine tokens made per OAuth client, and per address.
+    pub token_per_client: RateLimit,
+    pub token_per_ip: RateLimit,
 }
 
 impl Default for ThrottlePolicy {
@@ -68,6 +71,16 @@ impl Default for ThrottlePolicy {
                 window: TimeDelta::hours(1),
             },
             refresh_per_ip: RateLimit {
+                max: 600,
+                window: TimeDelta::minutes(1),
+            },
+            // A token lives up to 5 minutes: a client needs a few an hour,
+            // a fleet of replicas sharing one client a few a minute.
+            token_per_client: RateLimit {
+                max: 120,
+                window: TimeDelta::minutes(1),
+            },
+            token_per_ip: RateLimit {
                 max: 600,
                 window: TimeDelta::minutes(1),
             },
@@ -125,6 +138,20 @@ impl ThrottlePolicy {
                 )?,
                 ..defaults.refresh_per_ip
             },
+            token_per_client: RateLimit {
+                max: count(
+                    "PORTCULLIS_TOKEN_LIMIT_PER_CLIENT_PER_MINUTE",
+                    defaults.token_per_client.max,
+                )?,
+                ..defaults.token_per_client
+            },
+            token_per_ip: RateLimit {
+                max: count(
+                    "PORTCULLIS_TOKEN_LIMIT_PER_IP_PER_MINUTE",
+                    defaults.token_per_ip.max,
+                )?,
+                ..defaults.token_per_ip
+            },
         })
     }
 }
@@ -141,6 +168,9 @@ pub enum Scope {
     LoginIp,
     SignupIp,
     RefreshIp,
+    /// Machine tokens for one OAuth client.
+    TokenClient,
+    TokenIp,
 }
 
 impl Scope {
@@ -152,6 +182,8 @@ impl Scope {
             Self::LoginIp => "login_ip",
             Self::SignupIp => "signup_ip",
             Self::RefreshIp => "refresh_ip",
+            Self::TokenClient => "token_client",
+            Self::TokenIp => "token_ip",
         }
     }
 }
@@ -284,6 +316,8 @@ impl ThrottlePolicy {
             Scope::LoginIp => self.login_failures_per_ip,
             Scope::SignupIp => self.signup_per_ip.max,
             Scope::RefreshIp => self.refresh_per_ip.max,
+            Scope::TokenClient => self.token_per_client.max,
+            Scope::TokenIp => self.token_per_ip.max,
         }
     }
 }
@@ -398,9 +432,23 @@ pub async fn rate_limit(
     client: &ClientInfo,
     now: DateTime<Utc>,
 ) -> Result<Option<Throttled>, sqlx::Error> {
+    rate_limit_on(db, policy, scope, &address_key(client), now).await
+}
+
+/// Counts a request against the limit of `scope` for `subject` (an address,
+/// or an OAuth client's id); refused once over it.
+pub async fn rate_limit_on(
+    db: &Db,
+    policy: &ThrottlePolicy,
+    scope: Scope,
+    subject: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Throttled>, sqlx::Error> {
     let (limit, prefix) = match scope {
         Scope::SignupIp => (policy.signup_per_ip, "signup:ip:"),
         Scope::RefreshIp => (policy.refresh_per_ip, "refresh:ip:"),
+        Scope::TokenClient => (policy.token_per_client, "token:client:"),
+        Scope::TokenIp => (policy.token_per_ip, "token:ip:"),
         Scope::LoginAccount
         | Scope::LoginAccountAllNetworks
         | Scope::LoginDevice
@@ -409,7 +457,7 @@ pub async fn rate_limit(
     if !policy.enabled {
         return Ok(None);
     }
-    let key = format!("{prefix}{}", address_key(client));
+    let key = format!("{prefix}{subject}");
     let window = limit.window;
     match rate_limits::hit(db, &key, i64::from(limit.max), now - window, now).await? {
         Hit::Counted(_) => Ok(None),
@@ -438,6 +486,22 @@ impl Services<'_> {
             }
             None => Ok(()),
         }
+    }
+
+    /// Counts a token request against its client's limit and this address's.
+    pub(super) async fn rate_limit_token(&self, client_id: &str) -> Result<(), ServiceError> {
+        let policy = &self.policies.throttle;
+        for (scope, subject) in [
+            (Scope::TokenIp, address_key(self.client)),
+            (Scope::TokenClient, client_id.to_owned()),
+        ] {
+            if let Some(refused) = rate_limit_on(self.db, policy, scope, &subject, self.now).await?
+            {
+                metrics::throttle_block(refused.scope.as_str());
+                return Err(refused.into());
+            }
+        }
+        Ok(())
     }
 
     /// Audits a block this request imposed: one event per block, however

@@ -1,7 +1,8 @@
 //! Cross-site request forgery guard. A state-changing request that a
 //! browser could send on its own must come from our own origin. Only a
-//! bearer token that authenticates the request, on a route that reads no
-//! cookie, exempts it: a browser never adds one on its own. Origins the
+//! bearer token or an API key that authenticates the request, on a route
+//! that reads no cookie, exempts it: a browser never adds either on its
+//! own. Origins the
 //! operator allowed for CORS count as our own.
 
 use axum::{
@@ -14,20 +15,26 @@ use axum::{
 use crate::{
     model::ErrorCode,
     server::http::{
-        error::ApiError, extract::bearer_token, routes::reads_session_cookies, state::AppState,
+        error::ApiError,
+        extract::{bearer_token, presented_key},
+        routes::reads_session_cookies,
+        state::AppState,
     },
 };
 
 /// Refuses a forged request.
 pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    // An API key (well-formed: a malformed one is refused before any
+    // cookie is read) or any valid access token, a person's or a machine's.
     let bearer_authenticates = !reads_session_cookies(request.uri().path())
-        && bearer_token(request.headers()).is_some_and(|token| {
-            state
-                .credentials
-                .tokens
-                .verify(token, state.clock.now())
-                .is_ok()
-        });
+        && (presented_key(request.headers()).is_some_and(|key| key.is_some())
+            || bearer_token(request.headers()).is_some_and(|token| {
+                state
+                    .credentials
+                    .tokens
+                    .verify_any(token, state.clock.now())
+                    .is_ok()
+            }));
     if is_forged(
         &state.public_origin,
         &state.cors_origins,

@@ -1,6 +1,7 @@
 //! The admin JSON API, under /api/admin: 401 when not signed in, 403
 //! `{"error":"forbidden"}` without the permission (checked by the
-//! services, in one place).
+//! services, in one place). A person's own API key acts for them here only
+//! with the endpoint's permission among its scopes; other machines never.
 
 use std::collections::HashMap;
 
@@ -17,7 +18,7 @@ use crate::{
     model::{AdminUserChange, ErrorCode, RoleDefinition},
     server::{
         domain::client::ClientInfo,
-        http::{error::ApiError, extract::CurrentUser, json::ApiJson, state::AppState},
+        http::{error::ApiError, extract::Presenting, json::ApiJson, state::AppState},
         services::admin::AuditQuery,
     },
 };
@@ -42,7 +43,7 @@ fn limit(params: &HashMap<String, String>) -> Result<Option<i64>, ApiError> {
 pub async fn list_users(
     State(state): State<AppState>,
     client: ClientInfo,
-    CurrentUser(principal): CurrentUser,
+    Presenting(principal): Presenting,
     Query(params): Params,
 ) -> Result<Response, ApiError> {
     let page = state
@@ -63,7 +64,7 @@ pub async fn list_users(
 pub async fn get_user(
     State(state): State<AppState>,
     client: ClientInfo,
-    CurrentUser(principal): CurrentUser,
+    Presenting(principal): Presenting,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let user = state
@@ -76,7 +77,7 @@ pub async fn get_user(
 pub async fn update_user(
     State(state): State<AppState>,
     client: ClientInfo,
-    CurrentUser(principal): CurrentUser,
+    Presenting(principal): Presenting,
     Path(id): Path<String>,
     ApiJson(change): ApiJson<AdminUserChange>,
 ) -> Result<Response, ApiError> {
@@ -90,7 +91,7 @@ pub async fn update_user(
 pub async fn sign_out_user(
     State(state): State<AppState>,
     client: ClientInfo,
-    CurrentUser(principal): CurrentUser,
+    Presenting(principal): Presenting,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let ended = state
@@ -103,7 +104,7 @@ pub async fn sign_out_user(
 pub async fn delete_user(
     State(state): State<AppState>,
     client: ClientInfo,
-    CurrentUser(principal): CurrentUser,
+    Presenting(principal): Presenting,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     state
@@ -116,7 +117,7 @@ pub async fn delete_user(
 pub async fn audit(
     State(state): State<AppState>,
     client: ClientInfo,
-    CurrentUser(principal): CurrentUser,
+    Presenting(principal): Presenting,
     Query(params): Params,
 ) -> Result<Response, ApiError> {
     // Search and filter terms are the services' to judge; an id is ours.
@@ -146,7 +147,7 @@ pub async fn audit(
 pub async fn roles(
     State(state): State<AppState>,
     client: ClientInfo,
-    CurrentUser(principal): CurrentUser,
+    Presenting(principal): Presenting,
 ) -> Result<Response, ApiError> {
     let roles = state.services(&client).admin_roles(&principal).await?;
     json_no_store(&state, roles)
@@ -155,7 +156,7 @@ pub async fn roles(
 pub async fn create_role(
     State(state): State<AppState>,
     client: ClientInfo,
-    CurrentUser(principal): CurrentUser,
+    Presenting(principal): Presenting,
     ApiJson(definition): ApiJson<RoleDefinition>,
 ) -> Result<Response, ApiError> {
     let role = state
@@ -170,7 +171,7 @@ pub async fn create_role(
 pub async fn update_role(
     State(state): State<AppState>,
     client: ClientInfo,
-    CurrentUser(principal): CurrentUser,
+    Presenting(principal): Presenting,
     Path(name): Path<String>,
     ApiJson(definition): ApiJson<RoleDefinition>,
 ) -> Result<Response, ApiError> {
@@ -184,7 +185,7 @@ pub async fn update_role(
 pub async fn delete_role(
     State(state): State<AppState>,
     client: ClientInfo,
-    CurrentUser(principal): CurrentUser,
+    Presenting(principal): Presenting,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     state

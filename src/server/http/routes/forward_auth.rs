@@ -27,15 +27,21 @@ use crate::{
     model::ErrorCode,
     server::{
         credentials::{assertions::Vouched, tokens::TokenError},
-        domain::{access_rules::Requirement, client::ClientInfo},
+        domain::{
+            access_rules::Requirement, client::ClientInfo, grants::Attributes,
+            machines::MachinePrincipal,
+        },
         http::{
             error::ApiError,
-            extract::principal_from_bearer_or_cookie,
+            extract::{machine_credential, principal_from_bearer_or_cookie},
             gate_passes::{Holder, PassHeaders},
             state::AppState,
         },
         platform::telemetry::metrics::{self, Gate},
-        services::forward_auth::{HeldRequest, Passer, Verdict},
+        services::{
+            forward_auth::{HeldRequest, Passer, Verdict},
+            machines::Machine,
+        },
     },
     validate::query_value,
 };
@@ -210,8 +216,12 @@ async fn answer(
     let client = ClientInfo::default();
     let services = state.services(&client);
     let now = services.now;
+    // A malformed key is no credential; the cookie may still be.
+    let machine = machine_credential(state, &parts.headers, now);
     let principal = principal_from_bearer_or_cookie(state, &parts.headers, now);
-    let verdict = services.forward_auth(principal, &held, &extra).await;
+    let verdict = services
+        .forward_auth(principal, machine, &held, &extra)
+        .await;
     match verdict {
         Ok(Verdict::Allow(passer)) => (Gate::Allowed, allowed(state, &held, passer.as_ref(), now)),
         Ok(Verdict::SignIn { return_to }) => (
@@ -242,10 +252,18 @@ fn allowed(
     let Some(passer) = passer else {
         return response;
     };
-    let holder = Holder {
-        session_id: passer.principal.session_id,
-        authz_version: passer.principal.authz_version,
-        email: &passer.user.email,
+    let holder = match passer {
+        Passer::Person { principal, user } => Holder {
+            session_id: principal.session_id,
+            authz_version: principal.authz_version,
+            email: &user.email,
+        },
+        // What a machine's headers say never changes while its key lives.
+        Passer::Machine(machine) => Holder {
+            session_id: machine.key_id.unwrap_or_else(|| machine.principal.id()),
+            authz_version: 0,
+            email: "",
+        },
     };
     let host = held.host().unwrap_or_default();
     let pass = state
@@ -271,7 +289,10 @@ fn pass_headers(
     host: &str,
     now: DateTime<Utc>,
 ) -> Result<(PassHeaders, DateTime<Utc>), TokenError> {
-    let (principal, user) = (&passer.principal, &*passer.user);
+    let (principal, user) = match passer {
+        Passer::Person { principal, user } => (principal, &**user),
+        Passer::Machine(machine) => return machine_headers(state, machine, host, now),
+    };
     let mut headers = Vec::new();
     let id = HeaderValue::from_str(&principal.user_id.to_string()).ok();
     let email = header_text(&user.email);
@@ -301,6 +322,47 @@ fn pass_headers(
     };
     let assertion = state.credentials.assertions.vouch(&vouched, host, now)?;
     // Base64url and dots: always a valid header value.
+    if let Ok(value) = HeaderValue::from_str(&assertion.token) {
+        headers.push((HeaderName::from_static("x-portcullis-assertion"), value));
+    }
+    Ok((headers.into(), assertion.expires_at))
+}
+
+/// A machine's headers: its id (a personal key's: its user's, with their
+/// email), no groups (a machine holds no role), its kind, and the
+/// assertion.
+fn machine_headers(
+    state: &AppState,
+    machine: &Machine,
+    host: &str,
+    now: DateTime<Utc>,
+) -> Result<(PassHeaders, DateTime<Utc>), TokenError> {
+    let (id, email, kind) = match &machine.principal {
+        MachinePrincipal::Person { user_id, email } => (*user_id, email.as_str(), "user"),
+        MachinePrincipal::Account { id, kind, .. } => (*id, "", kind.as_str()),
+    };
+    let mut headers = Vec::new();
+    if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
+        for name in ["x-auth-request-user", "remote-user"] {
+            headers.push((HeaderName::from_static(name), value.clone()));
+        }
+    }
+    if let Some(value) = header_text(email).filter(|_| !email.is_empty()) {
+        for name in ["x-auth-request-email", "remote-email"] {
+            headers.push((HeaderName::from_static(name), value.clone()));
+        }
+    }
+    headers.push((
+        HeaderName::from_static("x-auth-request-principal"),
+        HeaderValue::from_static(kind),
+    ));
+    let vouched = Vouched {
+        user_id: id,
+        email,
+        roles: &[],
+        attributes: &Attributes::new(),
+    };
+    let assertion = state.credentials.assertions.vouch(&vouched, host, now)?;
     if let Ok(value) = HeaderValue::from_str(&assertion.token) {
         headers.push((HeaderName::from_static("x-portcullis-assertion"), value));
     }

@@ -6,7 +6,9 @@ mod admin;
 pub mod forward_auth;
 mod health;
 mod jwks;
+mod machines;
 pub mod metrics;
+mod oauth;
 mod security;
 mod session;
 
@@ -80,6 +82,41 @@ fn json_api() -> Router<AppState> {
         )
         .route("/api/auth/sessions/{id}", delete(security::revoke_session))
         .route("/api/auth/activity", get(security::activity))
+        .route(
+            "/api/auth/api-keys",
+            get(machines::api_keys).post(machines::create_api_key),
+        )
+        .route("/api/auth/api-keys/{id}", delete(machines::revoke_api_key))
+        .route(
+            "/api/agents",
+            get(machines::agents).post(machines::register_agent),
+        )
+        .route("/api/agents/token", post(machines::agent_token))
+        .route(
+            "/api/agents/{id}",
+            get(machines::agent)
+                .patch(machines::change_agent)
+                .delete(machines::delete_agent),
+        )
+        .route(
+            "/api/agents/{id}/permissions",
+            get(machines::agent_permissions).put(machines::set_agent_permissions),
+        )
+        .route("/api/agents/{id}/keys", post(machines::create_agent_key))
+        .route(
+            "/api/agents/{id}/keys/{key_id}",
+            delete(machines::revoke_agent_key),
+        )
+        // Seed S2's paths, for clients written against them.
+        .route("/agent/register", post(machines::register_agent))
+        .route("/agent/token", post(machines::agent_token))
+        .route(
+            "/agent/permissions",
+            get(machines::compat_permissions).put(machines::compat_set_permissions),
+        )
+        .route("/oauth2/token", post(oauth::token))
+        .route("/api/users", get(machines::user_by_email))
+        .route("/api/users/{id}", get(machines::user_by_id))
         .route("/api/admin/users", get(admin::list_users))
         .route(
             "/api/admin/users/{id}",

@@ -6,7 +6,7 @@ use super::{decode_cursor, encode_cursor, page_size, plain_term};
 use crate::{
     model::{AuditEntry, AuditPage, Permission},
     server::{
-        credentials::tokens::Principal,
+        services::machines::Acting,
         services::{rfc3339, ServiceError, Services},
         store::audit::{self, AuditFilter},
     },
@@ -25,7 +25,7 @@ pub struct AuditQuery<'a> {
 impl Services<'_> {
     pub async fn admin_audit(
         &self,
-        principal: &Principal,
+        principal: &impl Acting,
         query: AuditQuery<'_>,
     ) -> Result<AuditPage, ServiceError> {
         self.authorize_for(principal, Permission::AuditRead).await?;

@@ -14,11 +14,13 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{ServiceError, Services};
+use super::{
+    machines::{Acting, ActingAs},
+    ServiceError, Services,
+};
 use crate::{
     model::{AdminUser, Permission},
     server::{
-        credentials::tokens::Principal,
         domain::{
             events::{EventType, Outcome},
             grants::Grants,
@@ -55,7 +57,7 @@ impl Services<'_> {
     /// a permission taken away counts at once.
     pub async fn authorize_for(
         &self,
-        principal: &Principal,
+        principal: &impl Acting,
         permission: Permission,
     ) -> Result<UserRecord, ServiceError> {
         self.authorize_for_all(principal, &[permission]).await
@@ -64,9 +66,15 @@ impl Services<'_> {
     /// Like [`Services::authorize_for`], for every one of `permissions`.
     pub async fn authorize_for_all(
         &self,
-        principal: &Principal,
+        principal: &impl Acting,
         permissions: &[Permission],
     ) -> Result<UserRecord, ServiceError> {
+        let principal = match principal.acting() {
+            ActingAs::Person(principal) => principal,
+            ActingAs::Machine(credential) => {
+                return self.key_acting_for_user(credential, permissions).await
+            }
+        };
         let user = Arc::unwrap_or_clone(self.authorize(principal).await?.user);
         let grants = user.grants();
         if !permissions.iter().all(|p| grants.allows(*p)) {

@@ -9,8 +9,8 @@ use super::within_reach;
 use crate::{
     model::{Permission, RoleDefinition, RoleInfo, RoleName, RolesResponse},
     server::{
-        credentials::tokens::Principal,
         domain::events::EventType,
+        services::machines::Acting,
         services::{ServiceError, Services},
         store::{
             roles::{self, RoleRecord},
@@ -25,7 +25,10 @@ const DESCRIPTION_MAX: usize = 200;
 impl Services<'_> {
     /// Every role, and the catalogue of permissions. Anyone who may read
     /// users may read roles.
-    pub async fn admin_roles(&self, principal: &Principal) -> Result<RolesResponse, ServiceError> {
+    pub async fn admin_roles(
+        &self,
+        principal: &impl Acting,
+    ) -> Result<RolesResponse, ServiceError> {
         self.authorize_for(principal, Permission::UsersRead).await?;
         let everyone = users::count(self.db).await?;
         let roles = roles::list(self.db)
@@ -41,7 +44,7 @@ impl Services<'_> {
 
     pub async fn admin_create_role(
         &self,
-        principal: &Principal,
+        principal: &impl Acting,
         definition: &RoleDefinition,
     ) -> Result<RoleInfo, ServiceError> {
         let actor = self
@@ -75,7 +78,7 @@ impl Services<'_> {
 
     pub async fn admin_update_role(
         &self,
-        principal: &Principal,
+        principal: &impl Acting,
         name: &str,
         definition: &RoleDefinition,
     ) -> Result<RoleInfo, ServiceError> {
@@ -137,7 +140,7 @@ impl Services<'_> {
 
     pub async fn admin_delete_role(
         &self,
-        principal: &Principal,
+        principal: &impl Acting,
         name: &str,
     ) -> Result<(), ServiceError> {
         let actor = self

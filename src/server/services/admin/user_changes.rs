@@ -12,11 +12,11 @@ use super::{may_act_on, within_reach};
 use crate::{
     model::{AdminUserChange, AdminUserDetail, Permission, RoleName},
     server::{
-        credentials::tokens::Principal,
         domain::{
             events::EventType,
             grants::{check_attributes, Attributes},
         },
+        services::machines::Acting,
         services::{ServiceError, Services},
         store::{
             db::WriteTx,
@@ -34,7 +34,7 @@ impl Services<'_> {
     /// Disabling ends every session at once.
     pub async fn admin_update_user(
         &self,
-        principal: &Principal,
+        principal: &impl Acting,
         user_id: Uuid,
         change: &AdminUserChange,
     ) -> Result<AdminUserDetail, ServiceError> {
@@ -146,7 +146,7 @@ impl Services<'_> {
     /// Ends every session of the user; returns how many.
     pub async fn admin_sign_out_user(
         &self,
-        principal: &Principal,
+        principal: &impl Acting,
         user_id: Uuid,
     ) -> Result<u64, ServiceError> {
         let actor = self
@@ -178,7 +178,7 @@ impl Services<'_> {
     /// its id. Not the last enabled administrator.
     pub async fn admin_delete_user(
         &self,
-        principal: &Principal,
+        principal: &impl Acting,
         user_id: Uuid,
     ) -> Result<(), ServiceError> {
         let actor = self

@@ -7,7 +7,7 @@ use super::{admin_user, decode_cursor, encode_cursor, page_size, plain_term};
 use crate::{
     model::{AdminUserDetail, AdminUserPage, Permission},
     server::{
-        credentials::tokens::Principal,
+        services::machines::Acting,
         services::{rfc3339, ServiceError, Services},
         store::{
             audit,
@@ -21,7 +21,7 @@ impl Services<'_> {
     /// first, a page at a time.
     pub async fn admin_list_users(
         &self,
-        principal: &Principal,
+        principal: &impl Acting,
         query: &str,
         cursor: Option<&str>,
         limit: Option<i64>,
@@ -50,7 +50,7 @@ impl Services<'_> {
     /// One user with their permissions, attributes, sessions and activity.
     pub async fn admin_user(
         &self,
-        principal: &Principal,
+        principal: &impl Acting,
         user_id: Uuid,
     ) -> Result<AdminUserDetail, ServiceError> {
         self.authorize_for(principal, Permission::UsersRead).await?;
