@@ -26,6 +26,7 @@ RustCrypto crate behind N-API) on the same core, in the same run. The
 first visit to /login is measured in Chromium (bench/first_visit.js).
 """
 
+import base64
 import datetime
 import gzip
 import http.client
@@ -82,6 +83,10 @@ SERVER_ENV = {
     "PORTCULLIS_JWT_SECRET": "bench-secret-0123456789abcdef-0123456789",
     "PORTCULLIS_SIGNUP_LIMIT_PER_HOUR": "1000000",
     "PORTCULLIS_REFRESH_LIMIT_PER_MINUTE": "1000000",
+    "PORTCULLIS_TOKEN_LIMIT_PER_CLIENT_PER_MINUTE": "1000000",
+    "PORTCULLIS_TOKEN_LIMIT_PER_IP_PER_MINUTE": "1000000",
+    # Its API key may read users: the machine scenario's caller.
+    "PORTCULLIS_BOOTSTRAP_ADMIN": "bench-admin@example.com",
     "RUST_LOG": os.environ.get("BENCH_RUST_LOG", "error"),
     "LEPTOS_SITE_ROOT": SITE_ROOT,
     # Hashing memory unused this long goes back to the OS (default 60 s):
@@ -366,6 +371,15 @@ def bench_backend(name: str, database_url: str) -> dict:
                 figures[key] = {k: statistics.median(r[k] for r in results) for k in results[0]}
             figures["spans"]["session check"] = (started, time.time())
 
+        # 1b. Machines: the server-to-server user lookup with an API key (no
+        #     database read per request in the steady state; on PostgreSQL
+        #     the database's own transaction count says so) and the token
+        #     endpoint (client credentials).
+        if wanted("machines"):
+            started = time.time()
+            figures.update(machine_figures(database_url))
+            figures["spans"]["machines"] = (started, time.time())
+
         # 2. Sign-in with the right password. Throughput with two in flight
         #    per hashing slot, so a slot never idles while the other request
         #    does its database work; latency with one per slot, the most the
@@ -437,6 +451,45 @@ def bench_backend(name: str, database_url: str) -> dict:
         server.stop()
 
 
+def pg_transactions(database_url: str) -> int:
+    """Transactions the database has counted (pg_stat_database). Backends
+    report their counts when idle for a while, hence the wait before."""
+    time.sleep(11)
+    out = subprocess.run(
+        ["psql", database_url, "-AtqX", "-c",
+         "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"],
+        check=True, capture_output=True, text=True,
+    )
+    return int(out.stdout.strip())
+
+
+def machine_figures(database_url: str) -> dict:
+    cookie = signup("bench-admin@example.com")
+    status, data, _ = request("POST", "/api/auth/api-keys",
+                              {"name": "bench", "scopes": ["users:read"]}, {"Cookie": cookie})
+    assert status == 201, f"api key: {status}"
+    key = json.loads(data)["key"]
+    status, data, _ = request("POST", "/api/agents",
+                              {"name": "bench", "kind": "service", "permissions": ["users:read"]}, {"Cookie": cookie})
+    assert status == 201, f"agent: {status}"
+    agent = json.loads(data)
+    status, data, _ = request("GET", "/api/auth/me", headers={"Cookie": cookie})
+    path = f"/api/users/{json.loads(data)['user']['id']}"
+    assert request("GET", path, headers={"X-API-Key": key})[0] == 200, "lookup"
+    headers = [f"X-API-Key: {key}"]
+    wrk(path, 64, seconds=2, headers=headers)
+    postgres = database_url.startswith("postgres")
+    before = pg_transactions(database_url) if postgres else 0
+    runs = [wrk(path, 64, headers=headers) for _ in range(RUNS)]
+    figures = {"key_lookup": {k: statistics.median(r[k] for r in runs) for k in runs[0]}}
+    if postgres:
+        requests = sum(r["requests"] for r in runs)
+        figures["key_lookup_db"] = (pg_transactions(database_url) - before) / requests
+    basic = base64.b64encode(f"{agent['agent']['id']}:{agent['key']}".encode()).decode()
+    figures["token"] = median_runs(lambda: wrk("/oauth2/token", 4, script="token.lua", env={"BENCH_BASIC": basic}))
+    return figures
+
+
 def wasm_sizes() -> list:
     """Each part of the WASM bundle: raw, gzip -9, brotli -q 11."""
     parts = []
@@ -488,6 +541,12 @@ def report(results: list, wasm: dict, cores: int) -> str:
     row("session check ÷ health", lambda r: f"{r['me']['rps'] / r['health']['rps']:.2f}")
     row("forward-auth `/api/authz/auth-request`, 64 conns: req/s · p50 · p99", throughput("forward_auth"))
     row("forward-auth ÷ health", lambda r: f"{r['forward_auth']['rps'] / r['health']['rps']:.2f}")
+    row("user lookup `/api/users/{id}` with an API key, 64 conns: req/s · p50 · p99", throughput("key_lookup"))
+    row("user lookup ÷ health", lambda r: f"{r['key_lookup']['rps'] / r['health']['rps']:.2f}")
+    row("user lookup: database transactions per request (all of them, the view's own reads too)",
+        lambda r: f"{r['key_lookup_db']:.4f}" if "key_lookup_db" in r else "n/a (SQLite counts none)")
+    row("`/oauth2/token` client credentials, 4 conns: tokens/s · p50 · p99", throughput("token"))
+    row("`/oauth2/token` non-2xx", failures("token"))
     row("one Argon2id hash (`portcullis hash-timing`)", lambda r: f"{r['hash_ms']:.1f} ms")
     row("one Argon2id hash, @node-rs/argon2, same core", lambda r: f"{r['node_hash_ms']:.1f} ms")
     row("our hash ÷ @node-rs/argon2's", lambda r: f"{r['hash_ms'] / r['node_hash_ms']:.2f}")

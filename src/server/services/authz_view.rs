@@ -453,6 +453,54 @@ mod tests {
     }
 
     #[test]
+    fn a_change_to_a_key_its_account_or_its_owner_drops_what_stands_on_them() {
+        use crate::server::domain::machines::{AccountKind, MachinePrincipal};
+        let (key, account, owner, stranger) = (
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+        );
+        let standing = Arc::new(Standing {
+            principal: MachinePrincipal::Account {
+                id: account,
+                kind: AccountKind::Agent,
+                owner_id: owner,
+            },
+            key: None,
+            permissions: Vec::new(),
+            depends_on: vec![key, account, owner],
+        });
+        let now = Instant::now();
+        let mut seq = 0;
+        let mut after = |user_id: Uuid, session_id: Option<Uuid>| {
+            let mut state = State::default();
+            state
+                .standings
+                .insert(StandingKey::KeyHash([7; 32]), (standing.clone(), now));
+            seq += 1;
+            state.apply(
+                0,
+                vec![Change {
+                    seq,
+                    at_ms: seq,
+                    user_id,
+                    session_id,
+                }],
+                0,
+            );
+            state.standings.len()
+        };
+        // The key revoked (its principal as the user, the key as the session).
+        assert_eq!(after(account, Some(key)), 0);
+        // The account changed, or its owner.
+        assert_eq!(after(account, None), 0);
+        assert_eq!(after(owner, None), 0);
+        // Someone else's session or user: kept.
+        assert_eq!(after(stranger, Some(Uuid::new_v4())), 1);
+    }
+
+    #[test]
     fn a_view_that_has_not_read_the_log_lately_is_not_live() {
         let now = Instant::now();
         let mut state = State::default();
