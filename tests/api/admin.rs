@@ -567,9 +567,9 @@ async fn roles_are_created_changed_and_deleted_but_built_ins_stay(backend: Backe
     assert_eq!(names, ["admin", "auditor", "user"]);
     assert_eq!(
         listed["roles"][0]["permissions"].as_array().unwrap().len(),
-        6
+        7
     );
-    assert_eq!(listed["catalogue"].as_array().unwrap().len(), 6);
+    assert_eq!(listed["catalogue"].as_array().unwrap().len(), 7);
 
     let (status, _) = c
         .admin(Method::DELETE, "/api/admin/roles/auditor", None)

@@ -79,7 +79,8 @@ async fn admin_grant_is_idempotent_and_says_what_it_did(backend: Backend) {
             "users:disable",
             "sessions:revoke",
             "roles:write",
-            "audit:read"
+            "audit:read",
+            "agents:manage"
         ])
     );
     assert_eq!(claims["ver"], 2, "granted once, moved on once");
@@ -116,7 +117,7 @@ async fn a_grant_makes_earlier_tokens_stale_until_a_refresh(backend: Backend) {
     assert_eq!(app.refresh(&app.client).await.status(), 200);
     let me: Value = app.me(&app.client).await.json().await.unwrap();
     assert_eq!(me["user"]["role"], "admin");
-    assert_eq!(me["user"]["permissions"].as_array().unwrap().len(), 6);
+    assert_eq!(me["user"]["permissions"].as_array().unwrap().len(), 7);
 }
 
 async fn the_bootstrap_admin_is_an_administrator_from_sign_up(backend: Backend) {
