@@ -167,13 +167,16 @@ impl AccessTokens {
             sid: session_id.to_string(),
             typ: ACCESS_TOKEN_TYPE.to_owned(),
         };
+        Ok((self.sign(&claims)?, expires_at))
+    }
+
+    /// Signs `claims` with the current key, as an access token (`at+jwt`).
+    fn sign(&self, claims: &AccessClaims) -> Result<String, TokenError> {
         let (kid, key) = self.keys.signing();
         let mut header = Header::new(self.keys.algorithm());
         header.kid = Some(kid.to_owned());
         header.typ = Some(ACCESS_TOKEN_MEDIA_TYPE.to_owned());
-        let token =
-            encode(&header, &claims, key).map_err(|e| TokenError::Signing(e.to_string()))?;
-        Ok((token, expires_at))
+        encode(&header, claims, key).map_err(|e| TokenError::Signing(e.to_string()))
     }
 
     /// Checks the signature (by a key still configured, with its own
@@ -262,13 +265,7 @@ impl AccessTokens {
             sid: grant.credential.to_string(),
             typ: ACCESS_TOKEN_TYPE.to_owned(),
         };
-        let (kid, key) = self.keys.signing();
-        let mut header = Header::new(self.keys.algorithm());
-        header.kid = Some(kid.to_owned());
-        header.typ = Some(ACCESS_TOKEN_MEDIA_TYPE.to_owned());
-        let token =
-            encode(&header, &claims, key).map_err(|e| TokenError::Signing(e.to_string()))?;
-        Ok((token, expires_at))
+        Ok((self.sign(&claims)?, expires_at))
     }
 
     /// The session of a token this service signed, expired or not: a

@@ -104,7 +104,7 @@ impl Services<'_> {
             )
             .await?;
         tx.commit().await?;
-        let agent = self.agent_view(caller, id).await?;
+        let agent = self.agent(caller, id).await?;
         Ok(RegisteredAgent {
             agent,
             key: key.expose().to_owned(),
@@ -125,10 +125,6 @@ impl Services<'_> {
 
     /// One service account or agent, to its owner, a manager or itself.
     pub async fn agent(&self, caller: &Caller, id: Uuid) -> Result<Agent, ServiceError> {
-        self.agent_view(caller, id).await
-    }
-
-    async fn agent_view(&self, caller: &Caller, id: Uuid) -> Result<Agent, ServiceError> {
         let account = self.visible_account(caller, id, true).await?;
         self.describe(&account).await
     }
@@ -166,7 +162,7 @@ impl Services<'_> {
             json!({ "agent": id, "disabled": change.disabled, "description_changed": change.description.is_some() }),
         )
         .await;
-        self.agent_view(caller, id).await
+        self.agent(caller, id).await
     }
 
     /// Deletes it, and so its keys.
