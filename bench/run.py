@@ -487,6 +487,12 @@ def machine_figures(database_url: str) -> dict:
         figures["key_lookup_db"] = (pg_transactions(database_url) - before) / requests
     basic = base64.b64encode(f"{agent['agent']['id']}:{agent['key']}".encode()).decode()
     figures["token"] = median_runs(lambda: wrk("/oauth2/token", 4, script="token.lua", env={"BENCH_BASIC": basic}))
+    # Token exchange: the person's own access token for their agent.
+    status, data, _ = request("POST", "/api/agents",
+                              {"name": "bench-agent", "kind": "agent", "permissions": ["users:read"]}, {"Cookie": cookie})
+    assert status == 201, f"agent: {status}"
+    exchange_env = {"BENCH_AGENT": json.loads(data)["agent"]["id"], "BENCH_SUBJECT": cookie.split("=", 1)[1]}
+    figures["exchange"] = median_runs(lambda: wrk("/oauth2/token", 4, script="exchange.lua", env=exchange_env))
     return figures
 
 
@@ -547,6 +553,8 @@ def report(results: list, wasm: dict, cores: int) -> str:
         lambda r: f"{r['key_lookup_db']:.4f}" if "key_lookup_db" in r else "n/a (SQLite counts none)")
     row("`/oauth2/token` client credentials, 4 conns: tokens/s · p50 · p99", throughput("token"))
     row("`/oauth2/token` non-2xx", failures("token"))
+    row("`/oauth2/token` token exchange (a person's token for their agent), 4 conns: /s · p50 · p99", throughput("exchange"))
+    row("token exchange non-2xx", failures("exchange"))
     row("one Argon2id hash (`portcullis hash-timing`)", lambda r: f"{r['hash_ms']:.1f} ms")
     row("one Argon2id hash, @node-rs/argon2, same core", lambda r: f"{r['node_hash_ms']:.1f} ms")
     row("our hash ÷ @node-rs/argon2's", lambda r: f"{r['hash_ms'] / r['node_hash_ms']:.2f}")
