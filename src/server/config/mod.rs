@@ -256,6 +256,32 @@ mod tests {
     }
 
     #[test]
+    fn machine_tokens_live_five_minutes_at_most_and_keys_a_bounded_time() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.machines.token_ttl, chrono::TimeDelta::minutes(5));
+        assert_eq!(c.machines.key_default_lifetime, chrono::TimeDelta::days(90));
+        assert_eq!(c.machines.key_max_lifetime, chrono::TimeDelta::days(365));
+        for (name, value) in [
+            ("PORTCULLIS_MACHINE_TOKEN_TTL_SECS", "301"),
+            ("PORTCULLIS_MACHINE_TOKEN_TTL_SECS", "0"),
+            ("PORTCULLIS_API_KEY_MAX_DAYS", "0"),
+            ("PORTCULLIS_API_KEY_MAX_DAYS", "3651"),
+        ] {
+            assert_eq!(
+                config(&[(name, value)]).unwrap_err().variable,
+                name,
+                "{value}"
+            );
+        }
+        // A maximum under 90 days is the default too.
+        let short = config(&[("PORTCULLIS_API_KEY_MAX_DAYS", "30")]).unwrap();
+        assert_eq!(
+            short.machines.key_default_lifetime,
+            chrono::TimeDelta::days(30)
+        );
+    }
+
+    #[test]
     fn the_idle_timeout_must_outlast_an_access_token() {
         let err = config(&[
             ("PORTCULLIS_ACCESS_TOKEN_TTL_SECS", "900"),

@@ -501,3 +501,46 @@ impl Services<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+    }
+
+    #[test]
+    fn a_key_lives_90_days_unless_chosen_within_the_maximum() {
+        let policy = MachinePolicy::default();
+        let at = |days, never, admin| policy.key_expiry(days, never, admin, now());
+        assert_eq!(
+            at(None, false, false).unwrap(),
+            Some(now() + TimeDelta::days(90))
+        );
+        assert_eq!(
+            at(Some(1), false, false).unwrap(),
+            Some(now() + TimeDelta::days(1))
+        );
+        assert_eq!(
+            at(Some(365), false, false).unwrap(),
+            Some(now() + TimeDelta::days(365))
+        );
+        for days in [0, -1, 366] {
+            assert!(matches!(
+                at(Some(days), false, true),
+                Err(ServiceError::InvalidExpiry)
+            ));
+        }
+        // Never: an administrator's explicit choice, and only that.
+        assert_eq!(at(None, true, true).unwrap(), None);
+        assert!(matches!(
+            at(None, true, false),
+            Err(ServiceError::Forbidden)
+        ));
+        assert!(matches!(
+            at(Some(5), true, true),
+            Err(ServiceError::InvalidExpiry)
+        ));
+    }
+}
