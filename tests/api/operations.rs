@@ -190,6 +190,21 @@ async fn metrics_count_what_happened_on_their_own_listener_only() {
         .await
         .unwrap();
     assert_eq!(gate.status(), 401);
+    // A machine's token request: a grant this server does not know, and a
+    // client credentials one with a secret that is no key.
+    for body in [
+        "grant_type=password&username=a&password=b",
+        "grant_type=client_credentials&client_id=x&client_secret=not-a-key",
+    ] {
+        let refused = http
+            .post(app.server.url("/oauth2/token"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(refused.status().is_client_error(), "{body}");
+    }
 
     let samples = app.scrape().await;
     let expect = |name: &str, labels: &[(&str, &str)], wanted: f64| {
@@ -207,6 +222,16 @@ async fn metrics_count_what_happened_on_their_own_listener_only() {
     expect(
         "portcullis_forward_auth_decisions_total",
         &[("outcome", "unauthenticated")],
+        1.0,
+    );
+    expect(
+        "portcullis_machine_tokens_total",
+        &[("grant", "other"), ("outcome", "refused")],
+        1.0,
+    );
+    expect(
+        "portcullis_machine_tokens_total",
+        &[("grant", "client_credentials"), ("outcome", "refused")],
         1.0,
     );
     expect(

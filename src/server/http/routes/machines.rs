@@ -29,6 +29,7 @@ use crate::{
             json::{ApiJson, OptionalJson},
             state::AppState,
         },
+        platform::telemetry::metrics::{self, Grant, TokenOutcome},
         services::machines::{user_lookup::UserKey, Caller},
     },
 };
@@ -236,8 +237,14 @@ pub async fn agent_token(
         .agent_token(&key, body.scope.as_deref(), body.resource.as_deref())
         .await;
     match issued {
-        Ok(issued) => Ok(token_response(&issued)),
-        Err(err) => Err(super::oauth::as_api_error(err)),
+        Ok(issued) => {
+            metrics::machine_token(Grant::ClientCredentials, TokenOutcome::Issued);
+            Ok(token_response(&issued))
+        }
+        Err(err) => {
+            metrics::machine_token(Grant::ClientCredentials, err.outcome());
+            Err(super::oauth::as_api_error(err))
+        }
     }
 }
 

@@ -20,7 +20,8 @@ use crate::{
     server::{
         domain::client::ClientInfo,
         http::{error::ApiError, state::AppState},
-        services::machines::oauth::{IssuedToken, OAuthError, TokenRequest},
+        platform::telemetry::metrics::{self, Grant, TokenOutcome},
+        services::machines::oauth::{grant_of, IssuedToken, OAuthError, TokenRequest},
     },
 };
 
@@ -175,9 +176,18 @@ pub async fn token(
 ) -> Response {
     let basic = basic_credentials(&headers);
     let used_basic = !matches!(basic, Ok(None));
+    let grant = url::form_urlencoded::parse(&body)
+        .find(|(name, _)| name == "grant_type")
+        .map_or(Grant::Other, |(_, value)| grant_of(&value));
     match token_request(&state, &client, &headers, &body, basic).await {
-        Ok(issued) => token_response(&issued),
-        Err(err) => oauth_error(err, used_basic),
+        Ok(issued) => {
+            metrics::machine_token(grant, TokenOutcome::Issued);
+            token_response(&issued)
+        }
+        Err(err) => {
+            metrics::machine_token(grant, err.outcome());
+            oauth_error(err, used_basic)
+        }
     }
 }
 

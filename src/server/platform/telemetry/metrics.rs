@@ -93,6 +93,10 @@ fn describe() {
         "Forward-auth answers by outcome"
     );
     describe_counter!(
+        "portcullis_machine_tokens_total",
+        "Token requests of service accounts and agents, by grant and outcome"
+    );
+    describe_counter!(
         "portcullis_throttle_blocks_total",
         "Requests refused or blocks imposed by throttling, by scope"
     );
@@ -287,6 +291,41 @@ impl Gate {
 
 pub fn forward_auth(outcome: Gate) {
     counter!("portcullis_forward_auth_decisions_total", "outcome" => outcome.label()).increment(1);
+}
+
+/// How a machine asked for a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    ClientCredentials,
+    TokenExchange,
+    /// An unknown or missing grant type.
+    Other,
+}
+
+/// What came of a machine's token request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenOutcome {
+    Issued,
+    /// A bad client, secret, grant, scope or target.
+    Refused,
+    Throttled,
+    Error,
+}
+
+pub fn machine_token(grant: Grant, outcome: TokenOutcome) {
+    let grant = match grant {
+        Grant::ClientCredentials => "client_credentials",
+        Grant::TokenExchange => "token_exchange",
+        Grant::Other => "other",
+    };
+    let outcome = match outcome {
+        TokenOutcome::Issued => "issued",
+        TokenOutcome::Refused => "refused",
+        TokenOutcome::Throttled => "throttled",
+        TokenOutcome::Error => "error",
+    };
+    counter!("portcullis_machine_tokens_total", "grant" => grant, "outcome" => outcome)
+        .increment(1);
 }
 
 /// A request throttling refused, or a block it imposed; `scope` is one of

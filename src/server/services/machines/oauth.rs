@@ -19,6 +19,7 @@ use crate::{
             events::{EventType, Outcome},
             machines::{parse_scope, scope_string, AccountKind, MachinePrincipal},
         },
+        platform::telemetry::metrics::{Grant, TokenOutcome},
     },
 };
 
@@ -81,6 +82,26 @@ pub struct TokenRequest<'a> {
     pub resource: Option<&'a str>,
     pub subject_token: Option<&'a str>,
     pub subject_token_type: Option<&'a str>,
+}
+
+impl OAuthError {
+    /// For the metrics.
+    pub fn outcome(&self) -> TokenOutcome {
+        match self {
+            Self::SlowDown(_) => TokenOutcome::Throttled,
+            Self::Internal(_) => TokenOutcome::Error,
+            _ => TokenOutcome::Refused,
+        }
+    }
+}
+
+/// The grant a `grant_type` names, for the metrics.
+pub fn grant_of(grant_type: &str) -> Grant {
+    match grant_type {
+        CLIENT_CREDENTIALS => Grant::ClientCredentials,
+        TOKEN_EXCHANGE => Grant::TokenExchange,
+        _ => Grant::Other,
+    }
 }
 
 /// A token made.
