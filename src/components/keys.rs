@@ -224,6 +224,7 @@ pub fn PermissionChecks(
     offered: Vec<Permission>,
     chosen: RwSignal<Vec<Permission>>,
 ) -> impl IntoView {
+    let empty = offered.is_empty();
     let boxes = offered
         .into_iter()
         .map(|permission| {
@@ -248,9 +249,11 @@ pub fn PermissionChecks(
             }
         })
         .collect_view();
+    let none = empty.then(|| view! { <p class="aside">"You hold no permissions to give."</p> });
     view! {
         <fieldset class="permissions">
             <legend>{legend}</legend>
+            {none}
             {boxes}
         </fieldset>
     }

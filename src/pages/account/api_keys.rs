@@ -110,11 +110,7 @@ fn Keys(scopes: Vec<Permission>, may_choose_never: bool) -> impl IntoView {
                 <input id="api-key-name" required=true maxlength="64" autocomplete="off"
                     placeholder="e.g. nightly backup" bind:value=name/>
             </div>
-            {if scopes.is_empty() {
-                view! { <p class="aside">"You hold no permissions, so a key of yours can only prove who you are."</p> }.into_any()
-            } else {
-                view! { <PermissionChecks prefix="api-key-scope".to_owned() legend="Scopes" offered=scopes chosen/> }.into_any()
-            }}
+            <PermissionChecks prefix="api-key-scope".to_owned() legend="Scopes" offered=scopes chosen/>
             <ExpiryFields prefix="api-key".to_owned() days never may_choose_never/>
             <FormError message=create_error/>
             <SubmitButton label="Create key" busy_label="Creating…" pending=create.pending()/>
