@@ -106,7 +106,7 @@ fn Keys(scopes: Vec<Permission>, may_choose_never: bool) -> impl IntoView {
         }>
             <h3 id="new-api-key-title">"New key"</h3>
             <div class="field">
-                <label for="api-key-name">"Name"</label>
+                <label for="api-key-name">"What it is for"</label>
                 <input id="api-key-name" required=true maxlength="64" autocomplete="off"
                     placeholder="e.g. nightly backup" bind:value=name/>
             </div>

@@ -53,6 +53,10 @@ fn AccountDetails(session: CurrentSession) -> impl IntoView {
                 <SignOutButton/>
             </section>
             <security::SecurityPanels/>
+            <ProfileForm display_name=user.display_name.clone()/>
+            <PasswordForm email=user.email.clone() display_name=user.display_name.clone()/>
+            // After the forms above: lazy islands hydrate in page order, and
+            // theirs should not wait for this one's part of the bundle.
             <api_keys::ApiKeysPanel
                 scopes=user.permissions.clone()
                 may_choose_never=crate::pages::agents::may_choose_never(&user)
@@ -62,8 +66,6 @@ fn AccountDetails(session: CurrentSession) -> impl IntoView {
                 <p class="aside">"Backends and AI agents that call Portcullis with keys of their own, never allowed more than you."</p>
                 <p><a href=crate::pages::agents::ACCOUNT_AGENTS>"Manage your service accounts and agents"</a></p>
             </section>
-            <ProfileForm display_name=user.display_name.clone()/>
-            <PasswordForm email=user.email.clone() display_name=user.display_name/>
             <DeleteAccountForm/>
         </div>
     }
