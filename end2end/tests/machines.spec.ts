@@ -1,21 +1,34 @@
-import { test, expect } from "@playwright/test";
+import { test, expect, type Page } from "@playwright/test";
 import { ADMIN_EMAIL, createAccount, ensureAdmin, gotoHydrated, signedIn, uniqueEmail } from "./support";
 
 // The key format of issue 18: secret scanners look for exactly this.
 const PERSONAL_KEY = /^pcl_pk_[0-9A-Za-z]{49}$/;
 const SERVICE_KEY = /^pcl_sk_[0-9A-Za-z]{49}$/;
 
+/** Errors and warnings the page logs (a failed hydration says so there). */
+function complaints(page: Page): string[] {
+  const seen: string[] = [];
+  page.on("pageerror", (e) => seen.push(e.message));
+  page.on("console", (m) => {
+    if (m.type() === "error" || m.type() === "warning") seen.push(m.text());
+  });
+  return seen;
+}
+
 test("an API key made on the account page works from a plain HTTP client until it is revoked there", async ({
+  context,
   page,
   request,
 }) => {
+  await context.grantPermissions(["clipboard-read", "clipboard-write"]);
+  const logged = complaints(page);
   await ensureAdmin(request);
   await signedIn(page, ADMIN_EMAIL);
   await gotoHydrated(page, "/account");
 
   const panel = page.getByTestId("api-keys");
   const name = `e2e lookup ${Date.now() % 100000}`;
-  await panel.getByLabel("Name").fill(name);
+  await panel.getByLabel("What it is for").fill(name);
   await panel.getByLabel("users:read").check();
   await expect(panel.getByLabel("Expires after (days)")).toHaveValue("90");
   await expect(panel.getByText("administrators only; not recommended")).toBeVisible();
@@ -25,6 +38,9 @@ test("an API key made on the account page works from a plain HTTP client until i
   await expect(shown).toBeVisible();
   const key = await shown.inputValue();
   expect(key).toMatch(PERSONAL_KEY);
+  await panel.getByRole("button", { name: "Copy", exact: true }).click();
+  await expect(panel.getByText("Copied.")).toBeVisible();
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(key);
   const row = panel.getByTestId(`key-${key.slice(0, 12)}`);
   await expect(row).toContainText(name);
   await expect(row).toContainText("users:read");
@@ -51,9 +67,11 @@ test("an API key made on the account page works from a plain HTTP client until i
 
   const after = await request.get(`/api/users/${id}`, { headers });
   expect(after.status()).toBe(401);
+  expect(logged).toEqual([]);
 });
 
 test("an admin registers an agent in the console, sees its key once, and disables it", async ({ page, request }) => {
+  const logged = complaints(page);
   await ensureAdmin(request);
   await signedIn(page, ADMIN_EMAIL);
   await gotoHydrated(page, "/admin");
@@ -88,6 +106,13 @@ test("an admin registers an agent in the console, sees its key once, and disable
   await expect(agent.getByRole("button", { name: "Enable", exact: true })).toBeVisible();
   const refused = await request.post("/api/agents/token", { headers: { "X-API-Key": key } });
   expect(refused.status()).toBe(401);
+
+  await page.setViewportSize({ width: 360, height: 800 });
+  await gotoHydrated(page, "/admin/agents");
+  await expect(page.getByTestId(`agent-${name}`)).toBeVisible();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+  expect(logged).toEqual([]);
 });
 
 test("a user who manages no agents reaches their own from the account page, not the console's", async ({
