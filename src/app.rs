@@ -8,8 +8,13 @@ use leptos_router::{
 use crate::{
     components::{auth_state::AuthState, layout::SiteHeader, session_keeper::SessionKeeper},
     pages::{
-        account::AccountPage, admin::AdminConsole, home::HomePage, login::LoginPage,
-        not_found::NotFound, signup::SignupPage,
+        account::AccountPage,
+        admin::{AdminAgentsPage, AdminConsole},
+        agents::AccountAgentsPage,
+        home::HomePage,
+        login::LoginPage,
+        not_found::NotFound,
+        signup::SignupPage,
     },
 };
 
@@ -62,6 +67,7 @@ pub fn App() -> impl IntoView {
                         <Route path=StaticSegment("login") view=LoginPage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("signup") view=SignupPage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async/>
+                        <Route path=(StaticSegment("account"), StaticSegment("agents")) view=AccountAgentsPage ssr=SsrMode::Async/>
                         // One page for the console: its data, read before it
                         // renders, says which view (`server::http::admin_pages`).
                         <Route path=StaticSegment("admin") view=AdminConsole ssr=SsrMode::Async/>
@@ -72,6 +78,9 @@ pub fn App() -> impl IntoView {
                         />
                         <Route path=(StaticSegment("admin"), StaticSegment("roles")) view=AdminConsole ssr=SsrMode::Async/>
                         <Route path=(StaticSegment("admin"), StaticSegment("audit")) view=AdminConsole ssr=SsrMode::Async/>
+                        // Its data loads in the browser (the island in
+                        // `pages::agents`), not through `admin_pages`.
+                        <Route path=(StaticSegment("admin"), StaticSegment("agents")) view=AdminAgentsPage ssr=SsrMode::Async/>
                     </Routes>
                 </main>
                 <SessionKeeper

@@ -37,3 +37,22 @@ export function shortTtlUrl(): string {
   if (!url) throw new Error("playwright.config.ts sets PORTCULLIS_E2E_SHORT_TTL_URL");
   return url;
 }
+
+/** playwright.config.ts makes this account an administrator on sign-up. */
+export const ADMIN_EMAIL = "e2e-admin@example.com";
+
+/** Signs the administrator up unless an earlier test did (not signed in afterwards). */
+export async function ensureAdmin(request: APIRequestContext): Promise<void> {
+  const response = await request.post("/api/auth/signup", {
+    data: { email: ADMIN_EMAIL, password: PASSWORD, display_name: "Console Admin" },
+  });
+  expect([201, 409]).toContain(response.status());
+  await request.post("/api/auth/logout");
+}
+
+/** Signs in through the sign-in page and waits for the header to say so. */
+export async function signedIn(page: Page, email: string): Promise<void> {
+  await gotoHydrated(page, "/login");
+  await signIn(page, email);
+  await expect(page.getByTestId("nav-account")).toBeVisible();
+}

@@ -8,6 +8,7 @@ pub mod admin;
 #[cfg(feature = "ssr")]
 mod call;
 mod error;
+pub mod machines;
 pub mod security;
 pub mod session;
 

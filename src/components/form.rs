@@ -29,6 +29,12 @@ pub fn Field(
     if let Some(initial) = initial {
         value.set(initial);
     }
+    // Hydrating sets the input to `value`: what the person typed while a
+    // lazy island's part of the bundle was still loading would be lost.
+    #[cfg(feature = "hydrate")]
+    if let Some(typed) = typed_before_hydration(name) {
+        value.set(typed);
+    }
     let touched = RwSignal::new(false);
     let revealed = RwSignal::new(false);
     let error = Memo::new(move |_| {
@@ -116,6 +122,21 @@ pub fn Field(
             <p class="field-error" id=error_id aria-live="polite">{move || error.get()}</p>
         </div>
     }
+}
+
+/// The text in the server-rendered input `id`, if the person changed it
+/// before this island hydrated. Nothing while rendering in the browser:
+/// the input does not exist yet.
+#[cfg(feature = "hydrate")]
+fn typed_before_hydration(id: &str) -> Option<String> {
+    use wasm_bindgen::JsCast;
+
+    let input = document()
+        .get_element_by_id(id)?
+        .dyn_into::<web_sys::HtmlInputElement>()
+        .ok()?;
+    let typed = input.value();
+    (typed != input.default_value()).then_some(typed)
 }
 
 /// The server's refusal of a whole form, announced when it appears.

@@ -1,7 +1,21 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::components::{auth_state::use_auth_state, sign_out::SignOutButton};
+use crate::{
+    components::{auth_state::use_auth_state, sign_out::SignOutButton},
+    model::{Permission, User},
+};
+
+/// Where the Admin link goes: the users list, unless agents are all this
+/// user may manage there.
+fn admin_home(user: &User) -> &'static str {
+    let may = |p: Permission| user.permissions.contains(&p);
+    if !may(Permission::UsersRead) && !may(Permission::AuditRead) && may(Permission::AgentsManage) {
+        crate::pages::agents::ADMIN_AGENTS
+    } else {
+        "/admin"
+    }
+}
 
 /// The navigation bar, showing the auth state on every page.
 #[component]
@@ -18,7 +32,7 @@ pub fn SiteHeader() -> impl IntoView {
                     {match auth.current().map(|s| s.user) {
                         Some(user) => view! {
                             {user.may_administer().then(|| view! {
-                                <li><A href="/admin" attr:data-testid="nav-admin">"Admin"</A></li>
+                                <li><A href=admin_home(&user) attr:data-testid="nav-admin">"Admin"</A></li>
                             })}
                             <li>
                                 <A href="/account" attr:data-testid="nav-account">

@@ -1,5 +1,6 @@
 pub mod auth_state;
 pub mod form;
+pub mod keys;
 pub mod layout;
 pub mod return_to;
 pub mod session_keeper;

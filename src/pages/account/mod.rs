@@ -1,3 +1,7 @@
+//! The account page: the session, security panels, API keys, profile,
+//! password and deletion; links to the user's service accounts and agents.
+
+mod api_keys;
 mod security;
 
 use leptos::{prelude::*, server_fn::ServerFn};
@@ -50,7 +54,18 @@ fn AccountDetails(session: CurrentSession) -> impl IntoView {
             </section>
             <security::SecurityPanels/>
             <ProfileForm display_name=user.display_name.clone()/>
-            <PasswordForm email=user.email.clone() display_name=user.display_name/>
+            <PasswordForm email=user.email.clone() display_name=user.display_name.clone()/>
+            // After the forms above: lazy islands hydrate in page order, and
+            // theirs should not wait for this one's part of the bundle.
+            <api_keys::ApiKeysPanel
+                scopes=user.permissions.clone()
+                may_choose_never=crate::pages::agents::may_choose_never(&user)
+            />
+            <section class="panel" aria-labelledby="agents-link-title">
+                <h2 id="agents-link-title">"Service accounts and agents"</h2>
+                <p class="aside">"Backends and AI agents that call Portcullis with keys of their own, never allowed more than you."</p>
+                <p><a href=crate::pages::agents::ACCOUNT_AGENTS>"Manage your service accounts and agents"</a></p>
+            </section>
             <DeleteAccountForm/>
         </div>
     }

@@ -3,9 +3,14 @@
 //! renders (`server::http::admin_pages`), which is also where permissions
 //! are checked; the pages render it as plain HTML, and their forms are
 //! plain form posts (`actions`): the console needs no WASM and adds none.
+//! `/admin/agents` is the exception (`agents`): an island that loads its
+//! data in the browser.
 
 mod actions;
+mod agents;
 mod views;
+
+pub use agents::AdminAgentsPage;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -36,7 +41,7 @@ pub fn AdminConsole() -> impl IntoView {
 
 #[component]
 fn Console(page: AdminPage, permissions: Vec<Permission>) -> impl IntoView {
-    let may = move |p: Permission| permissions.contains(&p);
+    let may = |p: Permission| permissions.contains(&p);
     let (title, body) = match page {
         AdminPage::Users { page, query } => {
             ("Users", view! { <views::UsersList page query/> }.into_any())
@@ -73,13 +78,23 @@ fn Console(page: AdminPage, permissions: Vec<Permission>) -> impl IntoView {
     view! {
         <Title text=format!("{title} · Admin")/>
         <div class="admin">
-            <nav class="admin-nav" aria-label="Admin">
-                <a href="/admin">"Users"</a>
-                <a href="/admin/roles">"Roles"</a>
-                <a href="/admin/audit">"Audit log"</a>
-            </nav>
+            <AdminNav agents=may(Permission::AgentsManage)/>
             {body}
         </div>
+    }
+}
+
+/// The console's sections; service accounts and agents for those who
+/// manage them.
+#[component]
+fn AdminNav(agents: bool) -> impl IntoView {
+    view! {
+        <nav class="admin-nav" aria-label="Admin">
+            <a href="/admin">"Users"</a>
+            <a href="/admin/roles">"Roles"</a>
+            <a href="/admin/audit">"Audit log"</a>
+            {agents.then(|| view! { <a href=crate::pages::agents::ADMIN_AGENTS>"Service accounts and agents"</a> })}
+        </nav>
     }
 }
 
