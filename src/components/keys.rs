@@ -6,8 +6,8 @@ use leptos::prelude::*;
 
 use crate::{
     api::AppFnError,
+    components::time::readable_time,
     model::{ApiKey, Permission},
-    pages::account::readable_time,
 };
 
 /// Days a key lives unless its maker says otherwise (the server's default).

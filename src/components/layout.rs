@@ -11,7 +11,7 @@ use crate::{
 fn admin_home(user: &User) -> &'static str {
     let may = |p: Permission| user.permissions.contains(&p);
     if !may(Permission::UsersRead) && !may(Permission::AuditRead) && may(Permission::AgentsManage) {
-        crate::pages::agents::ADMIN_AGENTS
+        "/admin/agents"
     } else {
         "/admin"
     }

@@ -6,3 +6,4 @@ pub mod return_to;
 pub mod session_keeper;
 pub mod session_sync;
 pub mod sign_out;
+pub mod time;

@@ -16,6 +16,7 @@ use crate::{
         },
         AppFnError,
     },
+    components::time::readable_time,
     components::{
         auth_state::use_auth_state,
         form::{FormError, SubmitButton},
@@ -23,7 +24,6 @@ use crate::{
         session_sync::with_refresh,
     },
     model::{Agent, ApiKey, Permission, RoleName, User},
-    pages::account::readable_time,
 };
 
 pub const ACCOUNT_AGENTS: &str = "/account/agents";

@@ -15,6 +15,7 @@ use crate::{
         form::{refused_in_url, Field, FormError, PostForm, SubmitButton},
         session_sync::with_refresh,
         sign_out::SignOutButton,
+        time::readable_time,
     },
     model::{CurrentSession, PasswordField},
     validate::{DisplayName, Password},
@@ -68,14 +69,6 @@ fn AccountDetails(session: CurrentSession) -> impl IntoView {
             </section>
             <DeleteAccountForm/>
         </div>
-    }
-}
-
-/// `2026-11-29T20:15:00Z` as `2026-11-29 20:15 UTC`.
-pub(crate) fn readable_time(rfc3339: &str) -> String {
-    match rfc3339.split_once('T') {
-        Some((date, time)) => format!("{date} {} UTC", time.get(..5).unwrap_or(time)),
-        None => rfc3339.to_owned(),
     }
 }
 

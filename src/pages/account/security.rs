@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use super::readable_time;
+use crate::components::time::readable_time;
 use crate::{
     api::security::{get_activity, list_sessions, revoke_other_sessions, revoke_session},
     components::{form::FormError, session_sync::with_refresh},

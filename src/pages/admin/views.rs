@@ -5,8 +5,8 @@ use leptos::prelude::*;
 
 use super::actions;
 use crate::{
+    components::time::readable_time,
     model::{AdminUser, AdminUserDetail, AdminUserPage, AuditFilters, AuditPage, RolesResponse},
-    pages::account::readable_time,
     validate::query_value,
 };
 
