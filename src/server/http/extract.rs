@@ -54,21 +54,6 @@ pub fn principal_from_headers(state: &AppState, headers: &HeaderMap) -> Option<P
         .ok()
 }
 
-/// The bearer token's principal, or else the access cookie's: for
-/// forward-auth, where the service behind may send an `Authorization`
-/// header of its own that must not hide the visitor's cookie.
-pub fn principal_from_bearer_or_cookie(
-    state: &AppState,
-    headers: &HeaderMap,
-    now: DateTime<Utc>,
-) -> Option<Principal> {
-    let verify = |token: &str| state.credentials.tokens.verify(token, now).ok();
-    bearer_token(headers).and_then(verify).or_else(|| {
-        let cookie = state.credentials.cookies.read_access(headers)?;
-        verify(&cookie)
-    })
-}
-
 /// The session of the access token sent along, even if it has lapsed: a
 /// refresh must continue that session, not another.
 pub fn access_token_session(state: &AppState, headers: &HeaderMap) -> Option<Uuid> {
@@ -91,21 +76,34 @@ pub fn presented_key(headers: &HeaderMap) -> Option<Option<PresentedKey>> {
     Some(PresentedKey::parse(text))
 }
 
-/// A machine's credential, if the request presents one: a well-formed API
-/// key, or a bearer token that is a service account's or agent's.
-pub fn machine_credential(
+/// Who forward-auth is asked about, read once: a machine's credential (a
+/// well-formed API key, or a bearer token that is a service account's or
+/// agent's), and a person's token (the bearer's, or else the access
+/// cookie's). The service behind may send an `Authorization` header of its
+/// own, so a bearer that fails does not hide the visitor's cookie.
+pub fn gate_credentials(
     state: &AppState,
     headers: &HeaderMap,
     now: DateTime<Utc>,
-) -> Option<MachineCredential> {
-    if let Some(key) = presented_key(headers) {
-        return key.map(MachineCredential::Key);
+) -> (Option<MachineCredential>, Option<Principal>) {
+    let tokens = &state.credentials.tokens;
+    let (mut machine, key_presented) = match presented_key(headers) {
+        Some(key) => (key.map(MachineCredential::Key), true),
+        None => (None, false),
+    };
+    let mut person = None;
+    match bearer_token(headers).map(|token| tokens.verify_any(token, now)) {
+        Some(Ok(Verified::Person(principal))) => person = Some(principal),
+        Some(Ok(Verified::Machine(token))) if !key_presented => {
+            machine = Some(MachineCredential::Token(token));
+        }
+        _ => {}
     }
-    let token = bearer_token(headers)?;
-    match state.credentials.tokens.verify_any(token, now) {
-        Ok(Verified::Machine(token)) => Some(MachineCredential::Token(token)),
-        _ => None,
-    }
+    let person = person.or_else(|| {
+        let cookie = state.credentials.cookies.read_access(headers)?;
+        tokens.verify(&cookie, now).ok()
+    });
+    (machine, person)
 }
 
 /// What a request to an endpoint machines may call presents: an API key,

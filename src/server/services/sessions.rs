@@ -398,20 +398,26 @@ impl Services<'_> {
     /// needs to know the session stands (and the user's own columns),
     /// which then costs no copy of the user.
     pub async fn check_session(&self, principal: &Principal) -> Result<LiveSession, ServiceError> {
-        let generation = match self
-            .authz
-            .lookup(self.db, principal.session_id, principal.user_id)
-            .await
-        {
-            Lookup::Known(live) => return self.judge(principal, Some(live)),
+        let found = self
+            .unrevoked_session(principal.session_id, principal.user_id)
+            .await?;
+        self.judge(principal, found)
+    }
+
+    /// The session `session_id` of `user_id` unless revoked, with its user:
+    /// from the replica's view, or else read and remembered there.
+    pub(super) async fn unrevoked_session(
+        &self,
+        session_id: Uuid,
+        user_id: Uuid,
+    ) -> Result<Option<LiveSession>, ServiceError> {
+        let generation = match self.authz.lookup(self.db, session_id, user_id).await {
+            Lookup::Known(live) => return Ok(Some(live)),
             Lookup::Unknown(generation) => generation,
         };
         // Boxed, as the view answers most checks without it.
         let found = Box::pin(sessions::unrevoked_with_user(
-            self.db,
-            principal.session_id,
-            principal.user_id,
-            self.now,
+            self.db, session_id, user_id, self.now,
         ))
         .await?
         .map(|(session, user)| LiveSession {
@@ -419,14 +425,10 @@ impl Services<'_> {
             user: Arc::new(user),
         });
         if let (Some(generation), Some(live)) = (generation, &found) {
-            self.authz.remember(
-                generation,
-                principal.session_id,
-                live.session_expires_at,
-                &live.user,
-            );
+            self.authz
+                .remember(generation, session_id, live.session_expires_at, &live.user);
         }
-        self.judge(principal, found)
+        Ok(found)
     }
 
     /// The verdict on `principal`, given its session if that is unrevoked.

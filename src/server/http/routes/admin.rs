@@ -13,7 +13,10 @@ use axum::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::security::{json_no_store, no_store};
+use super::{
+    path_id,
+    security::{json_no_store, no_store},
+};
 use crate::{
     model::{AdminUserChange, ErrorCode, RoleDefinition},
     server::{
@@ -24,11 +27,6 @@ use crate::{
 };
 
 type Params = Query<HashMap<String, String>>;
-
-fn user_id(id: &str) -> Result<Uuid, ApiError> {
-    // A malformed id is as unknown as a deleted one.
-    Uuid::parse_str(id).map_err(|_| ApiError::not_found())
-}
 
 fn limit(params: &HashMap<String, String>) -> Result<Option<i64>, ApiError> {
     params
@@ -69,7 +67,7 @@ pub async fn get_user(
 ) -> Result<Response, ApiError> {
     let user = state
         .services(&client)
-        .admin_user(&principal, user_id(&id)?)
+        .admin_user(&principal, path_id(&id)?)
         .await?;
     json_no_store(&state, user)
 }
@@ -83,7 +81,7 @@ pub async fn update_user(
 ) -> Result<Response, ApiError> {
     let user = state
         .services(&client)
-        .admin_update_user(&principal, user_id(&id)?, &change)
+        .admin_update_user(&principal, path_id(&id)?, &change)
         .await?;
     json_no_store(&state, user)
 }
@@ -96,7 +94,7 @@ pub async fn sign_out_user(
 ) -> Result<Response, ApiError> {
     let ended = state
         .services(&client)
-        .admin_sign_out_user(&principal, user_id(&id)?)
+        .admin_sign_out_user(&principal, path_id(&id)?)
         .await?;
     json_no_store(&state, json!({ "sessions_revoked": ended }))
 }
@@ -109,7 +107,7 @@ pub async fn delete_user(
 ) -> Result<Response, ApiError> {
     state
         .services(&client)
-        .admin_delete_user(&principal, user_id(&id)?)
+        .admin_delete_user(&principal, path_id(&id)?)
         .await?;
     no_store(&state, StatusCode::NO_CONTENT.into_response())
 }

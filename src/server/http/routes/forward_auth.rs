@@ -33,7 +33,7 @@ use crate::{
         },
         http::{
             error::ApiError,
-            extract::{machine_credential, principal_from_bearer_or_cookie},
+            extract::gate_credentials,
             gate_passes::{Holder, PassHeaders},
             state::AppState,
         },
@@ -217,8 +217,7 @@ async fn answer(
     let services = state.services(&client);
     let now = services.now;
     // A malformed key is no credential; the cookie may still be.
-    let machine = machine_credential(state, &parts.headers, now);
-    let principal = principal_from_bearer_or_cookie(state, &parts.headers, now);
+    let (machine, principal) = gate_credentials(state, &parts.headers, now);
     let verdict = services
         .forward_auth(principal, machine, &held, &extra)
         .await;

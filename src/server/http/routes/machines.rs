@@ -13,10 +13,10 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use super::{
     oauth::token_response,
+    path_id,
     security::{json_no_store, no_store},
 };
 use crate::{
@@ -33,11 +33,6 @@ use crate::{
         services::machines::{user_lookup::UserKey, Caller},
     },
 };
-
-/// A malformed id is as unknown as a missing one.
-fn id_of(text: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(text).map_err(|_| ApiError::not_found())
-}
 
 async fn caller(
     state: &AppState,
@@ -84,7 +79,7 @@ pub async fn revoke_api_key(
 ) -> Result<Response, ApiError> {
     state
         .services(&client)
-        .revoke_api_key(&principal, id_of(&id)?)
+        .revoke_api_key(&principal, path_id(&id)?)
         .await?;
     no_store(&state, StatusCode::NO_CONTENT.into_response())
 }
@@ -122,7 +117,10 @@ pub async fn agent(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let caller = caller(&state, &client, &presenting).await?;
-    let agent = state.services(&client).agent(&caller, id_of(&id)?).await?;
+    let agent = state
+        .services(&client)
+        .agent(&caller, path_id(&id)?)
+        .await?;
     json_no_store(&state, agent)
 }
 
@@ -136,7 +134,7 @@ pub async fn change_agent(
     let caller = caller(&state, &client, &presenting).await?;
     let agent = state
         .services(&client)
-        .change_agent(&caller, id_of(&id)?, &body)
+        .change_agent(&caller, path_id(&id)?, &body)
         .await?;
     json_no_store(&state, agent)
 }
@@ -150,7 +148,7 @@ pub async fn delete_agent(
     let caller = caller(&state, &client, &presenting).await?;
     state
         .services(&client)
-        .delete_agent(&caller, id_of(&id)?)
+        .delete_agent(&caller, path_id(&id)?)
         .await?;
     no_store(&state, StatusCode::NO_CONTENT.into_response())
 }
@@ -164,7 +162,7 @@ pub async fn agent_permissions(
     let caller = caller(&state, &client, &presenting).await?;
     let permissions = state
         .services(&client)
-        .agent_permissions(&caller, id_of(&id)?)
+        .agent_permissions(&caller, path_id(&id)?)
         .await?;
     json_no_store(&state, permissions)
 }
@@ -179,7 +177,7 @@ pub async fn set_agent_permissions(
     let caller = caller(&state, &client, &presenting).await?;
     let permissions = state
         .services(&client)
-        .set_agent_permissions(&caller, id_of(&id)?, &body.permissions)
+        .set_agent_permissions(&caller, path_id(&id)?, &body.permissions)
         .await?;
     json_no_store(&state, permissions)
 }
@@ -194,7 +192,7 @@ pub async fn create_agent_key(
     let caller = caller(&state, &client, &presenting).await?;
     let made = state
         .services(&client)
-        .create_agent_key(&caller, id_of(&id)?, &body.unwrap_or_default())
+        .create_agent_key(&caller, path_id(&id)?, &body.unwrap_or_default())
         .await?;
     created(&state, made)
 }
@@ -208,7 +206,7 @@ pub async fn revoke_agent_key(
     let caller = caller(&state, &client, &presenting).await?;
     state
         .services(&client)
-        .revoke_agent_key(&caller, id_of(&id)?, id_of(&key_id)?)
+        .revoke_agent_key(&caller, path_id(&id)?, path_id(&key_id)?)
         .await?;
     no_store(&state, StatusCode::NO_CONTENT.into_response())
 }
@@ -259,7 +257,7 @@ pub async fn compat_permissions(
 ) -> Result<Response, ApiError> {
     let caller = caller(&state, &client, &presenting).await?;
     let id = match (params.get("id"), &caller) {
-        (Some(id), _) => id_of(id)?,
+        (Some(id), _) => path_id(id)?,
         (None, Caller::Machine(machine)) => machine.account_id().ok_or_else(ApiError::not_found)?,
         (None, Caller::Person { .. }) => return Err(missing_id()),
     };
@@ -279,7 +277,7 @@ pub async fn compat_set_permissions(
     ApiJson(body): ApiJson<AgentPermissionsChange>,
 ) -> Result<Response, ApiError> {
     let caller = caller(&state, &client, &presenting).await?;
-    let id = id_of(params.get("id").ok_or_else(missing_id)?)?;
+    let id = path_id(params.get("id").ok_or_else(missing_id)?)?;
     let permissions = state
         .services(&client)
         .set_agent_permissions(&caller, id, &body.permissions)
@@ -310,7 +308,7 @@ pub async fn user_by_id(
     }
     let user = state
         .services(&client)
-        .look_up_user(&caller, UserKey::Id(id_of(&id)?))
+        .look_up_user(&caller, UserKey::Id(path_id(&id)?))
         .await?;
     cacheable(&headers, &user)
 }

@@ -137,6 +137,12 @@ fn json_api() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(json::BODY_LIMIT_BYTES))
 }
 
+/// An id in a path. A malformed one is as unknown as a missing one, or
+/// someone else's: 404.
+fn path_id(text: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(text).map_err(|_| ApiError::not_found())
+}
+
 async fn api_not_found() -> ApiError {
     ApiError::not_found()
 }

@@ -41,8 +41,7 @@ pub async fn revoke_session(
     CurrentUser(principal): CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    // A malformed id is as unknown as someone else's.
-    let id = uuid::Uuid::parse_str(&id).map_err(|_| ApiError::not_found())?;
+    let id = super::path_id(&id)?;
     state
         .services(&client)
         .revoke_session(&principal, id)

@@ -20,7 +20,7 @@ use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use super::{
-    authz_view::{Lookup, StandingKey, StandingLookup},
+    authz_view::{StandingKey, StandingLookup},
     ServiceError, Services,
 };
 use crate::{
@@ -36,7 +36,7 @@ use crate::{
         platform::env::{ConfigError, Env},
         store::{
             api_keys::{self as key_rows, KeyAndAccount},
-            service_accounts, sessions, users,
+            service_accounts, users,
             users::UserRecord,
         },
     },
@@ -461,23 +461,10 @@ impl Services<'_> {
 
     /// Whether the user's session stands (for a token delegated from it).
     async fn session_stands(&self, session_id: Uuid, user_id: Uuid) -> Result<bool, ServiceError> {
-        let stands =
-            |expires_at: DateTime<Utc>, user: &UserRecord| !user.disabled && expires_at > self.now;
-        let generation = match self.authz.lookup(self.db, session_id, user_id).await {
-            Lookup::Known(live) => return Ok(stands(live.session_expires_at, &live.user)),
-            Lookup::Unknown(generation) => generation,
-        };
-        let Some((session, user)) =
-            sessions::unrevoked_with_user(self.db, session_id, user_id, self.now).await?
-        else {
-            return Ok(false);
-        };
-        let user = Arc::new(user);
-        if let Some(generation) = generation {
-            self.authz
-                .remember(generation, session_id, session.expires_at, &user);
-        }
-        Ok(stands(session.expires_at, &user))
+        Ok(self
+            .unrevoked_session(session_id, user_id)
+            .await?
+            .is_some_and(|live| !live.user.disabled && live.session_expires_at > self.now))
     }
 
     /// Notes that a key was used, at most once a minute per key and
