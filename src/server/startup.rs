@@ -46,6 +46,7 @@ use super::{
     services::{
         authz_view::AuthzView,
         bootstrap::{self, BootstrapAdmin, Granted, When},
+        machines::unknown_keys::UnknownKeys,
         retention::{self, RetentionPolicy},
         sessions::SessionPolicy,
         Policies,
@@ -235,6 +236,7 @@ impl Application {
             public_origin: public_origin.into(),
             cors_origins: config.http.cors_origins.clone().into(),
             passes: GatePasses::default(),
+            unknown_keys: UnknownKeys::default(),
             draining: draining.clone(),
         });
         let metrics = match (recorder, config.metrics.listen_addr) {

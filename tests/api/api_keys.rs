@@ -20,6 +20,7 @@ use crate::on_both_backends;
 on_both_backends!(
     keys_have_the_documented_shape_and_a_checksum_of_what_precedes_it,
     malformed_mistyped_and_unknown_keys_are_refused_and_the_server_carries_on,
+    past_the_limit_an_addresss_unknown_keys_are_refused_without_a_lookup,
     the_database_holds_only_the_hash_of_a_key,
     personal_keys_are_listed_newest_first_without_the_key_and_bad_input_is_refused,
     keys_expire_after_90_days_by_default_and_never_later_than_the_maximum,
@@ -168,6 +169,45 @@ async fn a_mistyped_key_is_refused_without_reading_the_database() {
         assert_eq!(refused.0, 401, "{bad}");
     }
     locker.execute("ROLLBACK").await.unwrap();
+}
+
+/// Made-up keys from one address are looked up at most
+/// `PORTCULLIS_UNKNOWN_KEY_LIMIT_PER_MINUTE` times; then even a real key the
+/// server has not seen yet is refused from that address, which shows no
+/// lookup happened. Keys it knows pass, and other addresses are untouched.
+async fn past_the_limit_an_addresss_unknown_keys_are_refused_without_a_lookup(backend: Backend) {
+    let m = machines_with(
+        backend,
+        &[
+            ("PORTCULLIS_TRUSTED_PROXIES", "127.0.0.1"),
+            ("PORTCULLIS_UNKNOWN_KEY_LIMIT_PER_MINUTE", "3"),
+        ],
+    )
+    .await;
+    let lookup = m.app.url(&format!("/api/users/{}", m.admin_id));
+    let from = |address: &'static str, key: &str| {
+        Client::new()
+            .get(&lookup)
+            .header("x-forwarded-for", address)
+            .header("x-api-key", key)
+            .send()
+    };
+    let (_, known) = m.admin_key(&["users:read"]).await;
+    let (_, unseen) = m.admin_key(&["users:read"]).await;
+    assert_eq!(from("198.51.100.7", &known).await.unwrap().status(), 200);
+
+    for _ in 0..3 {
+        let refused = from("198.51.100.7", &made_up_key("pk")).await.unwrap();
+        assert_eq!(refused.status(), 401);
+    }
+    let refused = from("198.51.100.7", &unseen).await.unwrap();
+    assert_eq!(refused.status(), 401, "an unseen key, not looked up");
+    assert!(header_text(&refused, "www-authenticate").is_some());
+    assert_eq!(from("198.51.100.7", &known).await.unwrap().status(), 200);
+
+    // Another address looks it up; then the server knows it everywhere.
+    assert_eq!(from("203.0.113.9", &unseen).await.unwrap().status(), 200);
+    assert_eq!(from("198.51.100.7", &unseen).await.unwrap().status(), 200);
 }
 
 async fn the_database_holds_only_the_hash_of_a_key(backend: Backend) {

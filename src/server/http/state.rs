@@ -15,7 +15,7 @@ use crate::server::{
     },
     domain::client::ClientInfo,
     platform::{clock::SharedClock, shutdown::Draining},
-    services::{authz_view::AuthzView, Policies, Services},
+    services::{authz_view::AuthzView, machines::unknown_keys::UnknownKeys, Policies, Services},
     store::db::Db,
 };
 
@@ -56,6 +56,8 @@ pub struct Shared {
     pub cors_origins: Arc<[String]>,
     /// Forward-auth's answers for sessions lately let through.
     pub passes: GatePasses,
+    /// Unknown API keys lately presented, per address.
+    pub unknown_keys: UnknownKeys,
     /// Set when shutdown begins; readiness fails from then on.
     pub draining: Draining,
 }
@@ -87,6 +89,7 @@ impl AppState {
             tokens: &self.credentials.tokens,
             devices: &self.credentials.devices,
             policies: &self.policies,
+            unknown_keys: &self.unknown_keys,
             now: self.clock.now(),
             client,
         }

@@ -18,8 +18,12 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use self::{
-    authz_view::AuthzView, bootstrap::BootstrapAdmin, forward_auth::GatewayPolicy,
-    machines::MachinePolicy, sessions::SessionPolicy, throttle::ThrottlePolicy,
+    authz_view::AuthzView,
+    bootstrap::BootstrapAdmin,
+    forward_auth::GatewayPolicy,
+    machines::{unknown_keys::UnknownKeys, MachinePolicy},
+    sessions::SessionPolicy,
+    throttle::ThrottlePolicy,
 };
 use crate::{
     model::User,
@@ -137,6 +141,8 @@ pub struct Services<'a> {
     pub tokens: &'a AccessTokens,
     pub devices: &'a DeviceCookies,
     pub policies: &'a Policies,
+    /// This replica's count of unknown API keys per address.
+    pub unknown_keys: &'a UnknownKeys,
     pub now: DateTime<Utc>,
     pub client: &'a ClientInfo,
 }

@@ -55,6 +55,9 @@ pub struct ThrottlePolicy {
     /// Machine tokens made per OAuth client, and per address.
     pub token_per_client: RateLimit,
     pub token_per_ip: RateLimit,
+    /// API keys no key matched, per address, before its next unknown key
+    /// is refused without a lookup (counted per replica, in memory).
+    pub unknown_keys_per_ip: RateLimit,
 }
 
 impl Default for ThrottlePolicy {
@@ -82,6 +85,12 @@ impl Default for ThrottlePolicy {
             },
             token_per_ip: RateLimit {
                 max: 600,
+                window: TimeDelta::minutes(1),
+            },
+            // A client with a stale key retries a few times a minute; a
+            // flood of made-up keys is bounded to this many reads.
+            unknown_keys_per_ip: RateLimit {
+                max: 60,
                 window: TimeDelta::minutes(1),
             },
         }
@@ -151,6 +160,13 @@ impl ThrottlePolicy {
                     defaults.token_per_ip.max,
                 )?,
                 ..defaults.token_per_ip
+            },
+            unknown_keys_per_ip: RateLimit {
+                max: count(
+                    "PORTCULLIS_UNKNOWN_KEY_LIMIT_PER_MINUTE",
+                    defaults.unknown_keys_per_ip.max,
+                )?,
+                ..defaults.unknown_keys_per_ip
             },
         })
     }
@@ -289,7 +305,7 @@ pub struct LoginClaim {
 
 /// The client's address as a counter key. IPv6 clients are counted per /64,
 /// the block one subscriber usually holds.
-fn address_key(client: &ClientInfo) -> String {
+pub(super) fn address_key(client: &ClientInfo) -> String {
     let Some(ip) = client.ip.as_deref().and_then(|s| s.parse::<IpAddr>().ok()) else {
         return "unknown".into();
     };

@@ -11,6 +11,7 @@
 pub mod agents;
 pub mod api_keys;
 pub mod oauth;
+pub mod unknown_keys;
 pub mod user_lookup;
 
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use uuid::Uuid;
 
 use super::{
     authz_view::{StandingKey, StandingLookup},
+    throttle::address_key,
     ServiceError, Services,
 };
 use crate::{
@@ -33,7 +35,10 @@ use crate::{
         domain::machines::{
             capped, known_permissions, AccountKind, KeyUse, MachinePrincipal, Standing,
         },
-        platform::env::{ConfigError, Env},
+        platform::{
+            env::{ConfigError, Env},
+            telemetry::metrics,
+        },
         store::{
             api_keys::{self as key_rows, KeyAndAccount},
             service_accounts, users,
@@ -41,6 +46,9 @@ use crate::{
         },
     },
 };
+
+/// The throttle scope of unknown keys, in logs and metrics.
+const UNKNOWN_KEY_SCOPE: &str = "unknown_key_ip";
 
 /// How long keys and machine tokens live.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -310,7 +318,22 @@ impl Services<'_> {
     ) -> Result<Arc<Standing>, ServiceError> {
         let hash = key.hash;
         self.standing(StandingKey::KeyHash(hash), |s| async move {
+            let address = address_key(s.client);
+            let limit = s.policies.throttle.unknown_keys_per_ip;
+            let throttled = s.policies.throttle.enabled;
+            if throttled && !s.unknown_keys.allows(&address, limit, s.now) {
+                tracing::info!(
+                    scope = UNKNOWN_KEY_SCOPE,
+                    %address,
+                    "throttled: an unknown key refused without a lookup"
+                );
+                metrics::throttle_block(UNKNOWN_KEY_SCOPE);
+                return Ok(None);
+            }
             let Some(found) = key_rows::find_by_hash(s.db, &hash).await? else {
+                if throttled {
+                    s.unknown_keys.note(&address, limit, s.now);
+                }
                 return Ok(None);
             };
             // The lookup matched by index; this says so without a
