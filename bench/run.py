@@ -15,7 +15,8 @@ server's log is thrown away unless BENCH_SERVER_LOG names a file to
 append it to; BENCH_RUST_LOG sets its filter (default: error).
 BENCH_BINARY measures another build of the server instead of this tree's
 release binary, and BENCH_SITE_ROOT another build's site (default:
-target/site).
+target/site). PostgreSQL's local processes run on the load core during
+the PostgreSQL part (BENCH_PIN_DATABASE=0 leaves them where they are).
 
 Forward-auth (`/api/authz/auth-request`, wrk playing nginx) is measured
 beside `/health` like the session check; one access-token check with
@@ -527,12 +528,12 @@ def verdict(ok: bool) -> str:
     return "**met**" if ok else "**not met**"
 
 
-def report(results: list, wasm: dict, cores: int) -> str:
+def report(results: list, wasm: dict, cores: int, placement: str) -> str:
     lines = [
         f"# Portcullis benchmark, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
         "",
         f"Release build; server pinned to core {SERVER_CORE}, wrk (1 thread) to core {LOAD_CORE}; "
-        f"median of {RUNS} runs of {SECONDS} s each. Hashing limit = {cores} core(s) ÷ one hash.",
+        f"median of {RUNS} runs of {SECONDS} s each. Hashing limit = {cores} core(s) ÷ one hash. {placement}",
         f"Server binary: `{BINARY}`." if os.environ.get("BENCH_BINARY") else "",
         "",
         "| figure | " + " | ".join(r["backend"] for r in results) + " |",
@@ -668,6 +669,55 @@ def report(results: list, wasm: dict, cores: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+class DatabaseOffTheServerCore:
+    """While the PostgreSQL part runs, PostgreSQL's processes run on the
+    load core, so the server's core is the server's alone, as it is when
+    the database has its own machine; otherwise backends, the WAL writer
+    and the checkpointer take turns on the server's core, and /health's
+    own p99 shows it. New backends inherit the postmaster's cores. The
+    cores are given back afterwards. BENCH_PIN_DATABASE=0 leaves them.
+    Needs the right to change those processes' affinity (root here); a
+    database on another machine has no local processes and is left be."""
+
+    def __init__(self):
+        self.original = None
+        self.moved = 0
+        if os.environ.get("BENCH_PIN_DATABASE", "1") == "0":
+            return
+        pids = self.pids()
+        if not pids:
+            return
+        try:
+            self.original = os.sched_getaffinity(min(pids))
+        except OSError:
+            return
+        for pid in pids:
+            try:
+                os.sched_setaffinity(pid, {int(LOAD_CORE)})
+                self.moved += 1
+            except OSError:
+                pass
+
+    @staticmethod
+    def pids() -> list:
+        found = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True).stdout
+        return [int(pid) for pid in found.split()]
+
+    def describe(self) -> str:
+        if self.moved:
+            return f"PostgreSQL's processes ran on core {LOAD_CORE} (the load's) during its part."
+        return "PostgreSQL's processes were not moved off the server's core."
+
+    def restore(self) -> None:
+        if not self.original:
+            return
+        for pid in self.pids():
+            try:
+                os.sched_setaffinity(pid, self.original)
+            except OSError:
+                pass
+
+
 def create_pg_database() -> tuple:
     name = f"portcullis_bench_{os.getpid()}"
     subprocess.run(["psql", PG_ADMIN, "-q", "-c", f'CREATE DATABASE "{name}"'], check=True)
@@ -688,13 +738,16 @@ def main() -> None:
     if "sqlite" in BACKENDS:
         with tempfile.TemporaryDirectory(prefix="portcullis-bench-") as data:
             results.append(bench_backend("SQLite", f"sqlite://{data}/bench.db"))
+    placement = None
     if "postgres" in BACKENDS:
         name, url = create_pg_database()
+        placement = DatabaseOffTheServerCore()
         try:
             results.append(bench_backend("PostgreSQL", url))
         finally:
+            placement.restore()
             drop_pg_database(name)
-    text = report(results, wasm_sizes(), cores)
+    text = report(results, wasm_sizes(), cores, placement.describe() if placement else "")
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
     path = os.path.join(ROOT, "bench", "results", f"{datetime.datetime.now():%Y%m%d-%H%M%S}.md")
     with open(path, "w") as out:
