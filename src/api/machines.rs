@@ -108,17 +108,11 @@ pub async fn list_agents(#[server(default)] mine: bool) -> Result<Vec<Agent>, Ap
     let call = Call::new().await?;
     call.apply(SessionEffects::no_store())?;
     let caller = person(&call).await?;
-    let mut agents = call
-        .services()
-        .agents(&caller)
+    call.services()
+        .agents(&caller, mine)
         .await
-        .map_err(|e| call.refuse(e))?
-        .agents;
-    if let (true, Caller::Person { user, .. }) = (mine, &caller) {
-        let own = user.id.to_string();
-        agents.retain(|agent| agent.owner_id == own);
-    }
-    Ok(agents)
+        .map(|list| list.agents)
+        .map_err(|e| call.refuse(e))
 }
 
 /// Registers a service account or agent with its first key, shown this once.

@@ -106,7 +106,7 @@ pub async fn agents(
     presenting: Presenting,
 ) -> Result<Response, ApiError> {
     let caller = caller(&state, &client, &presenting).await?;
-    let list = state.services(&client).agents(&caller).await?;
+    let list = state.services(&client).agents(&caller, false).await?;
     json_no_store(&state, list)
 }
 

@@ -111,10 +111,11 @@ impl Services<'_> {
         })
     }
 
-    /// The caller's service accounts and agents; every one for a manager.
-    pub async fn agents(&self, caller: &Caller) -> Result<AgentList, ServiceError> {
+    /// The caller's service accounts and agents; every one for a manager,
+    /// unless `own_only`.
+    pub async fn agents(&self, caller: &Caller, own_only: bool) -> Result<AgentList, ServiceError> {
         let person = caller.person()?;
-        let owner = (!caller.allows(Permission::AgentsManage)).then_some(person.id);
+        let owner = (own_only || !caller.allows(Permission::AgentsManage)).then_some(person.id);
         let accounts = service_accounts::list(self.db, owner).await?;
         let mut agents = Vec::with_capacity(accounts.len());
         for account in &accounts {
